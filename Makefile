@@ -1,0 +1,30 @@
+# nas_gym: `make demo` sets everything up and runs a short search; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= dev
+
+.PHONY: setup demo test lint clean
+
+setup: $(VENV)/.installed
+
+# torch==2.13.0 first: it is the CPU wheel on this machine's disk; the package's own
+# requirement is a range that this already satisfies, so pip pulls no CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/nas-gym search
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check nas_gym agents baselines scripts tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,1 @@
+"""Learning search agents: a REINFORCE RNN controller and PPO (stable-baselines3)."""

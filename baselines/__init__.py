@@ -1,0 +1,1 @@
+"""Baseline search methods: random search, regularised evolution, grid, TPE, DARTS."""

@@ -1,0 +1,27 @@
+"""nas_gym: neural architecture search as a Gymnasium environment.
+
+Importing the package registers the environments:
+
+- ``NAS-v0``: the ``layers`` space on scikit-learn's digits, real training,
+  latency measured on this host, hinge reward.
+- ``NAS-Bench-201-v0``: the NAS-Bench-201 cell scored by lookup in a table.
+"""
+
+from gymnasium.envs.registration import register
+
+from nas_gym.error import NASGymError
+from nas_gym.nas_env import NASEnv
+
+__version__ = "0.1.0"
+__all__ = ["NASEnv", "NASGymError", "__version__"]
+
+register(
+    id="NAS-v0",
+    entry_point="nas_gym.nas_env:NASEnv",
+    kwargs={"space": "layers", "task": "digits", "evaluator": "train", "latency": "measured", "reward": "hinge"},
+)
+register(
+    id="NAS-Bench-201-v0",
+    entry_point="nas_gym.nas_env:NASEnv",
+    kwargs={"space": "nb201", "evaluator": "table", "latency": "none", "reward": "hinge"},
+)

@@ -1,0 +1,100 @@
+"""The ``nas-gym`` console command.
+
+``nas-gym search``: run one search method on one env and write a run folder.
+With no options it runs the embedded default: a short search on ``NAS-v0``
+(real training on scikit-learn's digits, latency measured on this host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from nas_gym.error import NASGymError
+
+DEFAULT_AGENT = "random"
+DEFAULT_ENV = "NAS-v0"
+DEFAULT_BUDGET = 20
+
+
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"latency_weight\": 0}}', got {text!r} ({e})")
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def _add_search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agent", default=DEFAULT_AGENT, help=f"search method name (default: {DEFAULT_AGENT})")
+    p.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default: {DEFAULT_ENV})")
+    p.add_argument("--env-kwargs", type=_json_arg, default={}, help="env keyword arguments as a JSON object")
+    p.add_argument("--agent-kwargs", type=_json_arg, default={}, help="method hyperparameters as a JSON object")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="architectures to evaluate")
+    p.add_argument("--seed", type=int, default=0, help="seed of the run")
+    p.add_argument("--out", default=None, help="run folder (default: runs/{env}__{agent}__{seed}__{timestamp})")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _format_metric(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run ``nas-gym search``."""
+    import nas_gym  # noqa: F401  (registers the envs)
+    from nas_gym.search import run_search
+
+    out = args.out or f"runs/{args.env}__{args.agent}__{args.seed}__{int(time.time())}"
+    summary = run_search(
+        args.agent, args.env, args.env_kwargs, budget=args.budget, seed=args.seed, out_dir=out,
+        agent_kwargs=args.agent_kwargs, progress=not args.no_progress,
+    )
+    best = summary["best"]
+    if best is None:
+        print(f"No architecture was evaluated. Run folder: {out}")
+        return 1
+    print(f"\nBest architecture after {summary['num_evaluated']} evaluations ({summary['wall_s']:.1f} s):")
+    print(f"  {best['arch']}")
+    for key in ("reward", "val_accuracy", "test_accuracy", "latency_ms", "params", "cost_s"):
+        print(f"  {key:14s} {_format_metric(best.get(key))}")
+    print(f"History and summary: {out}/history.jsonl, {out}/summary.json")
+    print(f"TensorBoard logs:    {out}   (view with: tensorboard --logdir {out})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``nas-gym``."""
+    parser = argparse.ArgumentParser(prog="nas-gym", description="Neural architecture search as a Gymnasium env.")
+    sub = parser.add_subparsers(dest="command")
+    search = sub.add_parser("search", help="run one search method on one env")
+    _add_search_args(search)
+    search.set_defaults(func=cmd_search)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``nas-gym``."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except NASGymError as e:
+        print(f"nas-gym: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluators: real training, tabular lookup, and the persistent cache that wraps them."""

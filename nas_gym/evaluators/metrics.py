@@ -1,0 +1,48 @@
+"""The metrics record every evaluator returns and every reward reads."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Metrics:
+    """What one evaluation of an architecture measured.
+
+    Accuracies are fractions in [0, 1]. ``latency_ms`` is None until a latency
+    model fills it in. ``cost_s`` is the wall time the evaluation cost (for a
+    table lookup, the table's recorded training time when it has one, else 0).
+
+    Attributes:
+        val_accuracy: Validation accuracy in [0, 1].
+        test_accuracy: Test accuracy in [0, 1] (NaN when the source has none).
+        latency_ms: Latency in milliseconds, or None.
+        params: Number of trainable parameters (0 when unknown).
+        flops: Multiply-accumulate count of one forward pass (0 when unknown).
+        cost_s: Seconds the evaluation took.
+        diverged: Training produced a NaN/Inf loss; accuracies are chance level.
+        timed_out: Training hit its time limit before finishing.
+        extra: Further evaluator-specific values (plain data).
+    """
+
+    val_accuracy: float
+    test_accuracy: float = math.nan
+    latency_ms: float | None = None
+    params: int = 0
+    flops: int = 0
+    cost_s: float = 0.0
+    diverged: bool = False
+    timed_out: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metrics:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = cls.__dataclass_fields__.keys()
+        return cls(**{k: v for k, v in data.items() if k in names})

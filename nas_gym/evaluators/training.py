@@ -1,0 +1,368 @@
+"""Real training: score an architecture by training it with torch on a task.
+
+:class:`TrainingEvaluator` builds the network from its space, trains it with
+cross-entropy under a fixed budget (epochs, optional time limit) and seed, and
+reports validation and test accuracy, parameter count, multiply-accumulates
+and wall time. The datasets are tiny, so whole splits live in memory as
+tensors and batches are index slices: no ``DataLoader``.
+
+On CPU, two evaluations of the same architecture with the same settings give
+identical metrics (except ``cost_s``): weight initialisation and shuffling
+draw from generators seeded by ``seed``, and the caller's global torch RNG is
+left as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nas_gym.error import ConfigError, unknown_name
+from nas_gym.evaluators.base import Evaluator
+from nas_gym.evaluators.metrics import Metrics
+from nas_gym.spaces.base import Architecture
+from nas_gym.tasks import Task, make_task
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("cosine", "constant")
+
+# Bump when the training procedure changes results, so cached records made by
+# an older procedure are not reused (it is part of ``settings()``).
+PROCEDURE_VERSION = 1
+
+# Batch size for inference on validation and test splits; bounds memory only.
+_EVAL_BATCH = 2048
+
+
+def count_params(model: nn.Module) -> int:
+    """Count the trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Count the multiply-accumulates of one forward pass of ``model`` for a batch of 1.
+
+    Counts convolution and linear layers (where nearly all the work is) with
+    forward hooks; pooling, normalisation and activations are not counted.
+
+    Args:
+        model: The network; it is run once in eval mode and left in eval mode.
+        input_shape: Shape of one input without the batch axis.
+
+    Returns:
+        The multiply-accumulate count.
+    """
+    total = 0
+
+    def conv_hook(module: nn.modules.conv._ConvNd, _inp: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        per_output = (module.in_channels // module.groups) * math.prod(module.kernel_size)
+        total += out.numel() * per_output
+
+    def linear_hook(module: nn.Linear, _inp: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        total += out.numel() * module.in_features
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.modules.conv._ConvNd):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros((1, *input_shape)))
+    finally:
+        for h in handles:
+            h.remove()
+    return int(total)
+
+
+def _check(name: str, ok: bool, expected: str, given: Any) -> None:
+    if not ok:
+        raise ConfigError(f"TrainingEvaluator: {name} must be {expected}, got {given!r}.")
+
+
+class TrainingEvaluator(Evaluator):
+    """Train an architecture on a task and report its accuracies.
+
+    Args:
+        task: The task, or a task name for :func:`nas_gym.tasks.make_task`.
+        epochs: Passes over the (possibly reduced) training split; at least 1.
+        batch_size: Examples per optimisation step; at least 1.
+        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov).
+        lr: Peak learning rate; positive.
+        weight_decay: L2 penalty (decoupled for ``adamw``); non-negative.
+        seed: Seeds weight initialisation, shuffling and the training subset.
+        early_stopping_patience: Stop after this many epochs without a lower
+            validation loss and report the best epoch's weights; None trains
+            every epoch.
+        train_fraction: Fraction of the training split to use, in (0, 1]; the
+            subset is fixed by ``seed`` (a cheaper proxy task).
+        max_seconds: Time limit for one evaluation (build and training); when hit,
+            training stops, ``timed_out`` is set and the model is scored as it
+            is. None for no limit.
+        num_threads: torch intra-op threads while evaluating; the previous
+            setting is restored afterwards. Does not change results.
+        lr_schedule: ``"cosine"`` (per-step decay to zero) or ``"constant"``.
+
+    Raises:
+        ConfigError: A setting is out of range or an unknown name.
+    """
+
+    def __init__(
+        self,
+        task: Task | str = "digits",
+        *,
+        epochs: int = 6,
+        batch_size: int = 32,
+        optimizer: str = "adam",
+        lr: float = 3e-3,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        early_stopping_patience: int | None = None,
+        train_fraction: float = 1.0,
+        max_seconds: float | None = None,
+        num_threads: int = 1,
+        lr_schedule: str = "cosine",
+    ) -> None:
+        self.task = make_task(task) if isinstance(task, str) else task
+        _check("epochs", isinstance(epochs, int) and epochs >= 1, "an integer >= 1", epochs)
+        _check("batch_size", isinstance(batch_size, int) and batch_size >= 1, "an integer >= 1", batch_size)
+        _check("lr", isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr), "a finite number > 0", lr)
+        _check(
+            "weight_decay",
+            isinstance(weight_decay, (int, float)) and 0 <= weight_decay < math.inf,
+            "a finite number >= 0",
+            weight_decay,
+        )
+        _check("seed", isinstance(seed, int), "an integer", seed)
+        patience = early_stopping_patience
+        _check(
+            "early_stopping_patience",
+            patience is None or (isinstance(patience, int) and patience >= 1),
+            "None or an integer >= 1",
+            patience,
+        )
+        _check(
+            "train_fraction",
+            isinstance(train_fraction, (int, float)) and 0 < train_fraction <= 1,
+            "a number in (0, 1]",
+            train_fraction,
+        )
+        _check(
+            "max_seconds",
+            max_seconds is None or (isinstance(max_seconds, (int, float)) and max_seconds > 0),
+            "None or a number > 0",
+            max_seconds,
+        )
+        _check("num_threads", isinstance(num_threads, int) and num_threads >= 1, "an integer >= 1", num_threads)
+        if optimizer not in OPTIMIZERS:
+            raise unknown_name("optimizer", optimizer, OPTIMIZERS)
+        if lr_schedule not in LR_SCHEDULES:
+            raise unknown_name("lr schedule", lr_schedule, LR_SCHEDULES)
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        # Floats are normalised so that e.g. lr=1 and lr=1.0 give one cache key.
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.seed = seed
+        self.early_stopping_patience = early_stopping_patience
+        self.train_fraction = float(train_fraction)
+        self.max_seconds = None if max_seconds is None else float(max_seconds)
+        self.num_threads = num_threads
+        self.lr_schedule = lr_schedule
+        self._data = self._tensors()
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting that changes results, plus the task's name and fingerprint."""
+        return {
+            "task": self.task.name,
+            "task_fingerprint": self.task.fingerprint,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "early_stopping_patience": self.early_stopping_patience,
+            "train_fraction": self.train_fraction,
+            "max_seconds": self.max_seconds,
+            "lr_schedule": self.lr_schedule,
+            "procedure_version": PROCEDURE_VERSION,
+        }
+
+    def __repr__(self) -> str:
+        return f"TrainingEvaluator({self.settings()})"
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        t = self.task
+        x_train, y_train = t.x_train, t.y_train
+        if self.train_fraction < 1.0:
+            n = max(1, int(round(self.train_fraction * len(x_train))))
+            # Sorted so the subset keeps the split's order; fixed by the seed.
+            keep = np.sort(np.random.default_rng(self.seed).permutation(len(x_train))[:n])
+            x_train, y_train = x_train[keep], y_train[keep]
+        return {
+            name: torch.from_numpy(np.ascontiguousarray(a))
+            for name, a in (
+                ("x_train", x_train),
+                ("y_train", y_train),
+                ("x_val", t.x_val),
+                ("y_val", t.y_val),
+                ("x_test", t.x_test),
+                ("y_test", t.y_test),
+            )
+        }
+
+    def evaluate(self, arch: Architecture) -> Metrics:
+        """Build ``arch`` for the task, train it and score it.
+
+        Never raises for a diverging network: a NaN or infinite loss stops
+        training and the metrics report chance accuracy with ``diverged=True``.
+
+        Args:
+            arch: The architecture; its space builds the network.
+
+        Returns:
+            Metrics with ``extra["epochs_run"]`` (complete epochs),
+            ``extra["final_train_loss"]`` (mean loss over the last epoch
+            trained, partial if timed out; None if training diverged or never
+            took a step) and, with early stopping, ``extra["best_epoch"]``.
+        """
+        start = time.perf_counter()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.num_threads)
+        try:
+            # fork_rng keeps the caller's global torch RNG untouched while the
+            # seeded initialisation below draws from it.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                model = arch.space.build(arch, self.task)
+                metrics = self._train_and_score(model, start)
+        finally:
+            torch.set_num_threads(threads)
+        metrics.cost_s = time.perf_counter() - start
+        logger.debug("%s: %s", arch, metrics)
+        return metrics
+
+    def _make_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        if self.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=self.weight_decay)
+
+    def _train_and_score(self, model: nn.Module, start: float) -> Metrics:
+        d = self._data
+        params = count_params(model)
+        flops = count_flops(model, self.task.input_shape)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        n = len(d["x_train"])
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        optimizer = self._make_optimizer(trainable) if trainable else None
+        scheduler = None
+        if optimizer is not None and self.lr_schedule == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs * steps_per_epoch)
+        generator = torch.Generator().manual_seed(self.seed)
+
+        diverged = timed_out = False
+        epochs_run = 0
+        final_train_loss: float | None = None
+        best_val_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
+        for epoch in range(self.epochs):
+            model.train()
+            order = torch.randperm(n, generator=generator)
+            loss_sum = 0.0
+            seen = 0
+            for s in range(0, n, self.batch_size):
+                idx = order[s : s + self.batch_size]
+                # A lone trailing example would make batch norm fail on a
+                # 1-element batch; it is seen again in the next epoch's shuffle.
+                if len(idx) == 1 and n > 1:
+                    continue
+                loss = F.cross_entropy(model(d["x_train"][idx]), d["y_train"][idx])
+                if not torch.isfinite(loss):
+                    diverged = True
+                    break
+                if optimizer is not None:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    if scheduler is not None:
+                        scheduler.step()
+                loss_sum += loss.item() * len(idx)
+                seen += len(idx)
+                if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
+                    timed_out = True
+                    break
+            if diverged:
+                break
+            if seen:
+                final_train_loss = loss_sum / seen
+            if timed_out:
+                break
+            epochs_run = epoch + 1
+            if self.early_stopping_patience is not None:
+                val_loss = self._loss(model, d["x_val"], d["y_val"])
+                if not math.isfinite(val_loss):
+                    diverged = True
+                    break
+                if val_loss < best_val_loss:
+                    best_val_loss, best_epoch, bad_epochs = val_loss, epoch + 1, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_epochs += 1
+                    if bad_epochs >= self.early_stopping_patience:
+                        break
+
+        extra: dict[str, Any] = {"epochs_run": epochs_run, "final_train_loss": final_train_loss}
+        if best_state is not None and not diverged:
+            model.load_state_dict(best_state)
+            extra["best_epoch"] = best_epoch
+        if not diverged:
+            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"])
+            test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"])
+            # Weights can blow up on the last step after a finite loss.
+            diverged = not (val_ok and test_ok)
+        if diverged:
+            chance = 1.0 / self.task.num_classes
+            val_acc = test_acc = chance
+            extra["final_train_loss"] = None
+            logger.info("Training diverged after %d epoch(s); reporting chance accuracy.", epochs_run)
+        return Metrics(
+            val_accuracy=val_acc,
+            test_accuracy=test_acc,
+            params=params,
+            flops=flops,
+            diverged=diverged,
+            timed_out=timed_out,
+            extra=extra,
+        )
+
+    @torch.no_grad()
+    def _logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        return torch.cat([model(x[s : s + _EVAL_BATCH]) for s in range(0, len(x), _EVAL_BATCH)])
+
+    def _loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        return float(F.cross_entropy(self._logits(model, x), y))
+
+    def _accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, bool]:
+        """Accuracy as a fraction (NaN for an empty split) and whether the logits were finite."""
+        if len(x) == 0:
+            return math.nan, True
+        logits = self._logits(model, x)
+        return float((logits.argmax(1) == y).double().mean()), bool(torch.isfinite(logits).all())

@@ -1,0 +1,465 @@
+"""Latency models: how many milliseconds an architecture takes per forward pass.
+
+- :class:`MeasuredLatency` times the built network on this host (torch,
+  eval mode, inference mode, pinned thread count, warm-up, median of repeats)
+  and caches the figure per host in the SQLite evaluation cache, so the same
+  architecture on the same host always gets the same number.
+- :class:`OpTableLatency` times each distinct operation once on this host and
+  sums the operations of an architecture: fast after the first measurements,
+  and, being a sum over per-op costs, usable as a differentiable expectation
+  by DARTS (:meth:`OpTableLatency.op_latency_ms`).
+- :class:`TableLatency` reads a device column of a tabular benchmark (FPGA,
+  Raspberry Pi 4, Pixel 3, ...).
+- :class:`NoLatency` adds nothing: it passes on what the evaluator reported.
+
+:func:`make_latency_model` builds any of them by name.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import gc
+import hashlib
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from nas_gym.error import CacheError, ConfigError, unknown_name
+from nas_gym.evaluators.cache import EvalCache, cache_key, default_cache_dir
+from nas_gym.evaluators.table import TabularBenchmark
+
+if TYPE_CHECKING:
+    from nas_gym.evaluators.metrics import Metrics
+    from nas_gym.spaces.base import Architecture, SearchSpace
+    from nas_gym.tasks import Task
+
+logger = logging.getLogger(__name__)
+
+LATENCY_MODELS = ("measured", "op_table", "table", "none")
+
+
+@functools.cache
+def _cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def host_fingerprint(num_threads: int) -> dict[str, Any]:
+    """Describe what makes timings on this host comparable: machine, CPU, torch, threads."""
+    return {
+        "node": platform.node(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "torch": torch.__version__,
+        "num_threads": int(num_threads),
+    }
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def measure_ms(
+    module: torch.nn.Module,
+    input_shape: tuple[int, ...],
+    *,
+    batch_size: int = 1,
+    warmup: int = 3,
+    repeats: int = 15,
+    num_threads: int = 1,
+) -> float:
+    """Median wall time of one forward pass of ``module``, in milliseconds.
+
+    Runs in eval mode under ``torch.inference_mode`` with torch pinned to
+    ``num_threads`` threads (restored afterwards) and the garbage collector
+    paused, so a collection does not land inside a timed call.
+
+    Args:
+        module: The network or operation to time.
+        input_shape: Shape of one input without the batch axis.
+        batch_size: Inputs per forward pass.
+        warmup: Untimed passes first (allocator, caches, lazy init).
+        repeats: Timed passes; the median is returned.
+        num_threads: Torch intra-op threads while timing.
+    """
+    x = torch.randn((batch_size, *input_shape), generator=torch.Generator().manual_seed(0))
+    threads = torch.get_num_threads()
+    was_training = module.training
+    gc_enabled = gc.isenabled()
+    torch.set_num_threads(num_threads)
+    module.eval()
+    gc.disable()
+    try:
+        with torch.inference_mode():
+            for _ in range(warmup):
+                module(x)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                module(x)
+                times.append(time.perf_counter() - start)
+    finally:
+        if gc_enabled:
+            gc.enable()
+        module.train(was_training)
+        torch.set_num_threads(threads)
+    return 1000.0 * statistics.median(times)
+
+
+def _check_settings(batch_size: int, warmup: int, repeats: int, num_threads: int) -> dict[str, int]:
+    for name, value, low in (
+        ("batch_size", batch_size, 1),
+        ("warmup", warmup, 0),
+        ("repeats", repeats, 1),
+        ("num_threads", num_threads, 1),
+    ):
+        if int(value) != value or value < low:
+            raise ConfigError(f"Latency setting {name} must be an integer >= {low}, got {value!r}.")
+    return {
+        "batch_size": int(batch_size),
+        "warmup": int(warmup),
+        "repeats": int(repeats),
+        "num_threads": int(num_threads),
+    }
+
+
+class LatencyModel(abc.ABC):
+    """Milliseconds per forward pass for an architecture."""
+
+    @abc.abstractmethod
+    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float | None:
+        """Latency of ``arch`` in milliseconds, or None when the model has none.
+
+        Args:
+            arch: The architecture.
+            metrics: What the evaluator measured for ``arch``, for models
+                that build on it.
+        """
+
+    def settings(self) -> dict[str, Any]:
+        """Plain-data settings that change results (part of cache keys)."""
+        return {}
+
+
+class NoLatency(LatencyModel):
+    """No latency model: keep the evaluator's ``latency_ms`` (None if it has none)."""
+
+    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float | None:
+        """Return ``metrics.latency_ms`` when given, else None."""
+        return None if metrics is None else metrics.latency_ms
+
+    def settings(self) -> dict[str, Any]:
+        """Just the kind."""
+        return {"kind": "none"}
+
+
+class MeasuredLatency(LatencyModel):
+    """Time the whole built network on this host, cached per host.
+
+    The canonical form of the architecture is built (with torch's global RNG
+    untouched) and timed with :func:`measure_ms`. The result is stored in the
+    evaluation cache under a key made of the host fingerprint, the space, the
+    canonical arch string, the task's input shape and the timing settings;
+    later calls on this host return the stored figure.
+
+    Args:
+        task: Supplies the input shape (and the output size the network is built for).
+        batch_size: Inputs per forward pass.
+        warmup: Untimed passes before timing.
+        repeats: Timed passes; the median is reported.
+        num_threads: Torch threads while timing.
+        cache: An :class:`EvalCache`; ``"default"`` for the one in the
+            default cache directory; the path of a cache file; or None to
+            keep figures in this object only.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        batch_size: int = 1,
+        warmup: int = 3,
+        repeats: int = 15,
+        num_threads: int = 1,
+        cache: EvalCache | str | os.PathLike[str] | None = "default",
+    ) -> None:
+        self.task = task
+        self._settings = _check_settings(batch_size, warmup, repeats, num_threads)
+        self.host = host_fingerprint(num_threads)
+        if cache == "default":
+            cache = EvalCache()
+        elif isinstance(cache, (str, os.PathLike)):
+            cache = EvalCache(os.fspath(cache))
+        self.cache = cache
+        self._memo: dict[str, float] = {}
+
+    def settings(self) -> dict[str, Any]:
+        """Kind, timing settings, host fingerprint and input shape."""
+        return {"kind": "measured", **self._settings, "host": self.host, "input_shape": list(self.task.input_shape)}
+
+    def cache_key(self, arch: Architecture) -> str:
+        """Cache key of ``arch``'s latency on this host with these settings."""
+        return cache_key(arch.space.key, str(arch.space.canonical(arch)), type(self).__name__, self.settings())
+
+    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float:
+        """Measured (or cached) latency of ``arch`` in milliseconds."""
+        key = self.cache_key(arch)
+        if key in self._memo:
+            return self._memo[key]
+        stored = self.cache.get(key) if self.cache is not None else None
+        if stored is not None:
+            value = float(stored["latency_ms"])
+        else:
+            canonical = arch.space.canonical(arch)
+            # Building initialises weights from torch's global RNG; fork it so
+            # timing an architecture never shifts a training run's random stream.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                module = arch.space.build(canonical, self.task)
+            value = measure_ms(module, self.task.input_shape, **self._settings)
+            logger.debug("Measured %s: %.4f ms.", canonical, value)
+            if self.cache is not None:
+                self.cache.put(key, {"latency_ms": value, "arch": str(canonical), "host": self.host})
+        self._memo[key] = value
+        return value
+
+
+def _as_key(data: Any) -> Any:
+    """JSON lists back to the hashable tuples ``op_keys`` returns."""
+    return tuple(_as_key(x) for x in data) if isinstance(data, list) else data
+
+
+class OpTableLatency(LatencyModel):
+    """Sum of per-operation latencies, each timed once on this host.
+
+    Every distinct key of ``space.op_keys(arch, task)`` is built with
+    ``space.build_op`` and timed with :func:`measure_ms`. The table lives in a
+    JSON file in ``cache_dir`` whose name holds the space key, the input
+    shape and a digest of the host fingerprint and timing settings; it is
+    read on start and rewritten atomically when new operations are timed, so
+    several processes can share it.
+
+    Args:
+        space: A space that implements ``op_keys`` and ``build_op``.
+        task: Supplies the input shape.
+        cache_dir: Folder of the table file; defaults to ``op_latency`` in
+            the default cache directory (``NAS_GYM_CACHE_DIR`` overrides it).
+        batch_size: Inputs per forward pass.
+        warmup: Untimed passes before timing each operation.
+        repeats: Timed passes per operation; the median is used.
+        num_threads: Torch threads while timing.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        task: Task,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        batch_size: int = 1,
+        warmup: int = 3,
+        repeats: int = 15,
+        num_threads: int = 1,
+    ) -> None:
+        self.space = space
+        self.task = task
+        self._settings = _check_settings(batch_size, warmup, repeats, num_threads)
+        self.host = host_fingerprint(num_threads)
+        if cache_dir is None:
+            cache_dir = Path(default_cache_dir()) / "op_latency"
+        shape = "x".join(str(d) for d in task.input_shape)
+        digest = _digest({"host": self.host, **self._settings})[:12]
+        safe_space = space.key.replace(":", "-")
+        self.path = Path(cache_dir) / f"{safe_space}__{shape}__{digest}.json"
+        self._table: dict[tuple, float] = self._read()
+
+    def settings(self) -> dict[str, Any]:
+        """Kind, timing settings, host fingerprint, space and input shape."""
+        return {
+            "kind": "op_table",
+            **self._settings,
+            "host": self.host,
+            "space": self.space.key,
+            "input_shape": list(self.task.input_shape),
+        }
+
+    def _read(self) -> dict[tuple, float]:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            return {_as_key(key): float(ms) for key, ms in data["ops"]}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CacheError(
+                f"Op latency table {self.path} is unreadable ({e}). Delete it; it is rebuilt on the next run."
+            ) from e
+
+    def _write(self) -> None:
+        # Another process may have timed other ops meanwhile: keep its entries,
+        # and its figures for ops both timed, so every reader agrees.
+        merged = {**self._table, **self._read()}
+        self._table = merged
+        data = {
+            "space": self.space.key,
+            "input_shape": list(self.task.input_shape),
+            "settings": self._settings,
+            "host": self.host,
+            "ops": [[list(key), ms] for key, ms in merged.items()],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.stem, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=0)
+            os.replace(tmp, self.path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def _measure(self, keys: Iterable[tuple]) -> int:
+        """Time the keys not in the table yet; persist once; return how many were new."""
+        new = [key for key in dict.fromkeys(keys) if key not in self._table]
+        for i, key in enumerate(new):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                module, input_shape = self.space.build_op(key)
+            self._table[key] = measure_ms(module, input_shape, **self._settings)
+            if (i + 1) % 50 == 0:
+                logger.info("Timed %d of %d new operations.", i + 1, len(new))
+        if new:
+            self._write()
+        return len(new)
+
+    def op_latency_ms(self, key: tuple) -> float:
+        """Latency of one operation (a key from ``space.op_keys``) in milliseconds."""
+        self._measure([key])
+        return self._table[key]
+
+    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float:
+        """Sum of the latencies of ``arch``'s operations, in milliseconds."""
+        keys = self.space.op_keys(arch, self.task)
+        self._measure(keys)
+        return float(sum(self._table[key] for key in keys))
+
+    def build(self, archs: Iterable[Architecture] | None = None) -> int:
+        """Time every operation the given architectures use (all of the space's when None).
+
+        Args:
+            archs: Architectures whose operations to time; None enumerates the
+                whole space, which only suits small spaces.
+
+        Returns:
+            Number of operations newly timed.
+        """
+        archs = self.space.enumerate() if archs is None else archs
+        keys = [key for arch in archs for key in self.space.op_keys(arch, self.task)]
+        return self._measure(keys)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class TableLatency(LatencyModel):
+    """Latency from a column of a tabular benchmark (e.g. a device's latency in ms).
+
+    Args:
+        table: A loaded :class:`TabularBenchmark`.
+        column: The latency column, in milliseconds.
+
+    Raises:
+        DataError: The column is absent, non-numeric or has missing values.
+    """
+
+    def __init__(self, table: TabularBenchmark, column: str) -> None:
+        self.table = table
+        self.column = column
+        self._values = table.column(column)
+
+    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float:
+        """Return the table's latency for ``arch`` (or its canonical form).
+
+        Raises:
+            DataError: The table does not cover ``arch``.
+        """
+        return float(self._values[self.table.lookup(arch, canonical=True)])
+
+    def settings(self) -> dict[str, Any]:
+        """Kind, table file and column."""
+        return {
+            "kind": "table",
+            "path": str(self.table.path),
+            "mtime_ns": self.table.mtime_ns,
+            "size_bytes": self.table.size_bytes,
+            "column": self.column,
+        }
+
+
+def make_latency_model(
+    kind: str = "none",
+    *,
+    space: SearchSpace | None = None,
+    task: Task | None = None,
+    table: TabularBenchmark | str | os.PathLike[str] | None = None,
+    column: str | None = None,
+    cache: EvalCache | str | os.PathLike[str] | None = "default",
+    cache_dir: str | os.PathLike[str] | None = None,
+    batch_size: int = 1,
+    warmup: int = 3,
+    repeats: int = 15,
+    num_threads: int = 1,
+) -> LatencyModel:
+    """Build a latency model by name.
+
+    Args:
+        kind: ``measured``, ``op_table``, ``table`` or ``none``.
+        space: The search space (``op_table``; ``table`` given as a path).
+        task: The task (``measured``, ``op_table``).
+        table: A loaded table, or the path of one (``table``).
+        column: The latency column in ms (``table``).
+        cache: Evaluation cache for ``measured`` (see :class:`MeasuredLatency`).
+        cache_dir: Folder of the op table for ``op_table``.
+        batch_size: Inputs per timed forward pass.
+        warmup: Untimed passes before timing.
+        repeats: Timed passes; the median is used.
+        num_threads: Torch threads while timing.
+
+    Raises:
+        ConfigError: Unknown kind, or an argument the kind needs is missing.
+    """
+    timing = {"batch_size": batch_size, "warmup": warmup, "repeats": repeats, "num_threads": num_threads}
+
+    def need(name: str, value: Any) -> Any:
+        if value is None:
+            raise ConfigError(f"Latency model {kind!r} needs {name}=...; it was not given.")
+        return value
+
+    if kind == "none":
+        return NoLatency()
+    if kind == "measured":
+        return MeasuredLatency(need("task", task), cache=cache, **timing)
+    if kind == "op_table":
+        return OpTableLatency(need("space", space), need("task", task), cache_dir=cache_dir, **timing)
+    if kind == "table":
+        column = need("column", column)
+        if not isinstance(need("table", table), TabularBenchmark):
+            table = TabularBenchmark.load(table, space=need("space", space), val_column=None, latency_column=column)
+        return TableLatency(table, column)
+    raise unknown_name("latency model", kind, LATENCY_MODELS)

@@ -1,0 +1,329 @@
+"""``NASEnv``: neural architecture search as a Gymnasium environment."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces as gym_spaces
+
+from nas_gym.error import ConfigError, EpisodeEndedError, InvalidActionError, unknown_name
+from nas_gym.evaluators.base import Evaluator
+from nas_gym.evaluators.metrics import Metrics
+from nas_gym.rewards import Reward
+from nas_gym.spaces import Architecture, SearchSpace, make_space
+
+EVALUATORS = ("train", "table")
+LATENCY_MODELS = ("measured", "op_table", "table", "none")
+INVALID_ACTION_MODES = ("penalty", "raise")
+
+NB201_TABLE_HELP = (
+    "NAS-Bench-201-v0 needs a tabular benchmark: pass table='/path/to/table.csv' with "
+    "val_column=... and test_column=... (and optionally latency_column=...). "
+    "A CSV of all 15,625 NAS-Bench-201 cells with an 'arch_str' column works, e.g. the "
+    "NAS-Bench-201 results joined with HW-NAS-Bench latencies."
+)
+
+
+class NASEnv(gym.Env):
+    """Build a neural network one decision at a time; get one reward when it is complete.
+
+    ## Description
+
+    Each episode builds one architecture of a search space (``layers``: a
+    skeleton of layer slots, each choosing operation, filters, kernel,
+    activation, ...; ``nb201``: the 6 edges of the NAS-Bench-201 cell). Every
+    step makes the next decision. After the last decision the environment
+    scores the architecture — by real training on a real dataset or by a
+    lookup in a tabular benchmark — measures or looks up its latency, and
+    pays a single reward that joins accuracy and a latency penalty.
+
+    ## Action Space
+
+    ``Discrete(n)`` with ``n`` the largest number of choices of any decision.
+    Action ``i`` at step ``k`` picks choice ``i`` of decision ``k``. Actions
+    beyond the current decision's choices, or masked by the space (e.g. a
+    skip connection where shapes do not allow it), are *invalid*: they are
+    flagged False in ``info["action_mask"]`` and ``action_masks()``. With
+    ``invalid_action="penalty"`` (default) an invalid action ends the
+    episode with reward ``invalid_action_penalty`` and
+    ``info["invalid_action"] = True``; with ``invalid_action="raise"`` it
+    raises :class:`nas_gym.error.InvalidActionError`.
+
+    ## Observation Space
+
+    Flat ``MultiDiscrete(nvec + 1)``, one entry per decision: 0 while the
+    decision is open, ``choice + 1`` once made.
+
+    ## Rewards
+
+    0 on every step but the last. On the last step the reward named by
+    ``reward`` (see :mod:`nas_gym.rewards`), by default the hinge
+    ``val_accuracy - latency_weight * max(0, latency_ms / latency_target_ms - 1)``.
+
+    ## Starting State
+
+    All decisions open (observation all zeros).
+
+    ## Episode End
+
+    Terminated after the last decision (or an invalid action under the
+    penalty mode). Never truncated. Calling ``step`` after the end raises
+    :class:`nas_gym.error.EpisodeEndedError`; call ``reset``.
+
+    ## Information
+
+    Every step: ``action_mask`` (bool array over actions), ``step`` (number
+    of decisions made). The final step adds: ``arch`` (string form),
+    ``val_accuracy`` and ``test_accuracy`` (fractions in [0, 1]),
+    ``latency_ms`` (None without a latency model), ``latency_penalty``
+    (accuracy minus reward), ``params``, ``flops``, ``cost_s`` (seconds the
+    evaluation cost when it was made), ``cached`` (result came from the
+    cache), ``diverged``, ``timed_out``, ``invalid_action``.
+
+    ## Arguments
+
+    | parameter | type | default | description |
+    |---|---|---|---|
+    | ``space`` | str | ``"layers"`` | search space: ``layers`` or ``nb201`` |
+    | ``space_kwargs`` | dict | ``{}`` | options of the space (e.g. ``num_layers``) |
+    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d`` or ``npz`` |
+    | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
+    | ``evaluator`` | str | ``"train"`` | ``train`` (real training) or ``table`` |
+    | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |
+    | ``table`` | str | None | CSV/JSON table file (``evaluator="table"``) |
+    | ``arch_column`` | str | ``"arch_str"`` | table column of arch strings |
+    | ``val_column`` | str | None | table column of validation accuracy (% or fraction) |
+    | ``test_column`` | str | None | table column of test accuracy |
+    | ``latency_column`` | str | None | table column of latency in ms |
+    | ``latency`` | str | ``"measured"`` | ``measured`` (this host), ``op_table``, ``table`` or ``none`` |
+    | ``latency_kwargs`` | dict | ``{}`` | options of the latency model |
+    | ``reward`` | str | ``"hinge"`` | ``hinge``, ``linear``, ``mnasnet``, ``mnasnet_hard`` |
+    | ``latency_weight`` | float | 1.0 | weight of the latency term; 0 = pure accuracy |
+    | ``latency_target_ms`` | float | 1.0 | latency target T in ms |
+    | ``cache`` | bool or str | True | persistent evaluation cache: True (user cache dir), False, or a file path |
+    | ``invalid_action`` | str | ``"penalty"`` | ``penalty`` or ``raise`` |
+    | ``invalid_action_penalty`` | float | -1.0 | reward for an invalid action |
+
+    >>> import gymnasium as gym, nas_gym
+    >>> env = gym.make("NAS-v0", space_kwargs={"num_layers": 2}, cache=False)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.tolist(), int(info["action_mask"].sum()) > 1
+    ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0], True)
+
+    ## Version History
+
+    * v0: Initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        space: str = "layers",
+        space_kwargs: dict[str, Any] | None = None,
+        task: str = "digits",
+        task_kwargs: dict[str, Any] | None = None,
+        evaluator: str = "train",
+        evaluator_kwargs: dict[str, Any] | None = None,
+        table: str | os.PathLike | None = None,
+        arch_column: str = "arch_str",
+        val_column: str | None = None,
+        test_column: str | None = None,
+        latency_column: str | None = None,
+        latency: str = "measured",
+        latency_kwargs: dict[str, Any] | None = None,
+        reward: str = "hinge",
+        latency_weight: float = 1.0,
+        latency_target_ms: float = 1.0,
+        cache: bool | str = True,
+        invalid_action: str = "penalty",
+        invalid_action_penalty: float = -1.0,
+        render_mode: str | None = None,
+    ) -> None:
+        if invalid_action not in INVALID_ACTION_MODES:
+            raise unknown_name("invalid_action mode", invalid_action, INVALID_ACTION_MODES)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise unknown_name("render mode", render_mode, self.metadata["render_modes"])
+        self.render_mode = render_mode
+        self.invalid_action = invalid_action
+        self.invalid_action_penalty = float(invalid_action_penalty)
+        self.reward_fn = Reward(reward, latency_weight, latency_target_ms)
+        self.space: SearchSpace = make_space(space, **(space_kwargs or {}))
+        self._task_name, self._task_kwargs = task, dict(task_kwargs or {})
+        self._task = None
+        self.cache = self._make_cache(cache)
+        self.evaluator: Evaluator = self._make_evaluator(
+            evaluator, dict(evaluator_kwargs or {}), table, arch_column, val_column, test_column, latency_column
+        )
+        if latency == "table" and latency_column is None:
+            raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
+        if latency_column is not None and latency != "none":
+            latency = "table"
+        self.latency_model = self._make_latency(latency, dict(latency_kwargs or {}))
+
+        self.action_space = gym_spaces.Discrete(self.space.max_choices)
+        self.observation_space = gym_spaces.MultiDiscrete(self.space.nvec + 1)
+        self._masks_cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._prefix: list[int] = []
+        self._done = True
+
+    # -- construction helpers -------------------------------------------------
+    @property
+    def task(self):
+        """The task (dataset), loaded on first use so table envs never load one."""
+        if self._task is None:
+            from nas_gym.tasks import make_task
+
+            self._task = make_task(self._task_name, **self._task_kwargs)
+        return self._task
+
+    @staticmethod
+    def _make_cache(cache: bool | str):
+        if cache is False or cache is None:
+            return None
+        from nas_gym.evaluators.cache import EvalCache
+
+        if cache is True:
+            return EvalCache()
+        if isinstance(cache, (str, os.PathLike)):
+            return EvalCache(os.fspath(cache))
+        raise ConfigError(f"cache must be True, False or a file path, got {cache!r}.")
+
+    def _make_evaluator(self, kind, kwargs, table, arch_column, val_column, test_column, latency_column):
+        if kind == "table" or table is not None:
+            from nas_gym.evaluators.table import TableEvaluator, TabularBenchmark
+
+            if table is None:
+                raise ConfigError(NB201_TABLE_HELP if self.space.name == "nb201" else
+                                  "evaluator='table' needs table='/path/to/table.csv' and val_column=...")
+            if val_column is None:
+                raise ConfigError(f"A table needs val_column='<column of validation accuracy>' (table {table!r}).")
+            if kwargs:
+                raise ConfigError(f"evaluator_kwargs {sorted(kwargs)} apply to evaluator='train' only; a table takes none.")
+            self.table = TabularBenchmark.load(
+                table, space=self.space, arch_column=arch_column, val_column=val_column,
+                test_column=test_column, latency_column=latency_column,
+            )
+            return TableEvaluator(self.table)
+        if kind != "train":
+            raise unknown_name("evaluator", kind, EVALUATORS)
+        from nas_gym.evaluators.cache import CachedEvaluator
+        from nas_gym.evaluators.training import TrainingEvaluator
+
+        self.table = None
+        return CachedEvaluator(TrainingEvaluator(self.task, **kwargs), self.cache)
+
+    def _make_latency(self, kind: str, kwargs: dict[str, Any]):
+        if kind not in LATENCY_MODELS:
+            raise unknown_name("latency model", kind, LATENCY_MODELS)
+        if kind in ("none", "table"):
+            return None  # table latency arrives in the evaluator's metrics
+        from nas_gym.latency import MeasuredLatency, OpTableLatency
+
+        if kind == "measured":
+            return MeasuredLatency(self.task, cache=self.cache, **kwargs)
+        return OpTableLatency(self.space, self.task, **kwargs)
+
+    # -- Gymnasium API ----------------------------------------------------------
+    def action_masks(self) -> np.ndarray:
+        """Boolean mask over actions for the current decision (all False once done)."""
+        if self._done:
+            return np.zeros(self.action_space.n, dtype=bool)
+        key = tuple(self._prefix)
+        mask = self._masks_cache.get(key)
+        if mask is None:
+            valid = self.space.valid_choices(self._prefix)
+            mask = np.zeros(self.action_space.n, dtype=bool)
+            mask[: len(valid)] = valid
+            if len(self._masks_cache) < 100_000:
+                self._masks_cache[key] = mask
+        return mask.copy()
+
+    def _obs(self) -> np.ndarray:
+        obs = np.zeros(self.space.num_decisions, dtype=np.int64)
+        obs[: len(self._prefix)] = np.asarray(self._prefix, dtype=np.int64) + 1
+        return obs
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new architecture. The env itself is deterministic; ``seed`` seeds ``np_random``."""
+        super().reset(seed=seed)
+        self._prefix = []
+        self._done = False
+        return self._obs(), {"action_mask": self.action_masks(), "step": 0}
+
+    def step(self, action):
+        """Make the next decision; score the architecture after the last one."""
+        if self._done:
+            raise EpisodeEndedError("The episode has ended (or never started): call reset() before step().")
+        mask = self.action_masks()
+        try:
+            a = int(action)
+        except (TypeError, ValueError) as e:
+            raise InvalidActionError(f"Action must be an integer in 0..{self.action_space.n - 1}, got {action!r}.") from e
+        if not (0 <= a < len(mask) and mask[a]):
+            return self._invalid(a, mask)
+        self._prefix.append(a)
+        if len(self._prefix) < self.space.num_decisions:
+            return self._obs(), 0.0, False, False, {"action_mask": self.action_masks(), "step": len(self._prefix)}
+        self._done = True
+        arch = Architecture(self.space, tuple(self._prefix))
+        info = self.score(arch)
+        info["action_mask"] = self.action_masks()
+        info["step"] = len(self._prefix)
+        return self._obs(), info["reward"], True, False, info
+
+    def _invalid(self, action: int, mask: np.ndarray):
+        k = len(self._prefix)
+        decision = self.space.decisions[k]
+        valid = [f"{i}={decision.choices[i]}" for i in np.flatnonzero(mask)]
+        msg = (
+            f"Action {action} is invalid at step {k} (decision {decision.name!r}); "
+            f"valid actions: {', '.join(valid)}. Use info['action_mask'] or env.action_masks()."
+        )
+        if self.invalid_action == "raise":
+            raise InvalidActionError(msg)
+        self._done = True
+        info = {"action_mask": self.action_masks(), "step": k, "invalid_action": True, "message": msg}
+        return self._obs(), self.invalid_action_penalty, True, False, info
+
+    def score(self, arch: Architecture) -> dict[str, Any]:
+        """Evaluate a complete architecture and return the final-step ``info`` (with ``reward``).
+
+        This is what the last ``step`` calls; it is public so that vector envs and
+        remote workers can share one code path. Agents should use ``step``.
+        """
+        metrics: Metrics = self.evaluator.evaluate(arch)
+        if metrics.latency_ms is None and self.latency_model is not None:
+            metrics.latency_ms = self.latency_model.latency_ms(arch, metrics)
+        reward = self.reward_fn(metrics.val_accuracy, metrics.latency_ms)
+        return {
+            "arch": str(arch),
+            "reward": reward,
+            "val_accuracy": float(metrics.val_accuracy),
+            "test_accuracy": float(metrics.test_accuracy),
+            "latency_ms": None if metrics.latency_ms is None else float(metrics.latency_ms),
+            "latency_penalty": float(metrics.val_accuracy - reward),
+            "params": int(metrics.params),
+            "flops": int(metrics.flops),
+            "cost_s": float(metrics.cost_s),
+            "cached": bool(metrics.extra.get("cached", False)),
+            "diverged": bool(metrics.diverged),
+            "timed_out": bool(metrics.timed_out),
+            "invalid_action": False,
+        }
+
+    def render(self) -> str | None:
+        """``ansi``: the decisions made so far as ``name=choice`` pairs."""
+        if self.render_mode != "ansi":
+            return None
+        parts = [f"{d.name}={d.choices[i]}" for d, i in zip(self.space.decisions, self._prefix)]
+        return " ".join(parts) if parts else "(no decisions yet)"
+
+    def close(self) -> None:
+        """Close the evaluation cache connection."""
+        if self.cache is not None:
+            self.cache.close()
+

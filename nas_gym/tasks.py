@@ -1,0 +1,189 @@
+"""Tasks: real, offline datasets with fixed, seeded train/validation/test splits.
+
+- ``digits``: scikit-learn's bundled 8x8 handwritten digits (1,797 images,
+  10 classes), shape ``(1, 8, 8)``, scaled to [0, 1].
+- ``mnist1d``: MNIST-1D generated locally by the ``mnist1d`` package (no
+  download), 4,000 + 1,000 signals of length 40, 10 classes, shape ``(1, 40)``.
+- ``npz``: the user's own ``.npz`` file with arrays ``x`` and ``y`` (optionally
+  ``x_val``/``y_val`` and ``x_test``/``y_test``); loaded with
+  ``allow_pickle=False``.
+
+Inputs are float32 arrays shaped ``(N, C, H, W)`` (images) or ``(N, C, L)``
+(signals); labels are int64 class indices ``0..num_classes-1``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nas_gym.error import ConfigError, DataError, MissingDependencyError, unknown_name
+
+TASKS = ("digits", "mnist1d", "npz")
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A classification dataset split into train, validation and test parts.
+
+    Attributes:
+        name: Task name (``digits``, ``mnist1d`` or ``npz:<file>``).
+        x_train, y_train, x_val, y_val, x_test, y_test: The splits.
+        num_classes: Number of classes.
+        fingerprint: Digest of the data and split (part of cache keys).
+    """
+
+    name: str
+    x_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    x_val: np.ndarray = field(repr=False)
+    y_val: np.ndarray = field(repr=False)
+    x_test: np.ndarray = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+    num_classes: int
+    fingerprint: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input without the batch axis, e.g. ``(1, 8, 8)``."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def spatial_dims(self) -> int:
+        """1 for signals ``(C, L)``, 2 for images ``(C, H, W)``."""
+        return len(self.input_shape) - 1
+
+
+def _split(
+    x: np.ndarray, y: np.ndarray, fractions: tuple[float, float], seed: int
+) -> tuple[np.ndarray, ...]:
+    """Stratified-by-shuffle split into (train, val, test) with a fixed seed."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x))
+    n_val = int(round(fractions[0] * len(x)))
+    n_test = int(round(fractions[1] * len(x)))
+    val, test, train = np.split(order, [n_val, n_val + n_test])
+    return x[train], y[train], x[val], y[val], x[test], y[test]
+
+
+def _finish(name: str, parts: tuple[np.ndarray, ...], num_classes: int) -> Task:
+    parts = tuple(
+        np.ascontiguousarray(p, dtype=np.float32 if i % 2 == 0 else np.int64)
+        for i, p in enumerate(parts)
+    )
+    digest = hashlib.sha1()
+    for p in parts:
+        digest.update(p.tobytes())
+    return Task(name, *parts, num_classes=num_classes, fingerprint=digest.hexdigest()[:12])
+
+
+@functools.lru_cache(maxsize=8)
+def _digits(split_seed: int) -> Task:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)[:, None, :, :]
+    return _finish("digits", _split(x, data.target, (0.2, 0.2), split_seed), 10)
+
+
+@functools.lru_cache(maxsize=8)
+def _mnist1d(split_seed: int) -> Task:
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as e:  # pragma: no cover - mnist1d is a core dependency
+        raise MissingDependencyError("Task 'mnist1d' needs the 'mnist1d' package: pip install mnist1d") from e
+    args = get_dataset_args()
+    args.seed = 42  # the package's documented default dataset
+    # make_dataset seeds numpy's global RNG; keep the caller's global state intact.
+    state = np.random.get_state()
+    try:
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    x = data["x"].astype(np.float32)[:, None, :]
+    x_test = data["x_test"].astype(np.float32)[:, None, :]
+    scale = float(np.abs(x).max())
+    rng = np.random.default_rng(split_seed)
+    order = rng.permutation(len(x))
+    n_val = len(x) // 5
+    val, train = order[:n_val], order[n_val:]
+    parts = (x[train] / scale, data["y"][train], x[val] / scale, data["y"][val], x_test / scale, data["y_test"])
+    return _finish("mnist1d", parts, 10)
+
+
+def _as_inputs(x: np.ndarray, path: str, key: str) -> np.ndarray:
+    if x.dtype.kind not in "fiub":
+        raise DataError(f"{path}: array {key!r} must be numeric, got dtype {x.dtype}.")
+    if x.ndim == 2:  # flat features -> one-channel signal
+        x = x[:, None, :]
+    elif x.ndim == 3 and key.startswith("x"):
+        # (N, H, W) grey images; (N, C, L) would be ambiguous, so 3-D means images.
+        x = x[:, None, :, :]
+    elif x.ndim != 4:
+        raise DataError(
+            f"{path}: array {key!r} must have shape (N, D), (N, H, W) or (N, C, H, W); got {x.shape}."
+        )
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: array {key!r} contains NaN or Inf values; clean the data first.")
+    return x
+
+
+def _npz(path: str, split_seed: int) -> Task:
+    if not os.path.isfile(path):
+        raise DataError(f"Task 'npz': file {path!r} does not exist. Pass path='/path/to/data.npz' with arrays x and y.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(
+            f"{path}: not a readable .npz file of numeric arrays ({e}). "
+            "Save it with numpy.savez(path, x=..., y=...)."
+        ) from e
+    missing = {"x", "y"} - arrays.keys()
+    if missing:
+        raise DataError(f"{path}: missing array(s) {sorted(missing)}; found {sorted(arrays)}. Save x (inputs) and y (labels).")
+    for key in ("y", "y_val", "y_test"):
+        if key in arrays:
+            y = arrays[key]
+            if y.ndim != 1 or y.dtype.kind not in "iu" or (len(y) and y.min() < 0):
+                raise DataError(f"{path}: {key!r} must be a 1-D array of non-negative integer labels, got {y.dtype} {y.shape}.")
+    x, y = _as_inputs(arrays["x"], path, "x"), arrays["y"]
+    if len(x) != len(y):
+        raise DataError(f"{path}: x has {len(x)} rows but y has {len(y)}; they must match.")
+    if "x_val" in arrays and "x_test" in arrays:
+        parts = (x, y, _as_inputs(arrays["x_val"], path, "x_val"), arrays["y_val"], _as_inputs(arrays["x_test"], path, "x_test"), arrays["y_test"])
+    else:
+        if len(x) < 10:
+            raise DataError(f"{path}: need at least 10 examples to split, got {len(x)}.")
+        parts = _split(x, y, (0.2, 0.2), split_seed)
+    num_classes = int(max(int(p.max()) for p in parts[1::2] if len(p)) + 1)
+    return _finish(f"npz:{os.path.basename(path)}", parts, num_classes)
+
+
+def make_task(name: str = "digits", *, path: str | None = None, split_seed: int = 0) -> Task:
+    """Load a task by name.
+
+    Args:
+        name: ``digits``, ``mnist1d`` or ``npz``.
+        path: The ``.npz`` file (only for ``npz``).
+        split_seed: Seed of the train/validation/test split.
+
+    Raises:
+        ConfigError: Unknown task name or a missing ``path``.
+        DataError: The ``.npz`` file is missing or malformed.
+    """
+    if name == "digits":
+        return _digits(int(split_seed))
+    if name == "mnist1d":
+        return _mnist1d(int(split_seed))
+    if name == "npz":
+        if not path:
+            raise ConfigError("Task 'npz' needs path='/path/to/data.npz' (arrays x and y).")
+        return _npz(os.fspath(path), int(split_seed))
+    raise unknown_name("task", name, TASKS)

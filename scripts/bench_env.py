@@ -1,0 +1,140 @@
+"""Performance figures of the environment core, printed from one run.
+
+1. Table-env steps/s divided by CartPole-v1 steps/s (both through ``gym.make``,
+   random valid actions, resets counted as in any rollout). Goal ≥ 0.7.
+2. Median seconds per real evaluation of default ``NAS-v0`` on one core, over
+   random architectures (cache off), and the validation accuracy of a good
+   conv architecture. Goal ≤ 1 s and ≥ 0.95.
+3. Load time and memory of the 15,625-row NAS-Bench-201 table. Goal ≤ 0.3 s, ≤ 100 MB.
+4. Spearman rank correlation of the per-operation latency table with measured
+   latency over sampled ``layers`` architectures. Goal ≥ 0.9.
+
+Run: ``.venv/bin/python scripts/bench_env.py`` (``--help`` for options).
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+import tyro
+
+import nas_gym  # noqa: F401  (registers the envs)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Args:
+    table: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    """NAS-Bench-201 CSV (arch_str, c100_valid, ...)."""
+    steps: int = 200_000
+    """Environment steps per speed measurement."""
+    evaluations: int = 10
+    """Random default NAS-v0 architectures to train for the median evaluation time."""
+    latency_archs: int = 40
+    """Sampled layers architectures for the latency-table correlation."""
+    seed: int = 0
+    """Seed of the sampled architectures and actions."""
+
+
+def steps_per_second(env: gym.Env, steps: int, seed: int) -> float:
+    """Random valid actions (masked where the env has a mask) for ``steps`` steps."""
+    rng = np.random.default_rng(seed)
+    n = env.action_space.n
+    actions = rng.integers(0, n, size=steps)
+    _, info = env.reset(seed=seed)
+    start = time.perf_counter()
+    for a in actions:
+        mask = info.get("action_mask")
+        if mask is not None and not mask[a]:
+            a = int(np.flatnonzero(mask)[0])
+        _, _, terminated, truncated, info = env.step(int(a))
+        if terminated or truncated:
+            _, info = env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(1)
+    print("== 1. table env vs CartPole-v1 (steps/s)")
+    cartpole = steps_per_second(gym.make("CartPole-v1"), args.steps, args.seed)
+    table_env = gym.make(
+        "NAS-Bench-201-v0", table=str(args.table), val_column="c100_valid", test_column="c100_test", latency_weight=0
+    )
+    table = steps_per_second(table_env, args.steps, args.seed)
+    print(f"CartPole-v1        {cartpole:12,.0f} steps/s")
+    print(f"NAS-Bench-201-v0   {table:12,.0f} steps/s")
+    print(f"ratio              {table / cartpole:12.2f}   (goal >= 0.7)")
+
+    print("\n== 2. real evaluation of default NAS-v0 on one core")
+    env = gym.make("NAS-v0", cache=False, latency="none")
+    space = env.unwrapped.space
+    evaluator = env.unwrapped.evaluator
+    rng = np.random.default_rng(args.seed)
+    costs, accs = [], []
+    for _ in range(args.evaluations):
+        m = evaluator.evaluate(space.sample(rng))
+        costs.append(m.cost_s)
+        accs.append(m.val_accuracy)
+    good = space.from_string("conv3x3-32-relu|conv3x3-64-relu|conv3x3-64-relu-skip|identity")
+    good_m = evaluator.evaluate(good)
+    print(f"median s/eval      {statistics.median(costs):12.3f}   over {len(costs)} random archs (goal <= 1 s)")
+    print(f"random archs val   mean {np.mean(accs):.3f}, max {np.max(accs):.3f}")
+    print(f"good arch          {good}: val {good_m.val_accuracy:.4f} (goal >= 0.95) in {good_m.cost_s:.3f} s")
+
+    print("\n== 3. table load")
+    from nas_gym.evaluators.table import TabularBenchmark
+    from nas_gym.spaces import NB201Space
+
+    nb201 = NB201Space()
+    nb201.from_string(str(nb201.sample(rng)))  # build the parser's lookup outside the timing
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    tb = TabularBenchmark._load_uncached(  # noqa: SLF001  (measure a cold load, not the process memo)
+        args.table, space=nb201, arch_column="arch_str", val_column="c100_valid", test_column="c100_test",
+        latency_column="lat_fpga_ms",
+    ) if hasattr(TabularBenchmark, "_load_uncached") else TabularBenchmark.load(
+        args.table, space=nb201, val_column="c100_valid", test_column="c100_test", latency_column="lat_fpga_ms"
+    )
+    load_s = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"rows               {len(tb):12d}")
+    print(f"load time          {load_s:12.3f} s   (goal <= 0.3 s)")
+    print(f"peak memory        {peak / 2**20:12.1f} MB  (goal <= 100 MB, tracemalloc peak during load)")
+
+    print("\n== 4. per-op latency table vs measured latency")
+    from nas_gym.latency import MeasuredLatency, OpTableLatency
+
+    task = env.unwrapped.task
+    measured = MeasuredLatency(task, cache=None, repeats=30)
+    op_table = OpTableLatency(space, task)
+    archs = [space.sample(rng) for _ in range(args.latency_archs)]
+    start = time.perf_counter()
+    op_table.build(archs)
+    build_s = time.perf_counter() - start
+    pred = np.array([op_table.latency_ms(a) for a in archs])
+    real = np.array([measured.latency_ms(a) for a in archs])
+    print(f"archs              {len(archs):12d}   (op table built in {build_s:.1f} s)")
+    print(f"measured ms        median {np.median(real):.3f}, range {real.min():.3f}..{real.max():.3f}")
+    print(f"Spearman           {spearman(pred, real):12.3f}   (goal >= 0.9)")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
