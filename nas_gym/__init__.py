@@ -18,10 +18,10 @@ __all__ = ["NASEnv", "NASGymError", "__version__"]
 register(
     id="NAS-v0",
     entry_point="nas_gym.nas_env:NASEnv",
-    kwargs={"space": "layers", "task": "digits", "evaluator": "train", "latency": "measured", "reward": "hinge"},
+    kwargs={"space": "layers", "task": "digits", "evaluator": "train", "reward": "hinge"},
 )
 register(
     id="NAS-Bench-201-v0",
     entry_point="nas_gym.nas_env:NASEnv",
-    kwargs={"space": "nb201", "evaluator": "table", "latency": "none", "reward": "hinge"},
+    kwargs={"space": "nb201", "evaluator": "table", "reward": "hinge"},
 )

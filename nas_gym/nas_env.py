@@ -16,8 +16,11 @@ from nas_gym.rewards import Reward
 from nas_gym.spaces import Architecture, SearchSpace, make_space
 
 EVALUATORS = ("train", "table")
-LATENCY_MODELS = ("measured", "op_table", "table", "none")
+LATENCY_MODELS = ("auto", "measured", "op_table", "table", "none")
 INVALID_ACTION_MODES = ("penalty", "raise")
+#: Latency target when none is given and latency is not a table column: about the median
+#: single-thread batch-1 latency of default-space networks on digits on a laptop-class CPU.
+DEFAULT_LATENCY_TARGET_MS = 0.25
 
 NB201_TABLE_HELP = (
     "NAS-Bench-201-v0 needs a tabular benchmark: pass table='/path/to/table.csv' with "
@@ -98,11 +101,11 @@ class NASEnv(gym.Env):
     | ``val_column`` | str | None | table column of validation accuracy (% or fraction) |
     | ``test_column`` | str | None | table column of test accuracy |
     | ``latency_column`` | str | None | table column of latency in ms |
-    | ``latency`` | str | ``"measured"`` | ``measured`` (this host), ``op_table``, ``table`` or ``none`` |
+    | ``latency`` | str | ``"auto"`` | ``measured`` (this host), ``op_table`` (per-op table), ``table`` (``latency_column``) or ``none``; ``auto`` = ``table`` with a latency column, else ``none`` for tables and ``measured`` for training |
     | ``latency_kwargs`` | dict | ``{}`` | options of the latency model |
     | ``reward`` | str | ``"hinge"`` | ``hinge``, ``linear``, ``mnasnet``, ``mnasnet_hard`` |
-    | ``latency_weight`` | float | 1.0 | weight of the latency term; 0 = pure accuracy |
-    | ``latency_target_ms`` | float | 1.0 | latency target T in ms |
+    | ``latency_weight`` | float | 0.1 | weight of the latency term; 0 = pure accuracy |
+    | ``latency_target_ms`` | float | None | latency target T in ms; None = the median of the table's latency column, or 0.25 ms for other latency models |
     | ``cache`` | bool or str | True | persistent evaluation cache: True (user cache dir), False, or a file path |
     | ``invalid_action`` | str | ``"penalty"`` | ``penalty`` or ``raise`` |
     | ``invalid_action_penalty`` | float | -1.0 | reward for an invalid action |
@@ -133,11 +136,11 @@ class NASEnv(gym.Env):
         val_column: str | None = None,
         test_column: str | None = None,
         latency_column: str | None = None,
-        latency: str = "measured",
+        latency: str = "auto",
         latency_kwargs: dict[str, Any] | None = None,
         reward: str = "hinge",
-        latency_weight: float = 1.0,
-        latency_target_ms: float = 1.0,
+        latency_weight: float = 0.1,
+        latency_target_ms: float | None = None,
         cache: bool | str = True,
         invalid_action: str = "penalty",
         invalid_action_penalty: float = -1.0,
@@ -150,7 +153,7 @@ class NASEnv(gym.Env):
         self.render_mode = render_mode
         self.invalid_action = invalid_action
         self.invalid_action_penalty = float(invalid_action_penalty)
-        self.reward_fn = Reward(reward, latency_weight, latency_target_ms)
+        Reward(reward, latency_weight, 1.0 if latency_target_ms is None else latency_target_ms)  # fail fast
         self.space: SearchSpace = make_space(space, **(space_kwargs or {}))
         self._task_name, self._task_kwargs = task, dict(task_kwargs or {})
         self._task = None
@@ -160,9 +163,14 @@ class NASEnv(gym.Env):
         )
         if latency == "table" and latency_column is None:
             raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
-        if latency_column is not None and latency != "none":
-            latency = "table"
+        if latency == "auto":
+            latency = "table" if latency_column else ("none" if self.table is not None else "measured")
         self.latency_model = self._make_latency(latency, dict(latency_kwargs or {}))
+        if latency_target_ms is None:
+            latency_target_ms = DEFAULT_LATENCY_TARGET_MS
+            if latency == "table":
+                latency_target_ms = float(np.median(self.table.column(latency_column)))
+        self.reward_fn = Reward(reward, latency_weight, latency_target_ms)
 
         self.action_space = gym_spaces.Discrete(self.space.max_choices)
         self.observation_space = gym_spaces.MultiDiscrete(self.space.nvec + 1)

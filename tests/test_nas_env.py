@@ -206,3 +206,10 @@ def test_render_ansi(nb201_kwargs):
     env.reset(seed=0)
     env.step(3)
     assert env.render() == "edge1<-0=nor_conv_3x3"
+
+
+def test_default_latency_target_is_table_median(nb201_table):
+    env = gym.make("NAS-Bench-201-v0", table=nb201_table, val_column="c100_valid", latency_column="lat_fpga_ms")
+    lat = env.unwrapped.table.column("lat_fpga_ms")
+    assert env.unwrapped.reward_fn.latency_target_ms == pytest.approx(float(np.median(lat)))
+    assert gym.make("NAS-v0", cache=False).unwrapped.reward_fn.latency_target_ms == 0.25
