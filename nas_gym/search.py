@@ -29,7 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from nas_gym.error import ConfigError
+from nas_gym.error import ConfigError, NASGymError
 from nas_gym.spaces import Architecture, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,10 @@ HISTORY_KEYS = (
     "index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms",
     "cost_s", "cached", "best_reward",
 )
+
+
+class ResumeError(NASGymError):
+    """A run folder cannot be resumed: the method did not replay its recorded history."""
 
 
 class BudgetExhausted(Exception):
@@ -181,9 +185,12 @@ class SearchRun:
         self.best: dict[str, Any] | None = None
         self._search_cost_s = 0.0
         self._start = time.perf_counter()
+        self._replay: list[dict[str, Any]] = [] if self.out_dir is None else self._load_previous()
         self.env = _RecordEpisodes(gym.make(env_id, **self.env_kwargs), self)
         self.env.reset(seed=self.seed)
-        self.logger = None if self.out_dir is None else RunLogger(self.out_dir, {"agent": agent, "seed": seed, **self.hparams})
+        self.logger = None
+        if self.out_dir is not None:
+            self.logger = RunLogger(self.out_dir, {"agent": agent, "seed": seed, **self.hparams})
         self._bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -252,19 +259,94 @@ class SearchRun:
         if self.logger is not None:
             self.logger.log_scalar(tag, float(value), self.num_evaluated)
 
+    # -- resume ----------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        return {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "agent": self.agent, "seed": self.seed,
+                "hparams": self.hparams}
+
+    def _load_previous(self) -> list[dict[str, Any]]:
+        """Read what an earlier, interrupted run of the same settings left in ``out_dir``.
+
+        Resuming is deterministic replay: the method runs again from its seed and
+        each evaluation the history already holds is checked against it and taken
+        from the history instead of being recorded twice. A line cut short by a
+        kill is dropped (that evaluation simply runs again).
+        """
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        meta_path, history_path = self.out_dir / "run.json", self.out_dir / "history.jsonl"
+        meta = json.loads(json.dumps(self._meta(), default=str))
+        if meta_path.exists():
+            try:
+                previous = json.loads(meta_path.read_text())
+            except json.JSONDecodeError as e:
+                raise ConfigError(
+                    f"{meta_path} is not valid JSON ({e}); remove the run folder or pick another --out."
+                ) from e
+            if previous != meta:
+                diff = sorted(k for k in meta if previous.get(k) != meta[k])
+                raise ConfigError(
+                    f"Run folder {self.out_dir} holds a different run (differs in {', '.join(diff)}): "
+                    "run again with the same arguments to resume it, or pick another --out."
+                )
+        elif history_path.exists() and history_path.stat().st_size:
+            raise ConfigError(f"{history_path} exists but {meta_path} does not; pick another --out.")
+        else:
+            tmp = meta_path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(meta, indent=2))
+            os.replace(tmp, meta_path)
+        if not history_path.exists():
+            return []
+        data = history_path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):
+            with open(history_path, "r+b") as f:  # drop the line a kill cut short
+                f.truncate(len(complete))
+        records = []
+        for n, line in enumerate(complete.decode("utf-8").splitlines()):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{history_path} line {n + 1} is not valid JSON ({e}); remove the run folder.") from e
+            if record.get("index") != n:
+                raise ConfigError(f"{history_path} line {n + 1} has index {record.get('index')}, expected {n}.")
+            records.append(record)
+        if records:
+            logger.info("Resuming %s: replaying %d recorded evaluations", self.out_dir, len(records))
+        return records
+
+    @property
+    def resumed_from(self) -> int:
+        """Evaluations that an earlier, interrupted run of this folder had recorded."""
+        return len(self._replay)
+
     # -- bookkeeping ----------------------------------------------------------------
     def _record(self, info: dict[str, Any]) -> None:
         if self.done:
             return  # an RL method may finish an episode past the budget; it is not counted
-        self._search_cost_s += float(info.get("cost_s", 0.0)) if not info.get("cached") else 0.0
+        index = self.num_evaluated
+        replaying = index < len(self._replay)
+        if replaying:
+            record = self._replay[index]
+            if record["arch"] != info["arch"]:
+                raise ResumeError(
+                    f"Cannot resume {self.out_dir}: evaluation {index} was {record['arch']!r} but the method now "
+                    f"proposes {info['arch']!r}, so it is not deterministic for seed {self.seed}. "
+                    "Start a new run folder."
+                )
+            info = {**info, **{k: v for k, v in record.items() if k not in ("index", "best_reward")}}
+        self._search_cost_s += float(info.get("cost_s") or 0.0) if not info.get("cached") else 0.0
         reward = float(info["reward"])
         if self.best is None or reward > self.best["reward"]:
             self.best = {k: _json_value(v) for k, v in info.items() if k not in ("action_mask", "step")}
         record = {k: _json_value(info.get(k)) for k in HISTORY_KEYS if k not in ("index", "best_reward")}
-        record["index"] = self.num_evaluated
+        record["index"] = index
         record["best_reward"] = self.best["reward"]
         record = {k: record[k] for k in HISTORY_KEYS}
         self.history.append(record)
+        if replaying:
+            if self._bar is not None:
+                self._bar.update(1)
+            return
         if self.logger is not None:
             self.logger.log_evaluation(record, self.elapsed_s)
         if self._bar is not None:
@@ -283,6 +365,7 @@ class SearchRun:
             "num_evaluated": self.num_evaluated,
             "wall_s": self.elapsed_s,
             "search_cost_s": self._search_cost_s,
+            "resumed_from": self.resumed_from,
             "best": self.best,
             "hparams": self.hparams,
         }
