@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nas_gym.search import SearchRun, Searcher
+from nas_gym.search import Searcher, SearchRun
 
 
 class RandomSearch(Searcher):
