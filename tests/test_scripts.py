@@ -1,0 +1,29 @@
+"""Scripts run through their real command line on tiny budgets."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(*args, timeout=300):
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_bench_nb201_smoke(nb201_table):
+    out = _run("scripts/bench_nb201.py", "--table", nb201_table, "--seeds", "2", "--budget", "5",
+               "--agents", "random", "evolution", "--workers", "1")
+    assert "| random |" in out and "| evolution |" in out
+
+
+@pytest.mark.slow
+def test_bench_env_smoke(nb201_table):
+    out = _run("scripts/bench_env.py", "--table", nb201_table, "--steps", "3000", "--evaluations", "1",
+               "--latency-archs", "5")
+    for needle in ("ratio", "median s/eval", "load time", "Spearman"):
+        assert needle in out
