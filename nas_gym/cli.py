@@ -3,6 +3,10 @@
 ``nas-gym search``: run one search method on one env and write a run folder.
 With no options it runs the embedded default: a short search on ``NAS-v0``
 (real training on scikit-learn's digits, latency measured on this host).
+
+``nas-gym benchmark``: a grid of methods x seeds (x env settings) with one
+budget, in parallel processes and resumable, reported in ``summary.md``,
+``curves.png`` and ``pareto.png`` (see :mod:`nas_gym.benchmark`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import time
 from typing import Any
@@ -71,6 +76,60 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_settings_arg(text: str) -> dict[str, Any] | list[dict[str, Any]]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object or a list of them, got {text!r} ({e})") from e
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return value
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object or a non-empty list of objects, got {text!r}")
+    return value
+
+
+def _agents_arg(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated method names like 'random,evolution', got {text!r}")
+    return names
+
+
+def _benchmark_command(args: argparse.Namespace) -> str:
+    """The command line with every option spelled out, so the summary says exactly how to redo it."""
+    parts = [
+        "nas-gym", "benchmark", "--agents", ",".join(args.agents), "--env", args.env,
+        "--env-kwargs", json.dumps(args.env_kwargs), "--seeds", str(args.seeds), "--budget", str(args.budget),
+        "--out", args.out,
+    ]
+    if args.agent_kwargs:
+        parts += ["--agent-kwargs", json.dumps(args.agent_kwargs)]
+    if args.workers is not None:
+        parts += ["--workers", str(args.workers)]
+    return shlex.join(parts)
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """Run ``nas-gym benchmark``; exit 1 when any run failed (the others still ran)."""
+    from nas_gym.benchmark import run_benchmark
+
+    result = run_benchmark(
+        args.agents, args.env, args.env_kwargs, seeds=args.seeds, budget=args.budget, out_dir=args.out,
+        workers=args.workers, agent_kwargs=args.agent_kwargs, command=_benchmark_command(args),
+        progress=not args.no_progress,
+    )
+    print(f"\n{len(result.ran)} runs done now, {len(result.skipped)} already finished, {len(result.failed)} failed.")
+    print(f"Summary: {args.out}/summary.md   (figures: curves.png, pareto.png where latency is in play)")
+    print(f"TensorBoard logs: {args.out}   (view with: tensorboard --logdir {args.out})")
+    if result.failed:
+        print("Failed runs (the same command retries them; tracebacks in each run's error.txt):", file=sys.stderr)
+        for setting, agent, seed, message in result.failed:
+            where = f"{setting}/" if setting else ""
+            print(f"  {where}{agent}/seed{seed}: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``nas-gym``."""
     parser = argparse.ArgumentParser(prog="nas-gym", description="Neural architecture search as a Gymnasium env.")
@@ -78,6 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="run one search method on one env")
     _add_search_args(search)
     search.set_defaults(func=cmd_search)
+    bench = sub.add_parser(
+        "benchmark", help="run methods x seeds with one budget in parallel and summarise them",
+        description="Run every method with every seed (resumable: finished runs in --out are kept) and write "
+                    "summary.md, curves.png and pareto.png next to the run folders.",
+    )
+    bench.add_argument("--agents", type=_agents_arg, required=True, help="comma-separated method names")
+    bench.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default: {DEFAULT_ENV})")
+    bench.add_argument("--env-kwargs", type=_json_settings_arg, default={},
+                       help="env keyword arguments as a JSON object, or a list of objects for a grid of settings")
+    bench.add_argument("--agent-kwargs", type=_json_arg, default={},
+                       help='hyperparameters per method, e.g. \'{"darts": {"proxy_task": "digits"}}\'')
+    bench.add_argument("--seeds", type=int, default=10, help="number of seeds per method, 0..N-1 (default: 10)")
+    bench.add_argument("--budget", type=int, default=100, help="architectures per run (default: 100)")
+    bench.add_argument("--out", required=True, help="benchmark folder (runs go to OUT/{agent}/seed{S})")
+    bench.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    bench.set_defaults(func=cmd_benchmark)
     return parser
 
 

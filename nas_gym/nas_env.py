@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+import math
+import numbers
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces as gym_spaces
 
-from nas_gym.error import ConfigError, EpisodeEndedError, InvalidActionError, unknown_name
+from nas_gym.error import ConfigError, EpisodeEndedError, InvalidActionError, did_you_mean, unknown_name
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.rewards import Reward
@@ -21,6 +25,9 @@ INVALID_ACTION_MODES = ("penalty", "raise")
 #: Latency target when none is given and latency is not a table column: about the median
 #: single-thread batch-1 latency of default-space networks on digits on a laptop-class CPU.
 DEFAULT_LATENCY_TARGET_MS = 0.25
+
+_STRING_ARGS = ("space", "task", "evaluator", "arch_column", "latency", "reward", "invalid_action")
+_OPTIONAL_STRING_ARGS = ("val_column", "test_column", "latency_column", "render_mode")
 
 NB201_TABLE_HELP = (
     "NAS-Bench-201-v0 needs a tabular benchmark: pass table='/path/to/table.csv' with "
