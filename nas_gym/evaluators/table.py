@@ -2,7 +2,8 @@
 
 :class:`TabularBenchmark` loads a table with one row per architecture (an arch
 string column plus numeric columns such as validation accuracy or latency on
-a device) from CSV, JSON (a list of records) or Parquet (with ``pyarrow``).
+a device) from CSV (plain or gzip-compressed, ``.csv.gz``), JSON (a list of
+records) or Parquet (with ``pyarrow``).
 Files are validated once, strictly, so a bad table fails at load with the
 file, row, column and fix named, never midway through a search. Nothing is
 ever unpickled.
@@ -20,14 +21,16 @@ from __future__ import annotations
 import collections
 import csv
 import functools
+import gzip
 import json
 import logging
 import math
 import os
 import threading
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -38,7 +41,7 @@ from nas_gym.spaces.base import Architecture, SearchSpace
 
 logger = logging.getLogger(__name__)
 
-FORMATS = (".csv", ".json", ".parquet")
+FORMATS = (".csv", ".csv.gz", ".json", ".parquet")
 
 # Tables are a few MB each; a handful covers every benchmark a process uses
 # while bounding memory if a long-lived process loads many variants.
@@ -47,12 +50,19 @@ _memo: collections.OrderedDict[tuple, TabularBenchmark] = collections.OrderedDic
 _memo_lock = threading.Lock()
 
 
-def _read_csv(path: Path) -> tuple[list[str], dict[str, Sequence[Any]]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        # Blank lines (e.g. a trailing newline) carry no row.
-        body = [row for row in reader if row]
+def _read_csv(path: Path, opener: Callable[..., IO[str]] = open) -> tuple[list[str], dict[str, Sequence[Any]]]:
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            # Blank lines (e.g. a trailing newline) carry no row.
+            body = [row for row in reader if row]
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{path}: not a UTF-8 text file ({e}); expected a CSV table. Is it binary or in another encoding?"
+        ) from e
+    except csv.Error as e:
+        raise DataError(f"{path}: not a well-formed CSV file ({e}). Fix the file or export the table again.") from e
     if not header:
         raise DataError(
             f"{path}: the file is empty; expected a header line of column names and one row per architecture."
@@ -99,7 +109,16 @@ def _read_parquet(path: Path) -> tuple[list[str], dict[str, Sequence[Any]]]:
     return list(data.column_names), {name: data.column(name).to_pylist() for name in data.column_names}
 
 
-_READERS = {".csv": _read_csv, ".json": _read_json, ".parquet": _read_parquet}
+def _read_csv_gz(path: Path) -> tuple[list[str], dict[str, Sequence[Any]]]:
+    try:
+        return _read_csv(path, gzip.open)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DataError(
+            f"{path}: not a readable gzip file ({e}). Compress the CSV with gzip, or rename it to .csv if it is plain."
+        ) from e
+
+
+_READERS = {".csv": _read_csv, ".csv.gz": _read_csv_gz, ".json": _read_json, ".parquet": _read_parquet}
 
 
 def _numeric(path: Path, name: str, values: Sequence[Any]) -> tuple[np.ndarray | None, str | None]:
@@ -112,11 +131,13 @@ def _numeric(path: Path, name: str, values: Sequence[Any]) -> tuple[np.ndarray |
         for i, value in enumerate(values):
             try:
                 float(value)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OverflowError):
                 return None, (
                     f"{path}: row {i}, column {name!r}: value {value!r} is not a number. "
                     "Fix or remove the row; every value in this column must be numeric."
                 )
+        # Python reads a few spellings numpy does not (e.g. "1_000").
+        array = np.array([float(v) for v in values], dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(array))
     if len(bad):
         i = int(bad[0])
@@ -165,7 +186,7 @@ class TabularBenchmark:
         stat = path.stat()
         self.mtime_ns = stat.st_mtime_ns
         self.size_bytes = stat.st_size
-        suffix = path.suffix.lower()
+        suffix = ".csv.gz" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()
         if suffix not in _READERS:
             raise DataError(f"{path}: unknown table format {suffix!r}; expected one of {', '.join(FORMATS)}.")
         header, raw = _READERS[suffix](path)
@@ -268,7 +289,7 @@ class TabularBenchmark:
         """Load and validate a table, or return the copy this process already loaded.
 
         Args:
-            path: A ``.csv``, ``.json`` (list of records) or ``.parquet`` file.
+            path: A ``.csv`` or ``.csv.gz``, ``.json`` (list of records) or ``.parquet`` file.
             space: The space whose string form the arch column uses.
             arch_column: Column of architecture strings.
             val_column: Validation accuracy column (None for a table used

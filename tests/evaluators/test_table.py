@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import importlib.util
 import json
 import math
@@ -109,6 +110,24 @@ def test_json_round_trip(tmp_path, space, slice_lines):
         assert (json_table.column(name) == csv_table.column(name)).all()
     arch = space.from_string(BEST_ARCH)
     assert json_table.lookup(arch) == csv_table.lookup(arch)
+
+
+def test_csv_gz_reads_like_csv(tmp_path, space, slice_lines):
+    plain = load(write(tmp_path / "t.csv", slice_lines), space, test_column="c100_test", latency_column="lat_fpga_ms")
+    path = tmp_path / "t.CSV.GZ"  # the suffix is matched case-insensitively, like the others
+    path.write_bytes(gzip.compress(("\n".join(slice_lines) + "\n").encode("utf-8")))
+    packed = load(path, space, test_column="c100_test", latency_column="lat_fpga_ms")
+    assert packed.columns == plain.columns
+    assert len(packed) == len(plain)
+    for name in ("c100_valid", "c100_test", "lat_fpga_ms", "c10_test"):
+        np.testing.assert_array_equal(packed.column(name), plain.column(name))
+    assert packed.arch_at(len(packed) - 1) == space.from_string(BEST_ARCH)
+
+
+def test_csv_gz_that_is_not_gzip(tmp_path, space, slice_lines):
+    path = write(tmp_path / "t.csv.gz", slice_lines)
+    with pytest.raises(DataError, match="not a readable gzip file"):
+        load(path, space)
 
 
 def test_lookup_outside_the_table(tmp_path, space, slice_lines):
