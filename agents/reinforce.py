@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas_gym.error import ConfigError, InvalidActionError
+from nas_gym.error import ConfigError
 from nas_gym.search import Searcher, SearchRun
 from nas_gym.spaces import SearchSpace
 
@@ -123,8 +123,9 @@ class Reinforce(Searcher):
     """REINFORCE with an LSTM controller (Zoph & Le 2017; NASNet, Zoph et al. 2018).
 
     Each update samples a batch of architectures from the controller,
-    evaluates each by stepping ``run.env`` (reset, then one step per
-    decision; the reward is the final step's), and takes one Adam step on
+    evaluates them through the env (``run.evaluate_many``: reset, then one
+    step per decision, the reward being the final step's; up to
+    ``run.workers`` architectures at once), and takes one Adam step on
 
         ``loss = -mean((R - b) * log π(arch)) - entropy_weight * mean(H(π))``
 
@@ -272,30 +273,13 @@ class Reinforce(Searcher):
                 archs, log_prob, entropy = self.controller.sample(
                     min(self.batch_size, run.remaining), run.space, generator
                 )
-            rewards = []
-            for actions in archs:
-                if run.done:  # a wall-clock budget can end a batch early
-                    return
-                rewards.append(self._evaluate(run, actions))
+            if run.done:  # a wall-clock budget can end the search between sampling and evaluating
+                return
+            # The batch is evaluated up to run.workers at a time; infos come back in sampling order.
+            rewards = [float(info["reward"]) for info in run.evaluate_many(archs)]
             with _one_thread():
                 self._update(run, torch.tensor(rewards, dtype=torch.float32), log_prob, entropy)
             run.log_scalar("charts/SPS", len(archs) / (time.perf_counter() - start))
-
-    @staticmethod
-    def _evaluate(run: SearchRun, actions: tuple[int, ...]) -> float:
-        """Play one architecture through the env; the reward is the final step's."""
-        run.env.reset()
-        for a in actions:
-            _, reward, terminated, _, info = run.env.step(a)
-            if info.get("invalid_action"):
-                # Sampling is masked with the space's valid_choices, which is the env's mask too.
-                raise InvalidActionError(
-                    f"The controller sampled {list(actions)}, which the env rejects: {info.get('message', '')} "
-                    "The space's valid_choices and the env's action mask disagree; report this as a bug."
-                )
-            if terminated:
-                break
-        return float(reward)
 
     def _update(self, run: SearchRun, rewards: torch.Tensor, log_prob: torch.Tensor, entropy: torch.Tensor) -> None:
         """One policy-gradient step (risk-seeking or against the baseline), then update the baseline."""

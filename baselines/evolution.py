@@ -107,16 +107,25 @@ class RegularizedEvolution(Searcher):
                 arch = draw()
             return arch
 
-        def evaluate(arch: Architecture) -> None:
-            info = run.evaluate(arch)
-            seen.add(space.canonical(arch))
-            population.append((arch, float(info["reward"])))
-
-        while not run.done and len(population) < self.population_size:
-            evaluate(fresh(lambda: space.sample(run.rng)))
-        while not run.done:
+        def propose() -> Architecture:
+            """A random architecture until the population (with those in flight) is full, then a child."""
+            if len(population) + len(in_flight) < self.population_size or not population:
+                return fresh(lambda: space.sample(run.rng))
             picks = run.rng.integers(len(population), size=self.sample_size)
             parent = max((population[int(i)] for i in picks), key=lambda member: member[1])[0]
-            evaluate(fresh(lambda parent=parent: space.mutate(parent, run.rng)))
+            return fresh(lambda parent=parent: space.mutate(parent, run.rng))
+
+        # Asynchronous, as in Real et al. (2019): up to run.workers architectures are in flight, and each
+        # result joins the population before the next child is bred. Results arrive in proposal order,
+        # so the history is deterministic; with one worker this is the sequential algorithm.
+        in_flight: deque[Architecture] = deque()
+        while not run.done:
+            while run.pending < min(run.workers, run.remaining):
+                arch = propose()
+                run.submit(arch)
+                in_flight.append(arch)
+                seen.add(space.canonical(arch))
+            info = run.result()
+            population.append((in_flight.popleft(), float(info["reward"])))
         logger.info("Evolution evaluated %d architectures (%d distinct up to canonical form).",
                     run.num_evaluated, len(seen))

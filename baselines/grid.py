@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 
@@ -88,9 +89,11 @@ class GridSearch(Searcher):
     def search(self, run: SearchRun) -> None:
         """Evaluate architectures in order until ``run.done`` or the space is exhausted."""
         size = self.check_size(run.space)
-        for arch in self.candidates(run):
-            if run.done:
+        candidates = self.candidates(run)
+        while not run.done:
+            batch = list(itertools.islice(candidates, min(run.workers, run.remaining)))
+            if not batch:
+                logger.info("Grid search covered the whole space (%d of %d architectures evaluated).",
+                            run.num_evaluated, size)
                 return
-            run.evaluate(arch)
-        logger.info("Grid search covered the whole space (%d of %d architectures evaluated).",
-                    run.num_evaluated, size)
+            run.evaluate_many(batch)  # up to run.workers at once, recorded in visiting order

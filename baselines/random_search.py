@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from nas_gym.search import Searcher, SearchRun
 
 
 class RandomSearch(Searcher):
-    """Uniform random search over valid actions (the baseline every method must beat)."""
+    """Uniform random search over valid actions (the baseline every method must beat).
+
+    Architectures are drawn in batches of ``run.workers`` and evaluated
+    together; the draws do not depend on results, so the history is the
+    same with any number of workers.
+    """
 
     name = "random"
 
     def search(self, run: SearchRun) -> None:
-        """Sample actions uniformly among those the mask allows, one episode per architecture."""
-        env = run.env
+        """Sample actions uniformly among those the mask allows, one architecture per episode."""
         while not run.done:
-            env.reset()
-            terminated = False
-            while not terminated:
-                valid = env.action_masks().nonzero()[0]
-                _, _, terminated, _, _ = env.step(int(run.rng.choice(valid)))
+            run.evaluate_many([self.sample(run) for _ in range(min(run.workers, run.remaining))])
+
+    @staticmethod
+    def sample(run: SearchRun) -> tuple[int, ...]:
+        """Draw each decision uniformly among the choices valid after the ones before it.
+
+        These are the env's action masks (``space.valid_choices`` of the
+        prefix), so the draws are those of stepping ``run.env`` by its masks.
+        """
+        prefix: list[int] = []
+        for _ in range(run.space.num_decisions):
+            prefix.append(int(run.rng.choice(np.flatnonzero(run.space.valid_choices(prefix)))))
+        return tuple(prefix)

@@ -112,7 +112,9 @@ class TPESearch(Searcher):
         """Ask, evaluate through the env, tell; until ``run.done``."""
         study = self.make_study(run.seed)
         while not run.done:
-            trial = study.ask()
-            info: dict[str, Any] = run.evaluate(suggest_indices(trial, run.space))
-            study.tell(trial, float(info["reward"]))
+            # Batched ask/tell: one trial per worker, evaluated at once, told in the order asked.
+            trials = [study.ask() for _ in range(min(run.workers, run.remaining))]
+            infos: list[dict[str, Any]] = run.evaluate_many([suggest_indices(t, run.space) for t in trials])
+            for trial, info in zip(trials, infos, strict=True):
+                study.tell(trial, float(info["reward"]))
         logger.info("TPE finished %d trials; best reward %.4f.", len(study.trials), study.best_value)

@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from nas_gym.error import ConfigError
+from nas_gym.parallel import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -431,7 +432,9 @@ def _run_all(todo: list[tuple[str, RunSpec]], workers: int, result: BenchmarkRes
             return
         # spawn: a forked torch/tensorboard process can deadlock on inherited locks.
         context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)), mp_context=context, initializer=die_with_parent
+        ) as pool:
             # Progress bars of methods (e.g. DARTS epochs) in parallel workers would garble
             # this one; spawned workers read TQDM_DISABLE from the environment they start with,
             # and the pool starts them all on the first submit.

@@ -30,7 +30,9 @@ def _json_arg(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"latency_weight\": 0}}', got {text!r} ({e})")
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON object such as '{{\"latency_weight\": 0}}', got {text!r} ({e})"
+        ) from e
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
     return value
@@ -45,6 +47,12 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the run")
     p.add_argument("--out", default=None, help="run folder (default: runs/{env}__{agent}__{seed}__{timestamp})")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--workers", type=int, default=1,
+                   help="architectures evaluated at once (default: 1, in this process)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where evaluations run: worker processes on this machine, or Ray tasks (extra 'ray')")
+    p.add_argument("--ray-address", default=None,
+                   help="HOST:PORT of a running Ray cluster (with --backend ray; default: start Ray here)")
 
 
 def _format_metric(value: Any) -> str:
@@ -61,7 +69,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{args.env}__{args.agent}__{args.seed}__{int(time.time())}"
     summary = run_search(
         args.agent, args.env, args.env_kwargs, budget=args.budget, seed=args.seed, out_dir=out,
-        agent_kwargs=args.agent_kwargs, progress=not args.no_progress,
+        agent_kwargs=args.agent_kwargs, progress=not args.no_progress, workers=args.workers,
+        backend=args.backend, ray_address=args.ray_address,
     )
     best = summary["best"]
     if best is None:
@@ -170,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     except NASGymError as e:
         print(f"nas-gym: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Every finished evaluation is already on disk; the same command resumes.
+        print("nas-gym: interrupted; run the same command again to resume where it stopped.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

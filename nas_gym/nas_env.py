@@ -28,6 +28,12 @@ DEFAULT_LATENCY_TARGET_MS = 0.25
 
 _STRING_ARGS = ("space", "task", "evaluator", "arch_column", "latency", "reward", "invalid_action")
 _OPTIONAL_STRING_ARGS = ("val_column", "test_column", "latency_column", "render_mode")
+_KWARGS_EXAMPLES = {
+    "space_kwargs": "{'num_layers': 2}",
+    "task_kwargs": "{'path': 'data.npz'}",
+    "evaluator_kwargs": "{'epochs': 2}",
+    "latency_kwargs": "{'repeats': 15}",
+}
 
 NB201_TABLE_HELP = (
     "NAS-Bench-201-v0 needs a tabular benchmark: pass table='/path/to/table.csv' with "
@@ -60,7 +66,11 @@ class NASEnv(gym.Env):
     ``invalid_action="penalty"`` (default) an invalid action ends the
     episode with reward ``invalid_action_penalty`` and
     ``info["invalid_action"] = True``; with ``invalid_action="raise"`` it
-    raises :class:`nas_gym.error.InvalidActionError`.
+    raises :class:`nas_gym.error.InvalidActionError`. An action that is not
+    an integer at all (a string, ``1.5``, NaN, an array of several values)
+    raises :class:`~nas_gym.error.InvalidActionError` in either mode; integral
+    values of any type (``np.int64``, ``2.0``, a one-element array) are taken
+    as that integer.
 
     ## Observation Space
 
@@ -72,6 +82,12 @@ class NASEnv(gym.Env):
     0 on every step but the last. On the last step the reward named by
     ``reward`` (see :mod:`nas_gym.rewards`), by default the hinge
     ``val_accuracy - latency_weight * max(0, latency_ms / latency_target_ms - 1)``.
+
+    Failed trainings still get a defined reward, computed the same way:
+    training that diverges (NaN or infinite loss or logits) is scored at
+    chance accuracy (``1 / num_classes``) with ``info["diverged"] = True``;
+    training stopped by ``evaluator_kwargs={"max_seconds": ...}`` is scored
+    with the partially trained model's accuracy and ``info["timed_out"] = True``.
 
     ## Starting State
 
@@ -117,6 +133,10 @@ class NASEnv(gym.Env):
     | ``invalid_action`` | str | ``"penalty"`` | ``penalty`` or ``raise`` |
     | ``invalid_action_penalty`` | float | -1.0 | reward for an invalid action |
 
+    An unknown argument, here or inside one of the ``*_kwargs`` dicts, or a
+    value of the wrong type raises :class:`nas_gym.error.ConfigError` naming
+    the valid arguments.
+
     >>> import gymnasium as gym, nas_gym
     >>> env = gym.make("NAS-v0", space_kwargs={"num_layers": 2}, cache=False)
     >>> obs, info = env.reset(seed=0)
@@ -152,7 +172,15 @@ class NASEnv(gym.Env):
         invalid_action: str = "penalty",
         invalid_action_penalty: float = -1.0,
         render_mode: str | None = None,
+        # Taken (and refused) here so a misspelt argument gets a ConfigError
+        # naming the valid ones instead of a bare TypeError from gym.make.
+        **unknown: Any,
     ) -> None:
+        _check_arguments(unknown, locals())
+        space_kwargs = _kwargs("space_kwargs", space_kwargs)
+        task_kwargs = _kwargs("task_kwargs", task_kwargs)
+        evaluator_kwargs = _kwargs("evaluator_kwargs", evaluator_kwargs)
+        latency_kwargs = _kwargs("latency_kwargs", latency_kwargs)
         if invalid_action not in INVALID_ACTION_MODES:
             raise unknown_name("invalid_action mode", invalid_action, INVALID_ACTION_MODES)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -161,18 +189,30 @@ class NASEnv(gym.Env):
         self.invalid_action = invalid_action
         self.invalid_action_penalty = float(invalid_action_penalty)
         Reward(reward, latency_weight, 1.0 if latency_target_ms is None else latency_target_ms)  # fail fast
-        self.space: SearchSpace = make_space(space, **(space_kwargs or {}))
-        self._task_name, self._task_kwargs = task, dict(task_kwargs or {})
+        self.space: SearchSpace = make_space(space, **space_kwargs)
+        if task == "npz" or task_kwargs:
+            from nas_gym.tasks import make_task
+
+            _check_signature("task_kwargs", make_task, task_kwargs, fixed=("name",))
+        self._task_name, self._task_kwargs = task, task_kwargs
         self._task = None
         self.cache = self._make_cache(cache)
         self.evaluator: Evaluator = self._make_evaluator(
-            evaluator, dict(evaluator_kwargs or {}), table, arch_column, val_column, test_column, latency_column
+            evaluator, evaluator_kwargs, table, arch_column, val_column, test_column, latency_column
         )
         if latency == "table" and latency_column is None:
             raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
+        if self.table is None:
+            given = {k: v for k, v in (("val_column", val_column), ("test_column", test_column),
+                                       ("latency_column", latency_column)) if v is not None}
+            if given:
+                raise ConfigError(
+                    f"{', '.join(f'{k}={v!r}' for k, v in given.items())} name columns of a table, but no table "
+                    "was given: pass table='/path/to/table.csv' (evaluator='table'), or drop them to train."
+                )
         if latency == "auto":
             latency = "table" if latency_column else ("none" if self.table is not None else "measured")
-        self.latency_model = self._make_latency(latency, dict(latency_kwargs or {}))
+        self.latency_model = self._make_latency(latency, latency_kwargs)
         if latency_target_ms is None:
             latency_target_ms = DEFAULT_LATENCY_TARGET_MS
             if latency == "table":
@@ -217,7 +257,9 @@ class NASEnv(gym.Env):
             if val_column is None:
                 raise ConfigError(f"A table needs val_column='<column of validation accuracy>' (table {table!r}).")
             if kwargs:
-                raise ConfigError(f"evaluator_kwargs {sorted(kwargs)} apply to evaluator='train' only; a table takes none.")
+                raise ConfigError(
+                    f"evaluator_kwargs {sorted(kwargs)} apply to evaluator='train' only; a table takes none."
+                )
             self.table = TabularBenchmark.load(
                 table, space=self.space, arch_column=arch_column, val_column=val_column,
                 test_column=test_column, latency_column=latency_column,
@@ -229,6 +271,7 @@ class NASEnv(gym.Env):
         from nas_gym.evaluators.training import TrainingEvaluator
 
         self.table = None
+        _check_signature("evaluator_kwargs", TrainingEvaluator, kwargs, fixed=("task",))
         return CachedEvaluator(TrainingEvaluator(self.task, **kwargs), self.cache)
 
     def _make_latency(self, kind: str, kwargs: dict[str, Any]):
@@ -239,7 +282,9 @@ class NASEnv(gym.Env):
         from nas_gym.latency import MeasuredLatency, OpTableLatency
 
         if kind == "measured":
+            _check_signature("latency_kwargs", MeasuredLatency, kwargs, fixed=("task", "cache"))
             return MeasuredLatency(self.task, cache=self.cache, **kwargs)
+        _check_signature("latency_kwargs", OpTableLatency, kwargs, fixed=("space", "task"))
         return OpTableLatency(self.space, self.task, **kwargs)
 
     # -- Gymnasium API ----------------------------------------------------------
@@ -274,10 +319,7 @@ class NASEnv(gym.Env):
         if self._done:
             raise EpisodeEndedError("The episode has ended (or never started): call reset() before step().")
         mask = self.action_masks()
-        try:
-            a = int(action)
-        except (TypeError, ValueError) as e:
-            raise InvalidActionError(f"Action must be an integer in 0..{self.action_space.n - 1}, got {action!r}.") from e
+        a = _as_action(action, self.action_space.n)
         if not (0 <= a < len(mask) and mask[a]):
             return self._invalid(a, mask)
         self._prefix.append(a)
@@ -334,7 +376,7 @@ class NASEnv(gym.Env):
         """``ansi``: the decisions made so far as ``name=choice`` pairs."""
         if self.render_mode != "ansi":
             return None
-        parts = [f"{d.name}={d.choices[i]}" for d, i in zip(self.space.decisions, self._prefix)]
+        parts = [f"{d.name}={d.choices[i]}" for d, i in zip(self.space.decisions, self._prefix, strict=False)]
         return " ".join(parts) if parts else "(no decisions yet)"
 
     def close(self) -> None:
@@ -342,3 +384,74 @@ class NASEnv(gym.Env):
         if self.cache is not None:
             self.cache.close()
 
+
+
+def _as_action(action: Any, n: int) -> int:
+    """The integer an action stands for; anything that is not one integer raises."""
+    problem = f"Action must be an integer in 0..{n - 1} (e.g. int or np.int64), got {action!r}."
+    if isinstance(action, (str, bytes)):
+        raise InvalidActionError(problem)
+    if isinstance(action, np.ndarray):  # a one-element array, as vectorised agents give
+        if action.size != 1 or action.dtype.kind not in "biuf":
+            raise InvalidActionError(problem)
+        action = action.reshape(()).item()
+    try:
+        a = int(action)
+        # int() truncates 1.5 and accepts numeric strings inside arrays; only
+        # values equal to their integer (np.int64(2), 2.0, array([2])) count.
+        integral = bool(action == a)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise InvalidActionError(problem) from e
+    if not integral:
+        raise InvalidActionError(problem)
+    return a
+
+
+def _kwargs(name: str, value: Any) -> dict[str, Any]:
+    """A ``*_kwargs`` argument as a dict with string keys (None is empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(
+            f"{name} must be a dict of keyword arguments with string keys, such as {_KWARGS_EXAMPLES[name]}; "
+            f"got {value!r}."
+        )
+    return dict(value)
+
+
+def _check_signature(name: str, fn: Callable[..., Any], kwargs: Mapping[str, Any], fixed: tuple[str, ...] = ()) -> None:
+    """Refuse keys of ``kwargs`` that ``fn`` does not take, or that the env sets itself (``fixed``)."""
+    params = [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", *fixed)
+    ]
+    for key in kwargs:
+        if key not in params:
+            where = " (the env sets it)" if key in fixed else ""
+            raise ConfigError(
+                f"{name} has no argument {key!r}{where}.{did_you_mean(key, params)} "
+                f"Valid arguments: {', '.join(params) or '(none)'}."
+            )
+
+
+def _check_arguments(unknown: dict[str, Any], given: dict[str, Any]) -> None:
+    """Refuse unknown arguments and values of the wrong type before anything is built."""
+    params = [p for p in inspect.signature(NASEnv.__init__).parameters if p not in ("self", "unknown")]
+    for key in unknown:
+        raise ConfigError(
+            f"NASEnv got an unknown argument {key!r}.{did_you_mean(key, params)} Valid arguments: {', '.join(params)}."
+        )
+    for name in _STRING_ARGS + _OPTIONAL_STRING_ARGS:
+        value = given[name]
+        if not (isinstance(value, str) or (value is None and name in _OPTIONAL_STRING_ARGS)):
+            expected = "a string or None" if name in _OPTIONAL_STRING_ARGS else "a string"
+            raise ConfigError(f"{name} must be {expected}, got {value!r}.")
+    if given["table"] is not None and not isinstance(given["table"], (str, os.PathLike)):
+        raise ConfigError(f"table must be a file path (string) or None, got {given['table']!r}.")
+    for name in ("latency_weight", "latency_target_ms", "invalid_action_penalty"):
+        value = given[name]
+        if value is None and name == "latency_target_ms":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}.")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,9 +115,17 @@ def _mnist1d(split_seed: int) -> Task:
     return _finish("mnist1d", parts, 10)
 
 
+#: Largest label accepted in a user's ``.npz``: the output layer gets ``max label + 1``
+#: units, so a corrupt label must not silently build a gigantic network.
+MAX_CLASSES = 100_000
+
+_PAIRS = (("x", "y"), ("x_val", "y_val"), ("x_test", "y_test"))
+_NPZ_HELP = "Save it with numpy.savez(path, x=inputs, y=labels) (optionally x_val/y_val and x_test/y_test)."
+
+
 def _as_inputs(x: np.ndarray, path: str, key: str) -> np.ndarray:
     if x.dtype.kind not in "fiub":
-        raise DataError(f"{path}: array {key!r} must be numeric, got dtype {x.dtype}.")
+        raise DataError(f"{path}: array {key!r} must be numeric, got dtype {x.dtype}. {_NPZ_HELP}")
     if x.ndim == 2:  # flat features -> one-channel signal
         x = x[:, None, :]
     elif x.ndim == 3 and key.startswith("x"):
@@ -128,42 +135,78 @@ def _as_inputs(x: np.ndarray, path: str, key: str) -> np.ndarray:
         raise DataError(
             f"{path}: array {key!r} must have shape (N, D), (N, H, W) or (N, C, H, W); got {x.shape}."
         )
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: array {key!r} has shape {x.shape}; every example needs at least one value.")
     x = x.astype(np.float32)
     if not np.isfinite(x).all():
-        raise DataError(f"{path}: array {key!r} contains NaN or Inf values; clean the data first.")
+        raise DataError(f"{path}: array {key!r} contains NaN or Inf values (or values too large for float32); "
+                        "clean the data first.")
     return x
+
+
+def _as_labels(y: np.ndarray, path: str, key: str) -> np.ndarray:
+    if y.ndim != 1 or y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= MAX_CLASSES)):
+        raise DataError(
+            f"{path}: {key!r} must be a 1-D array of integer class labels in 0..{MAX_CLASSES - 1}, "
+            f"got dtype {y.dtype}, shape {y.shape}. Store labels as y.astype(np.int64)."
+        )
+    return y
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: holds a single .npy array, expected a .npz archive of arrays. {_NPZ_HELP}")
+        with loaded as f:
+            return {k: f[k] for k in f.files}
+    except DataError:
+        raise
+    # numpy and zipfile raise many unrelated types for corrupt or foreign files
+    # (BadZipFile, zlib.error, ValueError for pickled object arrays, EOFError,
+    # MemoryError for a corrupt shape, ...); any of them means the same thing here.
+    except Exception as e:
+        raise DataError(
+            f"{path}: not a readable .npz file of numeric arrays ({type(e).__name__}: {e}). "
+            f"Object arrays are refused (allow_pickle=False). {_NPZ_HELP}"
+        ) from e
 
 
 def _npz(path: str, split_seed: int) -> Task:
     if not os.path.isfile(path):
         raise DataError(f"Task 'npz': file {path!r} does not exist. Pass path='/path/to/data.npz' with arrays x and y.")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(
-            f"{path}: not a readable .npz file of numeric arrays ({e}). "
-            "Save it with numpy.savez(path, x=..., y=...)."
-        ) from e
+    arrays = _read_npz(path)
     missing = {"x", "y"} - arrays.keys()
     if missing:
-        raise DataError(f"{path}: missing array(s) {sorted(missing)}; found {sorted(arrays)}. Save x (inputs) and y (labels).")
-    for key in ("y", "y_val", "y_test"):
-        if key in arrays:
-            y = arrays[key]
-            if y.ndim != 1 or y.dtype.kind not in "iu" or (len(y) and y.min() < 0):
-                raise DataError(f"{path}: {key!r} must be a 1-D array of non-negative integer labels, got {y.dtype} {y.shape}.")
-    x, y = _as_inputs(arrays["x"], path, "x"), arrays["y"]
-    if len(x) != len(y):
-        raise DataError(f"{path}: x has {len(x)} rows but y has {len(y)}; they must match.")
-    if "x_val" in arrays and "x_test" in arrays:
-        parts = (x, y, _as_inputs(arrays["x_val"], path, "x_val"), arrays["y_val"], _as_inputs(arrays["x_test"], path, "x_test"), arrays["y_test"])
-    else:
-        if len(x) < 10:
-            raise DataError(f"{path}: need at least 10 examples to split, got {len(x)}.")
-        parts = _split(x, y, (0.2, 0.2), split_seed)
+        raise DataError(f"{path}: missing array(s) {sorted(missing)}; found {sorted(arrays)}. {_NPZ_HELP}")
+    given = [pair for pair in _PAIRS[1:] if pair[0] in arrays or pair[1] in arrays]
+    for x_key, y_key in given:
+        if not {x_key, y_key} <= arrays.keys():
+            raise DataError(f"{path}: {x_key!r} and {y_key!r} come in pairs; found only one of them. {_NPZ_HELP}")
+    if len(given) == 1:
+        raise DataError(
+            f"{path}: has {given[0][0]!r} but not the other held-out split; give both x_val/y_val and "
+            "x_test/y_test, or neither (then x/y are split 60/20/20)."
+        )
+    parts: list[np.ndarray] = []
+    for x_key, y_key in _PAIRS if given else _PAIRS[:1]:
+        x, y = _as_inputs(arrays[x_key], path, x_key), _as_labels(arrays[y_key], path, y_key)
+        if len(x) != len(y):
+            raise DataError(f"{path}: {x_key} has {len(x)} rows but {y_key} has {len(y)}; they must match.")
+        if parts and x.shape[1:] != parts[0].shape[1:]:
+            raise DataError(
+                f"{path}: {x_key} examples have shape {x.shape[1:]} but x examples have {parts[0].shape[1:]}; "
+                "every split needs the same example shape."
+            )
+        if len(x) == 0:
+            raise DataError(f"{path}: {x_key} has no rows; every split needs examples.")
+        parts += [x, y]
+    if not given:
+        if len(parts[0]) < 10:
+            raise DataError(f"{path}: need at least 10 examples to split, got {len(parts[0])}.")
+        parts = list(_split(parts[0], parts[1], (0.2, 0.2), split_seed))
     num_classes = int(max(int(p.max()) for p in parts[1::2] if len(p)) + 1)
-    return _finish(f"npz:{os.path.basename(path)}", parts, num_classes)
+    return _finish(f"npz:{os.path.basename(path)}", tuple(parts), num_classes)
 
 
 def make_task(name: str = "digits", *, path: str | None = None, split_seed: int = 0) -> Task:

@@ -171,7 +171,7 @@ def _trajectory(env_id, kwargs, seed, n_episodes=3):
 def test_determinism_same_seed_same_trajectory(nb201_kwargs):
     a = _trajectory("NAS-Bench-201-v0", nb201_kwargs, seed=3)
     b = _trajectory("NAS-Bench-201-v0", nb201_kwargs, seed=3)
-    for step, (x, y) in enumerate(zip(a, b)):
+    for step, (x, y) in enumerate(zip(a, b, strict=True)):
         assert x == y, f"step {step}: {x} != {y}"
 
 
@@ -179,7 +179,7 @@ def test_determinism_real_training(tmp_path):
     kwargs = {**SMALL_NAS, "cache": False, "latency": "none"}
     a = _trajectory("NAS-v0", kwargs, seed=5, n_episodes=1)
     b = _trajectory("NAS-v0", kwargs, seed=5, n_episodes=1)
-    for step, (x, y) in enumerate(zip(a, b)):
+    for step, (x, y) in enumerate(zip(a, b, strict=True)):
         assert x == y, f"step {step}: {x} != {y}"
 
 

@@ -14,6 +14,7 @@ name and its settings.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import platformdirs
@@ -149,7 +151,7 @@ class EvalCache:
         except sqlite3.OperationalError as e:
             conn.close()
             raise self._fail(f"stayed locked by another process for {self.timeout_s} s", e) from None
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as e:  # the latter: text the corruption garbled
             conn.close()
             raise self._fail("is not a readable SQLite database", e) from None
         except CacheError:
@@ -198,6 +200,32 @@ class EvalCache:
                 logger.warning("%s: SQLite kept journal mode %r (no WAL on this file system?).", self.path, mode)
             return
 
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """Yield this process's connection under the lock; SQLite failures become a :class:`CacheError`.
+
+        Corruption may sit in a page that opening the file never read, so it
+        can surface on any statement, not only in :meth:`_connect`.
+        """
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.OperationalError as e:
+                if "locked" in str(e) or "busy" in str(e):
+                    raise self._fail(f"stayed locked by another process for {self.timeout_s} s", e) from None
+                raise self._fail("could not be read or written", e) from None
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+                raise self._fail("is corrupt", e) from None
+
+    def _record(self, text: str) -> dict[str, Any]:
+        try:
+            record = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as e:
+            raise self._fail("holds a corrupt record", e) from None
+        if not isinstance(record, dict):
+            raise self._fail(f"holds a record that is not a JSON object ({text[:60]!r})")
+        return record
+
     @property
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -233,11 +261,9 @@ class EvalCache:
     # -- records --------------------------------------------------------------
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the finished record under ``key``, or None (missing or only claimed)."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT record FROM {_TABLE} WHERE key = ? AND status = ?", (key, _DONE)
-            ).fetchone()
-        return None if row is None else json.loads(row[0])
+        with self._using() as db:
+            row = db.execute(f"SELECT record FROM {_TABLE} WHERE key = ? AND status = ?", (key, _DONE)).fetchone()
+        return None if row is None else self._record(row[0])
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Store ``record`` (JSON-serialisable) under ``key``, replacing any claim or record.
@@ -249,8 +275,8 @@ class EvalCache:
             text = json.dumps(record, sort_keys=True)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"Cache records must be plain JSON data; got {record!r} ({e}).") from e
-        with self._lock:
-            self._db.execute(
+        with self._using() as db:
+            db.execute(
                 f"INSERT OR REPLACE INTO {_TABLE} (key, status, record, pid, host, claimed_at, updated_at) "
                 "VALUES (?, ?, ?, NULL, NULL, NULL, ?)",
                 (key, _DONE, text, time.time()),
@@ -258,16 +284,16 @@ class EvalCache:
 
     def __len__(self) -> int:
         """Count the finished records."""
-        with self._lock:
-            return int(self._db.execute(f"SELECT COUNT(*) FROM {_TABLE} WHERE status = ?", (_DONE,)).fetchone()[0])
+        with self._using() as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM {_TABLE} WHERE status = ?", (_DONE,)).fetchone()[0])
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
     def clear(self) -> None:
         """Delete every record and claim."""
-        with self._lock:
-            self._db.execute(f"DELETE FROM {_TABLE}")
+        with self._using() as db:
+            db.execute(f"DELETE FROM {_TABLE}")
 
     # -- claims -----------------------------------------------------------------
     def _stale(self, pid: int | None, host: str | None, claimed_at: float | None) -> bool:
@@ -287,8 +313,7 @@ class EvalCache:
             :meth:`put` it (or :meth:`release` it on failure); False if the
             record exists or another live process owns it.
         """
-        with self._lock:
-            db = self._db
+        with self._using() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute(f"SELECT status, pid, host, claimed_at FROM {_TABLE} WHERE key = ?", (key,)).fetchone()
@@ -304,14 +329,15 @@ class EvalCache:
                     )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
         return owned
 
     def release(self, key: str) -> None:
         """Drop this process's pending claim on ``key`` (after a failed evaluation)."""
-        with self._lock:
-            self._db.execute(
+        with self._using() as db:
+            db.execute(
                 f"DELETE FROM {_TABLE} WHERE key = ? AND status = ? AND pid = ? AND host = ?",
                 (key, _PENDING, os.getpid(), self._host),
             )
@@ -334,14 +360,14 @@ class EvalCache:
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            with self._lock:
-                row = self._db.execute(
+            with self._using() as db:
+                row = db.execute(
                     f"SELECT status, record, pid, host, claimed_at FROM {_TABLE} WHERE key = ?", (key,)
                 ).fetchone()
             if row is None:
                 return None
             if row[0] == _DONE:
-                return json.loads(row[1])
+                return self._record(row[1])
             if self._stale(*row[2:]):
                 return None
             if deadline is not None and time.monotonic() > deadline:

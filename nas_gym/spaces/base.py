@@ -81,7 +81,7 @@ class Architecture:
 
     def choice_names(self) -> dict[str, str]:
         """Map decision name to chosen option name."""
-        return {d.name: d.choices[i] for d, i in zip(self.space.decisions, self.indices)}
+        return {d.name: d.choices[i] for d, i in zip(self.space.decisions, self.indices, strict=True)}
 
 
 class SearchSpace(abc.ABC):
@@ -147,7 +147,7 @@ class SearchSpace(abc.ABC):
             raise ArchitectureError(
                 f"Space {self.name!r} expects {self.num_decisions} decisions, got {len(indices)}."
             )
-        for k, (d, i) in enumerate(zip(self.decisions, indices)):
+        for k, (d, i) in enumerate(zip(self.decisions, indices, strict=True)):
             if not 0 <= i < d.n:
                 raise ArchitectureError(
                     f"Decision {k} ({d.name!r}) takes 0..{d.n - 1} ({', '.join(d.choices)}), got {i}."

@@ -1,0 +1,164 @@
+"""Parallel evaluation on one machine: same histories with any number of workers, a shared cache, errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nas_gym  # noqa: F401  (registers the envs)
+from nas_gym.error import ConfigError, MissingDependencyError
+from nas_gym.parallel import make_pool
+from nas_gym.search import BudgetExhausted, SearchRun, load_searcher, run_search
+
+NAS_CLI = Path(sys.executable).with_name("nas-gym")
+TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}}
+# Measured latency varies from run to run; everything else about an evaluation is deterministic.
+DETERMINISTIC = ("index", "arch", "val_accuracy", "test_accuracy", "cached")
+
+
+def _same(history):
+    return [{k: r[k] for k in DETERMINISTIC} for r in history]
+
+
+def _count_here(run, monkeypatch):
+    """Count the evaluations the driver makes itself (the rest ran in worker processes)."""
+    calls = []
+    evaluate_here = run._evaluate_here
+    monkeypatch.setattr(run, "_evaluate_here", lambda actions: calls.append(actions) or evaluate_here(actions))
+    return calls
+
+
+def _history(monkeypatch, env_id, env_kwargs, agent, workers, budget, seed=0, **agent_kwargs):
+    with SearchRun(env_id, env_kwargs, agent=agent, seed=seed, budget=budget, workers=workers) as run:
+        run.wait_for_workers()  # so the worker process surely takes part
+        here = _count_here(run, monkeypatch)
+        load_searcher(agent)(**agent_kwargs).search(run)
+        assert run.workers == workers
+        assert len(here) == budget if workers == 1 else 0 < len(here) < budget
+        return run.history
+
+
+@pytest.mark.parametrize(
+    ("agent", "agent_kwargs", "same_for"),
+    [
+        ("random", {}, 18),
+        ("reinforce", {"batch_size": 6}, 18),
+        ("grid", {"order": "shuffled"}, 18),
+        # Asynchronous evolution breeds before every result is in: the initial population matches.
+        ("evolution", {"population_size": 8, "sample_size": 3}, 8),
+        # Batched ask/tell: the random start-up trials match.
+        ("tpe", {"n_startup_trials": 6}, 6),
+    ],
+)
+def test_histories_with_two_workers(nb201_kwargs, agent, agent_kwargs, same_for, monkeypatch):
+    one = _history(monkeypatch, "NAS-Bench-201-v0", nb201_kwargs, agent, 1, 18, seed=5, **agent_kwargs)
+    two = _history(monkeypatch, "NAS-Bench-201-v0", nb201_kwargs, agent, 2, 18, seed=5, **agent_kwargs)
+    assert len(one) == len(two) == 18
+    for k, (a, b) in enumerate(zip(one[:same_for], two[:same_for], strict=True)):
+        assert a == b, f"{agent}: evaluation {k} differs between 1 and 2 workers: {a} != {b}"
+    if same_for < 18:  # whichever worker finishes first, the history is a function of the seed
+        again = _history(monkeypatch, "NAS-Bench-201-v0", nb201_kwargs, agent, 2, 18, seed=5, **agent_kwargs)
+        assert again == two
+
+
+def test_workers_share_the_cache_and_never_train_twice(tmp_path, monkeypatch):
+    def batch(cache_file, workers):
+        env_kwargs = {**TINY_NAS, "cache": str(cache_file)}
+        with SearchRun("NAS-v0", env_kwargs, budget=6, seed=0, workers=workers) as run:
+            run.wait_for_workers()
+            space = run.space
+            a, b, c = (space.sample(run.rng) for _ in range(3))
+            infos = run.evaluate_many([a, b, a, c, b, a])
+            assert [i["arch"] for i in infos] == [str(x) for x in (a, b, a, c, b, a)]
+            return run.history
+
+    sequential = batch(tmp_path / "one.sqlite", 1)
+    parallel = batch(tmp_path / "two.sqlite", 2)
+    # Repeats read the first evaluation from the cache, in the order a sequential run would.
+    assert [r["cached"] for r in parallel] == [False, False, True, False, True, True]
+    assert _same(parallel) == _same(sequential)
+    again = batch(tmp_path / "two.sqlite", 2)
+    assert all(r["cached"] for r in again) and sum(r["cost_s"] for r in again) > 0  # cost of the original training
+
+
+def test_submit_result_keep_order_and_budget(nb201_kwargs):
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=3, seed=1, workers=2) as run:
+        archs = [run.space.sample(run.rng) for _ in range(3)]
+        for arch in archs:
+            run.submit(arch)
+        assert run.pending == 3
+        with pytest.raises(BudgetExhausted, match="fully submitted"):
+            run.submit(archs[0])
+        with pytest.raises(ConfigError, match="3 submitted evaluations pending"):
+            run.evaluate(archs[0])
+        assert [run.result()["arch"] for _ in archs] == [str(a) for a in archs]
+        assert [r["index"] for r in run.history] == [0, 1, 2] and run.done
+        with pytest.raises(ConfigError, match="no evaluation pending"):
+            run.result()
+
+
+def test_invalid_actions_are_refused_before_anything_runs(nb201_kwargs):
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=3, workers=2) as run:
+        good = run.space.sample(run.rng)
+        with pytest.raises(ConfigError, match="do not form a valid architecture"):
+            run.evaluate_many([good, (9, 0, 0, 0, 0, 0)])
+        assert run.pending == 0 and run.num_evaluated == 0
+
+
+def test_resume_with_workers_replays_to_the_same_result(tmp_path, nb201_kwargs):
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_search("reinforce", "NAS-Bench-201-v0", nb201_kwargs, budget=12, seed=2, out_dir=full, workers=2,
+               agent_kwargs={"batch_size": 4})
+    part.mkdir()
+    (part / "run.json").write_bytes((full / "run.json").read_bytes())
+    data = (full / "history.jsonl").read_bytes()
+    (part / "history.jsonl").write_bytes(data[: len(data) // 2])
+    summary = run_search("reinforce", "NAS-Bench-201-v0", nb201_kwargs, budget=12, seed=2, out_dir=part, workers=2,
+                         agent_kwargs={"batch_size": 4})
+    assert (part / "history.jsonl").read_bytes() == data
+    assert summary["workers"] == 2 and 0 < summary["resumed_from"] < 12
+
+
+@pytest.mark.slow
+def test_cli_workers_2_gives_the_history_of_workers_1(tmp_path):
+    def search(workers):
+        out = tmp_path / f"w{workers}"
+        cmd = [
+            str(NAS_CLI), "search", "--agent", "random", "--env", "NAS-v0",
+            "--env-kwargs", json.dumps({**TINY_NAS, "cache": False}), "--budget", "6", "--seed", "3",
+            "--workers", str(workers), "--out", str(out), "--no-progress",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads((out / "summary.json").read_text())["workers"] == workers
+        return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+
+    one, two = search(1), search(2)
+    assert _same(two) == _same(one)
+
+
+def test_pool_arguments_are_checked(monkeypatch):
+    assert make_pool("NAS-v0", {}, workers=1) is None
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="workers must be an integer"):
+            make_pool("NAS-v0", {}, workers=bad)
+    with pytest.raises(ConfigError, match="Unknown backend 'rey'. Did you mean 'ray'?"):
+        make_pool("NAS-v0", {}, workers=2, backend="rey")
+    with pytest.raises(ConfigError, match="needs backend='ray'"):
+        make_pool("NAS-v0", {}, workers=2, ray_address="127.0.0.1:6379")
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    with pytest.raises(MissingDependencyError, match=r'pip install "nas-gym\[ray\]"'):
+        make_pool("NAS-v0", {}, workers=2, backend="ray")
+
+
+def test_cli_without_ray_names_the_extra(tmp_path):
+    # A child interpreter where `import ray` fails, as on an install without the extra.
+    code = (
+        "import sys; sys.modules['ray'] = None; from nas_gym.cli import main; "
+        f"sys.exit(main(['search', '--backend', 'ray', '--budget', '1', '--out', {str(tmp_path)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert 'install the extra: pip install "nas-gym[ray]"' in proc.stderr

@@ -1,0 +1,166 @@
+"""Resume after SIGKILL: a real ``nas-gym search`` subprocess is killed at random points and run again.
+
+After the last, uninterrupted run the history must hold every evaluation
+exactly once (indices ``0..budget-1``), equal an uninterrupted run's (arch and
+reward), and ``summary.json`` must name the same best architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nas_gym.evaluators.training import TrainingEvaluator
+from nas_gym.search import run_search
+
+SAME = ("index", "arch", "reward", "val_accuracy", "test_accuracy", "params", "diverged", "timed_out")
+TINY_TRAINING = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1, "train_fraction": 0.3},
+                 "latency": "none"}
+
+
+def search_command(agent: str, env_id: str, env_kwargs: dict, budget: int, seed: int, out: Path) -> list[str]:
+    """The ``nas-gym search`` command line (run through this interpreter)."""
+    return [sys.executable, "-m", "nas_gym.cli", "search", "--agent", agent, "--env", env_id,
+            "--env-kwargs", json.dumps(env_kwargs), "--budget", str(budget), "--seed", str(seed),
+            "--out", str(out), "--no-progress"]
+
+
+def complete_lines(history: Path) -> int:
+    """Number of complete (newline-terminated) lines in ``history``."""
+    try:
+        return history.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def kill_and_resume(cmd: list[str], out: Path, budget: int, kills: int, rng: np.random.Generator,
+                    env: dict | None = None, timeout_s: float = 120.0, jitter_s: float = 0.05) -> list[int]:
+    """Start ``cmd``, SIGKILL it at a random point, ``kills`` times; then let it finish.
+
+    Each kill waits for the history to grow by a random number of lines
+    (sometimes none, i.e. the kill lands during start-up or replay), short of
+    the budget, then for a random 0 to ``jitter_s`` seconds more, so kills
+    land mid-evaluation, mid-write and mid-replay alike.
+
+    Returns:
+        The complete history lines on disk right after each kill.
+    """
+    history = out / "history.jsonl"
+    at = []
+    for k in range(kills):
+        before = complete_lines(history)
+        # Spread the kills over what is left: on average (budget - before) / (kills left + 1) lines apart.
+        target = before + int(rng.integers(0, max(1, 2 * (budget - before) // (kills - k + 1))))
+        target = min(target, budget - 1)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + timeout_s
+        while proc.poll() is None and complete_lines(history) < target and time.monotonic() < deadline:
+            time.sleep(0.003)
+        time.sleep(float(rng.uniform(0, jitter_s)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate()
+        assert proc.returncode in (0, -signal.SIGKILL), err.decode()
+        at.append(complete_lines(history))
+    done = subprocess.run(cmd, capture_output=True, env=env, timeout=timeout_s)
+    assert done.returncode == 0, done.stderr.decode()
+    return at
+
+
+def records(history: Path) -> list[dict]:
+    """Parse ``history.jsonl``; every byte must belong to a complete record."""
+    data = history.read_bytes()
+    assert data.endswith(b"\n")
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def check_exactly_once(out: Path, reference: Path, budget: int) -> None:
+    """The killed-and-resumed run equals the uninterrupted one, evaluation by evaluation."""
+    got, want = records(out / "history.jsonl"), records(reference / "history.jsonl")
+    assert [r["index"] for r in got] == list(range(budget))
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert {k: a.get(k) for k in SAME} == {k: b.get(k) for k in SAME}, f"evaluation {i} differs"
+    summary, expected = (json.loads((d / "summary.json").read_text()) for d in (out, reference))
+    assert summary["num_evaluated"] == budget
+    assert [summary["best"][k] for k in ("arch", "reward")] == [expected["best"][k] for k in ("arch", "reward")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("agent", "budget"), [("random", 300), ("reinforce", 200), ("evolution", 300),
+                                               ("tpe", 60), ("ppo", 80)])
+def test_sigkill_table_search(agent, budget, tmp_path, nb201_kwargs):
+    out, reference = tmp_path / "killed", tmp_path / "reference"
+    run_search(agent, "NAS-Bench-201-v0", nb201_kwargs, budget=budget, seed=3, out_dir=reference)
+    cmd = search_command(agent, "NAS-Bench-201-v0", nb201_kwargs, budget, 3, out)
+    at = kill_and_resume(cmd, out, budget, kills=2, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
+    check_exactly_once(out, reference, budget)
+    assert json.loads((out / "summary.json").read_text())["resumed_from"] == at[-1]
+
+
+@pytest.mark.slow
+def test_sigkill_training_search(tmp_path):
+    """Real training (kills land mid-training), shared cache in a temp dir, three kills."""
+    out, reference = tmp_path / "killed", tmp_path / "reference"
+    env = {**os.environ, "NAS_GYM_CACHE_DIR": str(tmp_path / "cache")}
+    budget = 10
+    cmd = search_command("random", "NAS-v0", TINY_TRAINING, budget, 1, out)
+    at = kill_and_resume(cmd, out, budget, kills=3, rng=np.random.default_rng(7), env=env)
+    # The reference trains everything afresh, in this process, with the cache off.
+    run_search("random", "NAS-v0", {**TINY_TRAINING, "cache": False}, budget=budget, seed=1, out_dir=reference)
+    check_exactly_once(out, reference, budget)
+    assert at == sorted(at)  # nothing on disk was ever lost
+
+
+def test_replay_trains_nothing_and_shows_the_recorded_rewards(tmp_path, monkeypatch):
+    """Resume regularised evolution on measured (noisy) latency with no cache.
+
+    The replay must neither train again nor hand the method fresh latencies:
+    tournament selection on re-measured rewards picks other parents, proposes
+    other architectures and the resume would stop with a ResumeError.
+    """
+    kwargs = {"space_kwargs": {"num_layers": 1}, "evaluator_kwargs": {"epochs": 1, "train_fraction": 0.1},
+              "cache": False, "latency": "measured", "reward": "linear", "latency_weight": 5.0,
+              "latency_kwargs": {"repeats": 3}}
+    agent_kwargs = {"population_size": 3, "sample_size": 3}
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_search("evolution", "NAS-v0", kwargs, budget=14, seed=1, out_dir=full, agent_kwargs=agent_kwargs)
+    lines = (full / "history.jsonl").read_bytes().splitlines(keepends=True)
+    part.mkdir()
+    (part / "run.json").write_bytes((full / "run.json").read_bytes())
+    (part / "history.jsonl").write_bytes(b"".join(lines[:6]) + lines[6][:20])  # killed mid-write of line 7
+
+    trained = []
+    real = TrainingEvaluator.evaluate
+
+    def counting(self, arch):
+        trained.append(str(arch))
+        return real(self, arch)
+
+    monkeypatch.setattr(TrainingEvaluator, "evaluate", counting)
+    summary = run_search("evolution", "NAS-v0", kwargs, budget=14, seed=1, out_dir=part, agent_kwargs=agent_kwargs)
+    assert summary["resumed_from"] == 6 and summary["num_evaluated"] == 14
+    assert len(trained) == 8  # only the evaluations the history lacked
+    resumed = records(part / "history.jsonl")
+    assert resumed[:6] == [json.loads(x) for x in lines[:6]]
+    assert [r["index"] for r in resumed] == list(range(14))
+
+
+def test_a_run_folder_has_one_writer(tmp_path, nb201_kwargs):
+    from nas_gym.error import ConfigError
+    from nas_gym.search import SearchRun
+
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=2, out_dir=tmp_path) as first:
+        with pytest.raises(ConfigError, match=rf"is in use by another process \(pid {os.getpid()}\).*resume"):
+            SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=2, out_dir=tmp_path)
+        first.evaluate(first.space.sample(first.rng))
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=2, out_dir=tmp_path) as again:
+        assert again.resumed_from == 1
+
