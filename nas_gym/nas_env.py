@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -34,6 +35,9 @@ _KWARGS_EXAMPLES = {
     "evaluator_kwargs": "{'epochs': 2}",
     "latency_kwargs": "{'repeats': 15}",
 }
+
+#: NAS-Bench-201 cells trained on MNIST-1D by scripts/build_table.py, shipped as package data.
+EMBEDDED_NB201_TABLE = Path(__file__).resolve().parent / "data" / "nb201_mnist1d.csv.gz"
 
 NB201_TABLE_HELP = (
     "NAS-Bench-201-v0 needs a tabular benchmark: pass table='/path/to/table.csv' with "
@@ -119,7 +123,7 @@ class NASEnv(gym.Env):
     | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
     | ``evaluator`` | str | ``"train"`` | ``train`` (real training) or ``table`` |
     | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |
-    | ``table`` | str | None | CSV/JSON table file (``evaluator="table"``) |
+    | ``table`` | str | None | CSV/JSON table file (``evaluator="table"``); for ``nb201`` None means the embedded MNIST-1D table (columns ``val_accuracy``, ``test_accuracy``, ``latency_ms``) |
     | ``arch_column`` | str | ``"arch_str"`` | table column of arch strings |
     | ``val_column`` | str | None | table column of validation accuracy (% or fraction) |
     | ``test_column`` | str | None | table column of test accuracy |
@@ -251,6 +255,11 @@ class NASEnv(gym.Env):
         if kind == "table" or table is not None:
             from nas_gym.evaluators.table import TableEvaluator, TabularBenchmark
 
+            if table is None and self.space.name == "nb201" and EMBEDDED_NB201_TABLE.is_file():
+                # The table this project built (see nas_gym/data/nb201_mnist1d.md): works offline.
+                table = str(EMBEDDED_NB201_TABLE)
+                val_column = val_column or "val_accuracy"
+                test_column = test_column or "test_accuracy"
             if table is None:
                 raise ConfigError(NB201_TABLE_HELP if self.space.name == "nb201" else
                                   "evaluator='table' needs table='/path/to/table.csv' and val_column=...")
