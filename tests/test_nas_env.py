@@ -216,3 +216,18 @@ def test_default_latency_target_is_table_median(nb201_table):
     lat = env.unwrapped.table.column("lat_fpga_ms")
     assert env.unwrapped.reward_fn.latency_target_ms == pytest.approx(float(np.median(lat)))
     assert gym.make("NAS-v0", cache=False).unwrapped.reward_fn.latency_target_ms == 0.25
+
+
+def test_embedded_table_needs_no_files():
+    env = gym.make("NAS-Bench-201-v0")
+    table = env.unwrapped.table
+    assert len(table) == 15_625 and table.is_exhaustive
+    assert str(table.path).endswith("nas_gym/data/nb201_mnist1d.csv.gz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gym_check_env(env.unwrapped, skip_render_check=True)
+    _, info = _step_string(env, ROW_9930)
+    assert info["arch"] == ROW_9930 and 0.0 < info["val_accuracy"] < 1.0 and info["latency_ms"] is None
+    with_latency = gym.make("NAS-Bench-201-v0", latency_column="latency_ms", latency_weight=0.5)
+    _, info = _step_string(with_latency, ROW_9930)
+    assert info["latency_ms"] > 0
