@@ -106,18 +106,27 @@ def main(args: Args) -> None:
     cold_start = time.perf_counter()
     nb201.from_string(str(nb201.sample(rng)))
     index_s = time.perf_counter() - cold_start  # the space's string index, built once per process
-    table_mod._memo.clear()  # measure a cold load, not the per-process memo  # noqa: SLF001
+    def cold_load():
+        table_mod._memo.clear()  # measure a cold load, not the per-process memo  # noqa: SLF001
+        return TabularBenchmark.load(
+            args.table, space=nb201, val_column="c100_valid", test_column="c100_test", latency_column="lat_fpga_ms"
+        )
+
+    load_times = []
+    for _ in range(3):
+        gc.collect()
+        start = time.perf_counter()
+        tb = cold_load()
+        load_times.append(time.perf_counter() - start)
+    load_s = statistics.median(load_times)
+    # Memory in a separate pass: tracemalloc slows every allocation, so it must not time the load.
     gc.collect()
     tracemalloc.start()
-    start = time.perf_counter()
-    tb = TabularBenchmark.load(
-        args.table, space=nb201, val_column="c100_valid", test_column="c100_test", latency_column="lat_fpga_ms"
-    )
-    load_s = time.perf_counter() - start
+    cold_load()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"rows               {len(tb):12d}")
-    print(f"load time          {load_s:12.3f} s   (goal <= 0.3 s)")
+    print(f"load time          {load_s:12.3f} s   (goal <= 0.3 s; median of 3 cold loads)")
     print(f"nb201 string index {index_s:12.3f} s   (built once per process, before the load)")
     print(f"peak memory        {peak / 2**20:12.1f} MB  (goal <= 100 MB, tracemalloc peak during load)")
 
