@@ -187,6 +187,13 @@ class Reinforce(Searcher):
         init_range: Controller parameters start uniform in ``[-init_range, init_range]``.
         top_fraction: Fraction of each batch trained on by the risk-seeking
             update; None for plain REINFORCE with the moving-average baseline.
+        reuse_rewards: An architecture sampled again is not sent to the env
+            again: the controller is trained on the reward the env returned for
+            it before, and only new architectures spend budget. (A converged
+            controller would otherwise spend a small budget on repeats.) After
+            ``max_stale_batches`` batches in a row with nothing new, the batch
+            is evaluated anyway, so a collapsed controller still ends.
+        max_stale_batches: See ``reuse_rewards``.
 
     Raises:
         ConfigError: A hyperparameter is out of range.
@@ -215,6 +222,8 @@ class Reinforce(Searcher):
         entropy_weight: float = 1e-4,
         init_range: float = 0.1,
         top_fraction: float | None = 0.3,
+        reuse_rewards: bool = True,
+        max_stale_batches: int = 10,
     ):
         for key, value in (("hidden_size", hidden_size), ("num_layers", num_layers), ("batch_size", batch_size)):
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -233,6 +242,8 @@ class Reinforce(Searcher):
             raise ConfigError(
                 f"Reinforce top_fraction must be in (0, 1] or None (plain REINFORCE), got {top_fraction!r}."
             )
+        self.reuse_rewards = bool(reuse_rewards)
+        self.max_stale_batches = int(max_stale_batches)
         self.hidden_size = int(hidden_size)
         self.num_layers = int(num_layers)
         self.lr = float(lr)
@@ -267,6 +278,8 @@ class Reinforce(Searcher):
             self.controller = Controller(run.space.nvec, self.hidden_size, self.num_layers, self.init_range)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr)
         self.baseline = None
+        seen: dict[tuple[int, ...], float] = {}  # rewards the env already returned, by actions
+        stale = 0
         while not run.done:
             start = time.perf_counter()
             with _one_thread():
@@ -275,8 +288,20 @@ class Reinforce(Searcher):
                 )
             if run.done:  # a wall-clock budget can end the search between sampling and evaluating
                 return
-            # The batch is evaluated up to run.workers at a time; infos come back in sampling order.
-            rewards = [float(info["reward"]) for info in run.evaluate_many(archs)]
+            fresh = list(dict.fromkeys(a for a in archs if a not in seen)) if self.reuse_rewards else archs
+            stale = 0 if fresh else stale + 1
+            if not fresh and stale >= self.max_stale_batches:
+                fresh, stale = archs, 0
+            # Evaluated up to run.workers at a time; infos come back in sampling order.
+            infos = run.evaluate_many(fresh) if fresh else []
+            if len(infos) < len(fresh):  # a wall-clock budget ran out mid-batch
+                return
+            if not self.reuse_rewards or fresh is archs:
+                rewards = [float(info["reward"]) for info in infos]
+            else:
+                seen.update((a, float(info["reward"])) for a, info in zip(fresh, infos, strict=True))
+                rewards = [seen[a] for a in archs]
+            seen.update((a, r) for a, r in zip(archs, rewards, strict=True))
             with _one_thread():
                 self._update(run, torch.tensor(rewards, dtype=torch.float32), log_prob, entropy)
             run.log_scalar("charts/SPS", len(archs) / (time.perf_counter() - start))
