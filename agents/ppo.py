@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import time
 
+import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger, configure
@@ -43,6 +45,44 @@ CLEANRL_TAGS = {
     "train/approx_kl": ("losses/approx_kl", 1.0),
     "train/clip_fraction": ("losses/clipfrac", 1.0),
 }
+
+
+class _ReuseRewards(gym.Wrapper):
+    """Answers a repeated architecture with the reward the env returned for it before.
+
+    The last action of an architecture already scored in this search ends the
+    episode here, with that reward, instead of reaching the env (which would
+    score and record it again). Every reward still originates in the env.
+    """
+
+    def __init__(self, env: gym.Env, max_stale: int):
+        super().__init__(env)
+        self._max_stale = max_stale
+        self._seen: dict[tuple[int, ...], float] = {}
+        self._prefix: list[int] = []
+        self._stale = 0
+        self._n = env.unwrapped.space.num_decisions
+
+    def reset(self, **kwargs):
+        self._prefix = []
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        key = (*self._prefix, int(action))
+        if len(key) == self._n and key in self._seen and self._stale < self._max_stale:
+            self._stale += 1
+            obs = np.asarray(key, dtype=np.int64) + 1
+            info = {"action_mask": np.zeros(self.action_space.n, dtype=bool), "step": self._n, "reused": True}
+            return obs, self._seen[key], True, False, info
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._prefix.append(int(action))
+        if terminated and "arch" in info:
+            self._seen[key] = float(reward)
+            self._stale = 0
+        return obs, reward, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.action_masks()
 
 
 class _StopAtBudget(BaseCallback):
@@ -128,6 +168,12 @@ class PPOSearch(Searcher):
         max_grad_norm: Gradient clipping norm (SB3: 0.5).
         net_arch: Hidden layer sizes of the separate policy and value MLPs
             (SB3: ``[64, 64]``).
+        reuse_rewards: An architecture the policy completes again gets the
+            reward the env returned for it before, without a second evaluation,
+            so only new architectures spend budget. After ``max_stale_episodes``
+            such episodes in a row the next repeat is evaluated anyway, so a
+            collapsed policy still spends its budget.
+        max_stale_episodes: See ``reuse_rewards``.
 
     Raises:
         ConfigError: For a non-positive count or rate, or ``num_minibatches``
@@ -150,6 +196,8 @@ class PPOSearch(Searcher):
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         net_arch: list[int] | tuple[int, ...] = (64,),
+        reuse_rewards: bool = True,
+        max_stale_episodes: int = 10,
     ):
         for key, value in {"learning_rate": learning_rate, "episodes_per_update": episodes_per_update,
                            "num_minibatches": num_minibatches, "n_epochs": n_epochs}.items():
@@ -173,6 +221,8 @@ class PPOSearch(Searcher):
         self.vf_coef = float(vf_coef)
         self.max_grad_norm = float(max_grad_norm)
         self.net_arch = [int(n) for n in net_arch]
+        self.reuse_rewards = bool(reuse_rewards)
+        self.max_stale_episodes = int(max_stale_episodes)
 
     def search(self, run: SearchRun) -> None:
         """Train PPO on ``run.env`` until the run's budget is spent."""
@@ -196,7 +246,8 @@ class PPOSearch(Searcher):
         # Monitor gives SB3 its episode statistics (rollout/ep_rew_mean); the
         # VecEnv's automatic reset after each episode only starts a new
         # architecture, it never scores one.
-        vec_env = DummyVecEnv([lambda: Monitor(run.env)])
+        env = _ReuseRewards(run.env, self.max_stale_episodes) if self.reuse_rewards else run.env
+        vec_env = DummyVecEnv([lambda: Monitor(env)])
         model = algo(
             "MlpPolicy", vec_env, learning_rate=self.learning_rate, n_steps=n_steps,
             batch_size=n_steps // self.num_minibatches, n_epochs=self.n_epochs, gamma=self.gamma,
@@ -213,7 +264,9 @@ class PPOSearch(Searcher):
             model.set_logger(Logger(folder=None, output_formats=[]))
 
         factor = 1 if self.masked else UNMASKED_TIMESTEP_FACTOR
-        total_timesteps = run.remaining * num_decisions * factor + n_steps
+        # Reused episodes spend timesteps but no budget: at most max_stale_episodes per new one.
+        reuse = self.max_stale_episodes + 1 if self.reuse_rewards else 1
+        total_timesteps = run.remaining * num_decisions * factor * reuse + n_steps
         model.learn(total_timesteps=total_timesteps, callback=_StopAtBudget(run), log_interval=1)
         model.logger.dump(model.num_timesteps)
         if not run.done:
