@@ -220,7 +220,13 @@ class MeasuredLatency(LatencyModel):
 
     def settings(self) -> dict[str, Any]:
         """Kind, timing settings, host fingerprint and input shape."""
-        return {"kind": "measured", **self._settings, "statistic": TIMING_STATISTIC, "host": self.host, "input_shape": list(self.task.input_shape)}
+        return {
+            "kind": "measured",
+            **self._settings,
+            "statistic": TIMING_STATISTIC,
+            "host": self.host,
+            "input_shape": list(self.task.input_shape),
+        }
 
     def cache_key(self, arch: Architecture) -> str:
         """Cache key of ``arch``'s latency on this host with these settings."""

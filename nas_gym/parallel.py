@@ -130,7 +130,12 @@ def die_with_parent() -> None:
 def _start_worker(env_id: str, env_kwargs: dict[str, Any]) -> None:
     """Process-pool initializer: die with the parent, build the env before the first evaluation arrives."""
     die_with_parent()
-    _worker_env(env_id, env_kwargs)
+    try:
+        _worker_env(env_id, env_kwargs)
+    except Exception as e:  # noqa: BLE001
+        # The driver builds the same env and reports the error cleanly; a traceback from every
+        # worker would bury it. An evaluation sent here anyway raises it again, to the driver.
+        logger.debug("Worker could not build %s: %s", env_id, e)
 
 
 class PendingEvaluation(Protocol):
@@ -160,6 +165,8 @@ class EvaluationPool(abc.ABC):
             cache themselves (local processes) or the driver must (Ray).
     """
 
+    #: Name of the backend (``"local"`` or ``"ray"``).
+    backend: str = ""
     uses_env_cache: bool = True
     driver_evaluates: bool = False
 
@@ -219,6 +226,7 @@ class LocalPool(EvaluationPool):
         workers: Evaluations at once, the driver's included (≥ 2).
     """
 
+    backend = "local"
     driver_evaluates = True
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any], workers: int):
@@ -327,6 +335,7 @@ class RayPool(EvaluationPool):
         ConfigError: No cluster answers at ``address``.
     """
 
+    backend = "ray"
     uses_env_cache = False
 
     def __init__(

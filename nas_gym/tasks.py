@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -81,13 +82,34 @@ def _finish(name: str, parts: tuple[np.ndarray, ...], num_classes: int) -> Task:
     return Task(name, *parts, num_classes=num_classes, fingerprint=digest.hexdigest()[:12])
 
 
-@functools.lru_cache(maxsize=8)
-def _digits(split_seed: int) -> Task:
-    from sklearn.datasets import load_digits
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits as (images ``(1797, 8, 8)`` in 0..16, labels).
+
+    Read straight from the CSV that ships inside scikit-learn, which is what
+    ``sklearn.datasets.load_digits`` parses too: importing scikit-learn itself
+    pulls in SciPy and costs about a second, paid again by every worker process.
+    """
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as f:
+                data = np.loadtxt(f, delimiter=",")
+            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+    from sklearn.datasets import load_digits  # a layout this reader does not know: ask scikit-learn
 
     data = load_digits()
-    x = (data.images / 16.0).astype(np.float32)[:, None, :, :]
-    return _finish("digits", _split(x, data.target, (0.2, 0.2), split_seed), 10)
+    return data.images, data.target
+
+
+@functools.lru_cache(maxsize=8)
+def _digits(split_seed: int) -> Task:
+    images, target = _load_digits()
+    x = (images / 16.0).astype(np.float32)[:, None, :, :]
+    return _finish("digits", _split(x, target, (0.2, 0.2), split_seed), 10)
 
 
 @functools.lru_cache(maxsize=8)
