@@ -1,10 +1,13 @@
 """PPO search: stable-baselines3's PPO (MaskablePPO from sb3-contrib) trained on the NAS env.
 
 The policy picks one decision per step; the env pays the architecture's
-reward on the last step, so an episode is one architecture. Training runs on
-``run.env`` itself (wrapped in SB3's ``Monitor`` and ``DummyVecEnv``), so
-every episode the policy finishes is scored and recorded by the run; a
-callback stops training as soon as the run's budget is spent.
+reward on the last step, so an episode is one architecture. With one worker,
+training runs on ``run.env`` itself (wrapped in SB3's ``Monitor`` and
+``DummyVecEnv``), so every episode the policy finishes is scored and recorded
+by the run. With ``run.workers > 1`` it trains on one env copy per worker in
+lockstep (:class:`_RunVecEnv`), and the architectures completed in a step are
+scored together by the run's evaluation pool. A callback stops training as
+soon as the run's budget is spent.
 
 SB3's defaults (``n_steps=2048``, ``lr=3e-4``, ``gamma=0.99``, ...) are made
 for millions of steps; a NAS budget is a few hundred architectures, i.e. a
@@ -14,8 +17,11 @@ few thousand steps, so the defaults here are tuned for that scale (see
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import time
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -23,10 +29,10 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from nas_gym.error import ConfigError
-from nas_gym.search import Searcher, SearchRun
+from nas_gym.search import BudgetExhausted, Searcher, SearchRun
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +53,35 @@ CLEANRL_TAGS = {
 }
 
 
+class _RewardMemory:
+    """Rewards the env returned for the architectures of this search, for answering repeats.
+
+    After ``max_stale`` repeats in a row nothing is recalled until a new
+    architecture is scored, so a collapsed policy still spends its budget.
+    """
+
+    def __init__(self, max_stale: int):
+        self.max_stale = max_stale
+        self.seen: dict[tuple[int, ...], float] = {}
+        self.stale = 0
+
+    def recall(self, key: tuple[int, ...]) -> float | None:
+        """The earlier reward of ``key`` (counted as a repeat), or None when it must be evaluated."""
+        if key in self.seen and self.stale < self.max_stale:
+            self.stale += 1
+            return self.seen[key]
+        return None
+
+    def remember(self, key: tuple[int, ...], reward: float) -> None:
+        """Store the env's reward for a newly scored architecture."""
+        self.seen[key] = float(reward)
+        self.stale = 0
+
+
+def _reused_info(n_actions: int, num_decisions: int) -> dict[str, Any]:
+    return {"action_mask": np.zeros(n_actions, dtype=bool), "step": num_decisions, "reused": True}
+
+
 class _ReuseRewards(gym.Wrapper):
     """Answers a repeated architecture with the reward the env returned for it before.
 
@@ -57,10 +92,8 @@ class _ReuseRewards(gym.Wrapper):
 
     def __init__(self, env: gym.Env, max_stale: int):
         super().__init__(env)
-        self._max_stale = max_stale
-        self._seen: dict[tuple[int, ...], float] = {}
+        self._memory = _RewardMemory(max_stale)
         self._prefix: list[int] = []
-        self._stale = 0
         self._n = env.unwrapped.space.num_decisions
 
     def reset(self, **kwargs):
@@ -69,20 +102,107 @@ class _ReuseRewards(gym.Wrapper):
 
     def step(self, action):
         key = (*self._prefix, int(action))
-        if len(key) == self._n and key in self._seen and self._stale < self._max_stale:
-            self._stale += 1
-            obs = np.asarray(key, dtype=np.int64) + 1
-            info = {"action_mask": np.zeros(self.action_space.n, dtype=bool), "step": self._n, "reused": True}
-            return obs, self._seen[key], True, False, info
+        if len(key) == self._n and (reward := self._memory.recall(key)) is not None:
+            obs = self.env.unwrapped.observation(key)
+            return obs, reward, True, False, _reused_info(self.action_space.n, self._n)
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._prefix.append(int(action))
         if terminated and "arch" in info:
-            self._seen[key] = float(reward)
-            self._stale = 0
+            self._memory.remember(key, reward)
         return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         return self.env.action_masks()
+
+
+class _RunVecEnv(DummyVecEnv):
+    """``run.workers`` copies of the run's env stepped in lockstep; the run's workers score the architectures.
+
+    Decisions take microseconds, so every copy makes them in this process,
+    each with its own action masks (MaskablePPO reads them through
+    ``env_method("action_masks")``). An action that completes a valid
+    architecture does not reach the copy: the architecture goes to
+    :meth:`SearchRun.submit`, so the run's evaluation pool (worker processes
+    or Ray) scores the architectures completed in one step at once, and
+    :meth:`SearchRun.result` hands back each env's final ``info`` and records
+    it, in env-index order. Every reward is still one an env paid, histories
+    are deterministic for a seed, a resumed run replays them, and the
+    shared cache keeps any architecture from being trained twice.
+
+    Architectures completed after the budget is spent are not scored (reward
+    0, ``info["unscored"]``); training stops at that step anyway.
+    """
+
+    def __init__(self, run: SearchRun, memory: _RewardMemory | None):
+        super().__init__([functools.partial(gym.make, run.env_id, **run.env_kwargs) for _ in range(run.workers)])
+        self.run = run
+        self.memory = memory
+        self._n = run.space.num_decisions
+        self._prefixes: list[list[int]] = [[] for _ in range(self.num_envs)]
+
+    def reset(self):
+        self._prefixes = [[] for _ in range(self.num_envs)]
+        return super().reset()
+
+    def step_wait(self):
+        completed: list[tuple[int, tuple[int, ...]]] = []
+        for i, env in enumerate(self.envs):
+            a = int(self.actions[i])
+            if len(self._prefixes[i]) == self._n - 1 and env.get_wrapper_attr("action_masks")()[a]:
+                completed.append((i, (*self._prefixes[i], a)))
+                continue
+            obs, self.buf_rews[i], terminated, truncated, info = env.step(a)
+            self._prefixes[i].append(a)
+            self._finish(i, obs, terminated, truncated, info)
+        if completed:
+            self._score(completed)
+        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), copy.deepcopy(self.buf_infos)
+
+    def _score(self, completed: list[tuple[int, tuple[int, ...]]]) -> None:
+        """Submit the new architectures of this step together, then collect them in env-index order."""
+        submitted: dict[tuple[int, ...], int] = {}  # key -> env that evaluates it in this step
+        plan: list[tuple[int, tuple[int, ...], str]] = []
+        for i, key in completed:
+            reward = self.memory.recall(key) if self.memory is not None else None
+            if reward is not None:
+                plan.append((i, key, "reused"))
+            elif key in submitted and self.memory is not None:
+                self.memory.stale += 1  # the same new architecture twice in one step: the copy reuses the first
+                plan.append((i, key, "twin"))
+            else:
+                try:
+                    self.run.submit(key)
+                except BudgetExhausted:
+                    plan.append((i, key, "unscored"))
+                    continue
+                submitted[key] = i
+                plan.append((i, key, "scored"))
+        rewards: dict[tuple[int, ...], float] = {}
+        n_actions = self.action_space.n
+        for i, key, how in plan:
+            if how == "scored":  # results come back in submission order, which is this order
+                info = dict(self.run.result())
+                reward = rewards[key] = float(info["reward"])
+                if self.memory is not None:
+                    self.memory.remember(key, reward)
+            elif how == "unscored":
+                reward, info = 0.0, {"action_mask": np.zeros(n_actions, dtype=bool), "step": self._n, "unscored": True}
+            else:  # reused from an earlier step, or the twin of one scored in this step
+                reward = self.memory.seen[key] if how == "reused" else rewards[key]
+                info = _reused_info(n_actions, self._n)
+            self.buf_rews[i] = reward
+            self._finish(i, self.envs[i].unwrapped.observation(key), True, False, info)
+
+    def _finish(self, i: int, obs: np.ndarray, terminated: bool, truncated: bool, info: dict[str, Any]) -> None:
+        """Store env ``i``'s step as DummyVecEnv does (resetting it when its episode ended)."""
+        self.buf_dones[i] = terminated or truncated
+        info["TimeLimit.truncated"] = truncated and not terminated
+        if self.buf_dones[i]:
+            info["terminal_observation"] = obs
+            obs, self.reset_infos[i] = self.envs[i].reset()
+            self._prefixes[i] = []
+        self.buf_infos[i] = info
+        self._save_obs(i, obs)
 
 
 class _StopAtBudget(BaseCallback):
@@ -151,6 +271,13 @@ class PPOSearch(Searcher):
     seeds 0-19, test accuracy of the best-validation architecture): these
     defaults 72.36 ± 0.45 % (95 % CI), random search 71.48 ± 0.32 %; with
     ``episodes_per_update=8, num_minibatches=2, n_epochs=10`` 71.90 ± 0.42 %.
+
+    With ``--workers N`` (``run.workers > 1``) SB3 gets ``N`` env copies, each
+    rollout takes ``ceil(episodes_per_update / N)`` architectures from every
+    copy, and the ``N`` architectures completed in a step are evaluated at
+    once by the run's workers. This is a different (vectorised) rollout than
+    with one worker, so its history differs from the one-worker history; for
+    a given ``N`` and seed it is deterministic.
 
     Args:
         masked: Use MaskablePPO with the env's action masks (default True).
@@ -246,11 +373,18 @@ class PPOSearch(Searcher):
         # Monitor gives SB3 its episode statistics (rollout/ep_rew_mean); the
         # VecEnv's automatic reset after each episode only starts a new
         # architecture, it never scores one.
-        env = _ReuseRewards(run.env, self.max_stale_episodes) if self.reuse_rewards else run.env
-        vec_env = DummyVecEnv([lambda: Monitor(env)])
+        if run.workers == 1:
+            env = _ReuseRewards(run.env, self.max_stale_episodes) if self.reuse_rewards else run.env
+            vec_env = DummyVecEnv([lambda: Monitor(env)])
+        else:
+            # One env copy per worker; a rollout keeps about episodes_per_update architectures in all.
+            memory = _RewardMemory(self.max_stale_episodes) if self.reuse_rewards else None
+            vec_env = VecMonitor(_RunVecEnv(run, memory))
+            n_steps = -(-self.episodes_per_update // run.workers) * num_decisions
+        rollout = n_steps * vec_env.num_envs
         model = algo(
             "MlpPolicy", vec_env, learning_rate=self.learning_rate, n_steps=n_steps,
-            batch_size=n_steps // self.num_minibatches, n_epochs=self.n_epochs, gamma=self.gamma,
+            batch_size=max(1, rollout // self.num_minibatches), n_epochs=self.n_epochs, gamma=self.gamma,
             gae_lambda=self.gae_lambda, clip_range=self.clip_range, ent_coef=self.ent_coef,
             vf_coef=self.vf_coef, max_grad_norm=self.max_grad_norm,
             policy_kwargs={"net_arch": {"pi": self.net_arch, "vf": self.net_arch}},
@@ -266,8 +400,12 @@ class PPOSearch(Searcher):
         factor = 1 if self.masked else UNMASKED_TIMESTEP_FACTOR
         # Reused episodes spend timesteps but no budget: at most max_stale_episodes per new one.
         reuse = self.max_stale_episodes + 1 if self.reuse_rewards else 1
-        total_timesteps = run.remaining * num_decisions * factor * reuse + n_steps
-        model.learn(total_timesteps=total_timesteps, callback=_StopAtBudget(run), log_interval=1)
+        total_timesteps = run.remaining * num_decisions * factor * reuse + rollout
+        try:
+            model.learn(total_timesteps=total_timesteps, callback=_StopAtBudget(run), log_interval=1)
+        finally:
+            if run.workers > 1:
+                vec_env.close()  # the env copies; run.env belongs to the run
         model.logger.dump(model.num_timesteps)
         if not run.done:
             logger.warning(

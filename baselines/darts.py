@@ -68,6 +68,7 @@ evaluated architectures, collapse report). The same record is
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import logging
 import math
@@ -329,14 +330,14 @@ class DARTS(Searcher):
         if latency is not None:
             with torch.no_grad():
                 self._result["expected_latency_ms"] = float(net.expected_latency_ms(latency))
-        for rank, arch in enumerate(ranked_architectures(net, max_skip=self.max_skip)):
-            if run.done:
-                break
-            if rank == 0:
-                self._result["derived"] = str(arch)
-            info = run.evaluate(arch)
+        # The derived architecture, then the next most likely ones while budget is left. The ranking does not
+        # depend on any result, so they stream to the run's workers (several at once with --workers N).
+        ranked = list(itertools.islice(ranked_architectures(net, max_skip=self.max_skip), run.remaining))
+        if ranked:
+            self._result["derived"] = str(ranked[0])
+        for rank, info in enumerate(run.evaluate_stream(ranked)):
             self._result["evaluated"].append(
-                {"rank": rank, "arch": info["arch"], "log_prob": arch_log_prob(net, arch),
+                {"rank": rank, "arch": info["arch"], "log_prob": arch_log_prob(net, ranked[rank]),
                  "reward": info["reward"], "val_accuracy": info["val_accuracy"]}
             )
         self._write(run)

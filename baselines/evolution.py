@@ -115,12 +115,23 @@ class RegularizedEvolution(Searcher):
             parent = max((population[int(i)] for i in picks), key=lambda member: member[1])[0]
             return fresh(lambda parent=parent: space.mutate(parent, run.rng))
 
-        # Asynchronous, as in Real et al. (2019): up to run.workers architectures are in flight, and each
+        def window() -> int:
+            """In flight: one per worker, plus one more per worker while proposals are the initial random ones.
+
+            Random proposals depend on no result, so a worker done early need
+            not wait for an older, slower evaluation to be recorded.
+            """
+            random_left = self.population_size - len(population) - len(in_flight)
+            ahead = min(run.workers, random_left) if run.workers > 1 else 0
+            return min(run.workers + max(ahead, 0), run.remaining)
+
+        # Asynchronous, as in Real et al. (2019): up to run.workers children are in flight, and each
         # result joins the population before the next child is bred. Results arrive in proposal order,
-        # so the history is deterministic; with one worker this is the sequential algorithm.
+        # so the history is deterministic; with one worker this is the sequential algorithm, and the
+        # initial random population is the same with any number of workers.
         in_flight: deque[Architecture] = deque()
         while not run.done:
-            while run.pending < min(run.workers, run.remaining):
+            while run.pending < window():
                 arch = propose()
                 run.submit(arch)
                 in_flight.append(arch)

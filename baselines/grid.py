@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Iterator
 
@@ -90,10 +89,8 @@ class GridSearch(Searcher):
         """Evaluate architectures in order until ``run.done`` or the space is exhausted."""
         size = self.check_size(run.space)
         candidates = self.candidates(run)
-        while not run.done:
-            batch = list(itertools.islice(candidates, min(run.workers, run.remaining)))
-            if not batch:
-                logger.info("Grid search covered the whole space (%d of %d architectures evaluated).",
-                            run.num_evaluated, size)
-                return
-            run.evaluate_many(batch)  # up to run.workers at once, recorded in visiting order
+        for _ in run.evaluate_stream(candidates):  # workers kept busy, recorded in visiting order
+            pass
+        if not run.done:
+            logger.info("Grid search covered the whole space (%d of %d architectures evaluated).",
+                        run.num_evaluated, size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from nas_gym.search import Searcher, SearchRun
@@ -10,17 +12,19 @@ from nas_gym.search import Searcher, SearchRun
 class RandomSearch(Searcher):
     """Uniform random search over valid actions (the baseline every method must beat).
 
-    Architectures are drawn in batches of ``run.workers`` and evaluated
-    together; the draws do not depend on results, so the history is the
-    same with any number of workers.
+    The draws do not depend on results, so they stream through
+    ``run.evaluate_stream``: with several workers each starts the next draw
+    as soon as it is free, and the history is the same with any number of
+    workers.
     """
 
     name = "random"
 
     def search(self, run: SearchRun) -> None:
         """Sample actions uniformly among those the mask allows, one architecture per episode."""
-        while not run.done:
-            run.evaluate_many([self.sample(run) for _ in range(min(run.workers, run.remaining))])
+        draws = (self.sample(run) for _ in itertools.count())  # drawn lazily, one per submission
+        for _ in run.evaluate_stream(draws):
+            pass
 
     @staticmethod
     def sample(run: SearchRun) -> tuple[int, ...]:

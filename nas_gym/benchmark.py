@@ -62,8 +62,8 @@ from typing import Any
 
 import numpy as np
 
-from nas_gym.error import ConfigError
-from nas_gym.parallel import die_with_parent
+from nas_gym.error import ConfigError, unknown_name
+from nas_gym.parallel import BACKENDS, die_with_parent, import_ray
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,10 @@ class RunSpec:
     budget: int
     agent_kwargs: dict[str, Any]
     out_dir: str
+    #: Architectures the run evaluates at once (``run_search(workers=...)``).
+    eval_workers: int = 1
+    backend: str = "local"
+    ray_address: str | None = None
 
 
 def run_folder(out_dir: str | os.PathLike, agent: str, seed: int) -> Path:
@@ -234,7 +238,8 @@ def _run_one(spec: RunSpec) -> float:
     def run() -> dict[str, Any]:
         return search.run_search(
             spec.agent, spec.env_id, spec.env_kwargs, budget=spec.budget, seed=spec.seed,
-            out_dir=folder, agent_kwargs=spec.agent_kwargs, progress=False,
+            out_dir=folder, agent_kwargs=spec.agent_kwargs, progress=False, workers=spec.eval_workers,
+            backend=spec.backend, ray_address=spec.ray_address,
         )
 
     try:
@@ -321,6 +326,9 @@ def run_benchmark(
     agent_kwargs: dict[str, dict[str, Any]] | None = None,
     command: str | None = None,
     progress: bool = True,
+    eval_workers: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> BenchmarkResult:
     """Run every method with every seed (on every env setting) and write the report.
 
@@ -331,10 +339,18 @@ def run_benchmark(
         seeds: Number of seeds (``0 .. seeds-1``) or the seeds themselves.
         budget: Architectures each run evaluates.
         out_dir: Benchmark folder; runs already finished in it are kept.
-        workers: Parallel processes; default ``os.cpu_count()``; 1 runs in this process.
+        workers: Architectures evaluated at once in all; default ``os.cpu_count()``.
+            ``workers // eval_workers`` runs go side by side, each in its own
+            process (one run at a time runs in this process).
         agent_kwargs: Hyperparameters per method, e.g. ``{"darts": {"proxy_task": "digits"}}``.
         command: The command line, recorded in ``summary.md``.
         progress: Show a progress bar over runs.
+        eval_workers: Architectures each run evaluates at once (its
+            ``nas-gym search --workers``). Runs side by side are the cheapest
+            parallelism for a benchmark of many runs; evaluation workers suit
+            few long runs, or a Ray cluster.
+        backend: Where each run's evaluations go: ``"local"`` processes or ``"ray"`` tasks.
+        ray_address: ``HOST:PORT`` of a Ray cluster (``backend="ray"``); None starts Ray here.
 
     Returns:
         What ran, was skipped and failed, and the summary. Failed runs do not
@@ -360,8 +376,20 @@ def run_benchmark(
         raise ConfigError(f"env_kwargs must be a JSON object or a non-empty list of them, got {env_kwargs!r}.")
     if workers is None:
         workers = os.cpu_count() or 1
-    if not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ConfigError(f"workers must be an integer ≥ 1 (parallel processes), got {workers!r}.")
+    if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be an integer ≥ 1 (architectures evaluated at once), got {workers!r}.")
+    if not isinstance(eval_workers, (int, np.integer)) or isinstance(eval_workers, bool) or eval_workers < 1:
+        raise ConfigError(f"eval_workers must be an integer ≥ 1 (evaluations at once per run), got {eval_workers!r}.")
+    if backend not in BACKENDS:
+        raise unknown_name("backend", backend, BACKENDS)
+    if backend == "ray":
+        import_ray()  # without the extra, fail before any run starts
+    elif ray_address is not None:
+        raise ConfigError(f"A Ray address ({ray_address!r}) needs backend='ray' (--backend ray); got {backend!r}.")
+    side_by_side = max(1, int(workers) // int(eval_workers))
+    if backend == "ray" and ray_address is None:
+        # Ray started here once, for every run in turn; side-by-side processes would each start their own.
+        side_by_side = 1
     hparams = _check_agents(agents, agent_kwargs)
     for s in settings:
         gym.make(env_id, **s).close()  # a bad env setting fails here, not in every worker
@@ -375,12 +403,16 @@ def run_benchmark(
         folder.mkdir(parents=True, exist_ok=True)
         config = {
             "env_id": env_id, "env_kwargs": s, "agents": agents, "seeds": seed_list, "budget": budget,
-            "agent_kwargs": agent_kwargs, "command": command,
+            "agent_kwargs": agent_kwargs, "command": command, "eval_workers": int(eval_workers),
+            "backend": backend,
         }
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         for agent in agents:
             for seed in seed_list:
-                spec = RunSpec(agent, seed, env_id, s, int(budget), agent_kwargs.get(agent, {}), str(folder))
+                spec = RunSpec(
+                    agent, seed, env_id, s, int(budget), agent_kwargs.get(agent, {}), str(folder),
+                    eval_workers=int(eval_workers), backend=backend, ray_address=ray_address,
+                )
                 # Raises for a folder of other settings, before anything below is deleted.
                 state = run_state(run_folder(folder, agent, seed), spec, hparams[agent])
                 if state == "finished":
@@ -399,7 +431,18 @@ def run_benchmark(
         }
         (out / CONFIG_FILE).write_text(json.dumps(top, indent=2))
 
-    _run_all(todo, workers, result, progress)
+    ray = None
+    if backend == "ray" and ray_address is None and todo:
+        ray = import_ray()
+        if ray.is_initialized():
+            ray = None  # the caller's Ray: runs use it, and it stays up
+        else:
+            ray.init(num_cpus=int(eval_workers), include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        _run_all(todo, side_by_side, result, progress)
+    finally:
+        if ray is not None:
+            ray.shutdown()
     result.summary = write_report(out)
     return result
 

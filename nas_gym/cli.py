@@ -63,14 +63,18 @@ def _format_metric(value: Any) -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Run ``nas-gym search``."""
-    import nas_gym  # noqa: F401  (registers the envs)
+    import nas_gym  # noqa: F401  (registers the envs; light: torch is not imported yet)
+    from nas_gym.parallel import make_pool
+
+    # Workers start first, so they import torch and build their env while this process does the same
+    # instead of after it: on a short search that start-up is a large part of the wall time.
+    pool = make_pool(args.env, args.env_kwargs, args.workers, args.backend, args.ray_address)
     from nas_gym.search import run_search
 
     out = args.out or f"runs/{args.env}__{args.agent}__{args.seed}__{int(time.time())}"
     summary = run_search(
         args.agent, args.env, args.env_kwargs, budget=args.budget, seed=args.seed, out_dir=out,
-        agent_kwargs=args.agent_kwargs, progress=not args.no_progress, workers=args.workers,
-        backend=args.backend, ray_address=args.ray_address,
+        agent_kwargs=args.agent_kwargs, progress=not args.no_progress, pool=pool,
     )
     best = summary["best"]
     if best is None:
@@ -115,6 +119,12 @@ def _benchmark_command(args: argparse.Namespace) -> str:
         parts += ["--agent-kwargs", json.dumps(args.agent_kwargs)]
     if args.workers is not None:
         parts += ["--workers", str(args.workers)]
+    if args.eval_workers != 1:
+        parts += ["--eval-workers", str(args.eval_workers)]
+    if args.backend != "local":
+        parts += ["--backend", args.backend]
+    if args.ray_address is not None:
+        parts += ["--ray-address", args.ray_address]
     return shlex.join(parts)
 
 
@@ -125,7 +135,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     result = run_benchmark(
         args.agents, args.env, args.env_kwargs, seeds=args.seeds, budget=args.budget, out_dir=args.out,
         workers=args.workers, agent_kwargs=args.agent_kwargs, command=_benchmark_command(args),
-        progress=not args.no_progress,
+        progress=not args.no_progress, eval_workers=args.eval_workers, backend=args.backend,
+        ray_address=args.ray_address,
     )
     print(f"\n{len(result.ran)} runs done now, {len(result.skipped)} already finished, {len(result.failed)} failed.")
     print(f"Summary: {args.out}/summary.md   (figures: curves.png, pareto.png where latency is in play)")
@@ -160,7 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=10, help="number of seeds per method, 0..N-1 (default: 10)")
     bench.add_argument("--budget", type=int, default=100, help="architectures per run (default: 100)")
     bench.add_argument("--out", required=True, help="benchmark folder (runs go to OUT/{agent}/seed{S})")
-    bench.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    bench.add_argument("--workers", type=int, default=None,
+                       help="architectures evaluated at once in all (default: all cores); "
+                            "WORKERS / EVAL_WORKERS runs go side by side")
+    bench.add_argument("--eval-workers", type=int, default=1,
+                       help="architectures each run evaluates at once (nas-gym search --workers; default: 1)")
+    bench.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="where each run's evaluations go: processes here, or Ray tasks (extra 'ray')")
+    bench.add_argument("--ray-address", default=None,
+                       help="HOST:PORT of a running Ray cluster (with --backend ray; default: start Ray here)")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     bench.set_defaults(func=cmd_benchmark)
     return parser
@@ -177,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except NASGymError as e:
+        print(f"nas-gym: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        import gymnasium.error
+
+        if not isinstance(e, gymnasium.error.Error):  # e.g. an env id that is not registered
+            raise
         print(f"nas-gym: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ import inspect
 import math
 import numbers
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -311,10 +311,18 @@ class NASEnv(gym.Env):
                 self._masks_cache[key] = mask
         return mask.copy()
 
-    def _obs(self) -> np.ndarray:
+    def observation(self, prefix: Sequence[int]) -> np.ndarray:
+        """The observation after the decisions ``prefix``: each choice index + 1, then zeros for those not made.
+
+        This is what ``reset`` and ``step`` return; vector envs that score
+        architectures elsewhere use it for the final observation.
+        """
         obs = np.zeros(self.space.num_decisions, dtype=np.int64)
-        obs[: len(self._prefix)] = np.asarray(self._prefix, dtype=np.int64) + 1
+        obs[: len(prefix)] = np.asarray(prefix, dtype=np.int64) + 1
         return obs
+
+    def _obs(self) -> np.ndarray:
+        return self.observation(self._prefix)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start a new architecture. The env itself is deterministic; ``seed`` seeds ``np_random``."""

@@ -9,7 +9,8 @@ reward comes from the env.
 
 With ``workers > 1`` (or ``backend="ray"``) the run owns an evaluation pool
 (:mod:`nas_gym.parallel`) and methods hand it several architectures at once:
-:meth:`SearchRun.evaluate_many` for a batch, or :meth:`SearchRun.submit` and
+:meth:`SearchRun.evaluate_many` for a batch, :meth:`SearchRun.evaluate_stream`
+for proposals that do not depend on results, or :meth:`SearchRun.submit` and
 :meth:`SearchRun.result` to keep the workers busy while proposing more.
 Results are recorded in submission order, whatever order the workers finish
 in, so a method that proposes in a fixed order writes the same history with
@@ -64,7 +65,7 @@ from nas_gym.error import ArchitectureError, ConfigError, NASGymError
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.cache import CachedEvaluator
 from nas_gym.evaluators.metrics import Metrics
-from nas_gym.parallel import make_pool
+from nas_gym.parallel import EvaluationPool, make_pool
 from nas_gym.spaces import Architecture, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -278,6 +279,11 @@ def _lock_folder(folder: Path) -> IO[str] | None:
     return lock
 
 
+def _without_cache(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Env arguments other than ``cache`` (Ray workers run with ``cache=False``; the driver owns the cache)."""
+    return {k: v for k, v in env_kwargs.items() if k != "cache"}
+
+
 def _json_value(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -304,6 +310,14 @@ class SearchRun:
             (Ray tasks; needs the ``ray`` extra).
         ray_address: Address ``HOST:PORT`` of a running Ray cluster; None
             with ``backend="ray"`` starts Ray on this machine.
+        pool: An evaluation pool started earlier for this env (e.g. by
+            :func:`nas_gym.parallel.make_pool` before importing torch, so
+            its workers start while this process imports); the run takes it
+            over and closes it. ``workers``, ``backend`` and ``ray_address``
+            are then ignored.
+
+    Raises:
+        ConfigError: ``pool`` was started for another env or other env arguments.
     """
 
     def __init__(
@@ -320,6 +334,7 @@ class SearchRun:
         workers: int = 1,
         backend: str = "local",
         ray_address: str | None = None,
+        pool: EvaluationPool | None = None,
     ):
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
@@ -334,10 +349,25 @@ class SearchRun:
         self._search_cost_s = 0.0
         self._start = time.perf_counter()
         self._folder_lock: IO[str] | None = None
-        self._replay: list[dict[str, Any]] = [] if self.out_dir is None else self._load_previous()
-        # The pool first: its processes start while this one builds its own env.
-        self._pool = make_pool(env_id, self.env_kwargs, workers, backend, ray_address)
         try:
+            self._replay: list[dict[str, Any]] = [] if self.out_dir is None else self._load_previous()
+        except BaseException:
+            if pool is not None:
+                pool.close()
+            raise
+        # The pool first: its processes start while this one builds its own env.
+        if pool is None:
+            self._pool = make_pool(env_id, self.env_kwargs, workers, backend, ray_address)
+        else:
+            self._pool, backend = pool, pool.backend
+        try:
+            if pool is not None and (pool.env_id, _without_cache(pool.env_kwargs)) != (
+                env_id, _without_cache(self.env_kwargs)
+            ):
+                raise ConfigError(
+                    f"The evaluation pool was started for {pool.env_id} {pool.env_kwargs}, "
+                    f"not for this run's {env_id} {self.env_kwargs}."
+                )
             self.env = _RecordEpisodes(gym.make(env_id, **self.env_kwargs), self)
         except BaseException:
             if self._pool is not None:
@@ -452,13 +482,60 @@ class SearchRun:
             self.submit(actions)
         return [self.result() for _ in batch]
 
+    def evaluate_stream(
+        self, archs: Iterable[Architecture | Sequence[int] | str], *, ahead: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Evaluate architectures drawn from ``archs`` in order, yielding each ``info`` as it is recorded.
+
+        For proposals that do not depend on results (random search, a grid):
+        up to ``ahead`` evaluations are submitted at once (default: twice
+        :attr:`workers` with a pool, else 1), so a worker that finishes early
+        starts on the next architecture instead of waiting for an older one,
+        slower on another worker, to be recorded. :meth:`evaluate_many` in
+        batches of :attr:`workers` would leave it idle until the slowest of
+        the batch is done.
+
+        An item is drawn from ``archs`` (which may be a lazy generator) only
+        when it is submitted and never past the budget, so a seeded generator
+        draws the same items, and the history is the same, with any number of
+        workers. The stream ends when the budget is spent or ``archs`` runs
+        out. Evaluations already submitted when a time budget runs out are
+        finished but not recorded, as with :meth:`evaluate_many`.
+
+        Raises:
+            ConfigError: An architecture is invalid, or submitted evaluations
+                are already pending.
+        """
+        self._check_no_pending("evaluate_stream")
+        if ahead is None:
+            ahead = 1 if self._pool is None else 2 * self.workers
+        if ahead < 1:
+            raise ConfigError(f"evaluate_stream(ahead=...) must be ≥ 1, got {ahead!r}.")
+        items = iter(archs)
+        exhausted = False
+        while True:
+            while not exhausted and self.pending < ahead and not self.time_is_up and (
+                self.num_evaluated + self.pending < self.budget.evaluations
+            ):
+                try:
+                    arch = next(items)
+                except StopIteration:
+                    exhausted = True
+                    break
+                self.submit(arch)
+            if not self._pending:
+                return
+            yield self.result()
+
     def submit(self, arch: Architecture | Sequence[int] | str) -> None:
         """Start evaluating an architecture; collect its ``info`` later with :meth:`result`.
 
         Up to :attr:`workers` evaluations run at once; more are queued. For a
         method that updates its model after every result (e.g. evolution),
         submitting ``workers`` architectures and then alternating
-        :meth:`result` and :meth:`submit` keeps every worker busy::
+        :meth:`result` and :meth:`submit` keeps every worker busy (submit
+        more where proposals do not depend on results yet, as
+        :meth:`evaluate_stream` does, so none waits for the oldest)::
 
             while not run.done:
                 while run.pending < min(run.workers, run.remaining):
@@ -886,16 +963,25 @@ def run_search(
     workers: int = 1,
     backend: str = "local",
     ray_address: str | None = None,
+    pool: EvaluationPool | None = None,
 ) -> dict[str, Any]:
     """Run the search method ``agent`` on an env and return the run's summary.
 
-    This is what ``nas-gym search`` calls. ``workers``, ``backend`` and
-    ``ray_address`` set up parallel evaluation (see :class:`SearchRun`).
+    This is what ``nas-gym search`` calls. ``workers``, ``backend``,
+    ``ray_address`` and ``pool`` set up parallel evaluation (see
+    :class:`SearchRun`); a given ``pool`` is closed when the search ends,
+    also when it fails.
     """
-    searcher = load_searcher(agent)(**(agent_kwargs or {}))
+    try:
+        searcher = load_searcher(agent)(**(agent_kwargs or {}))
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     run = SearchRun(
         env_id, env_kwargs, agent=agent, seed=seed, budget=budget, out_dir=out_dir,
         hparams=searcher.hparams(), progress=progress, workers=workers, backend=backend, ray_address=ray_address,
+        pool=pool,
     )
     try:
         searcher.search(run)

@@ -270,3 +270,33 @@ def test_grid_of_env_settings(nb201_kwargs, tmp_path):
     assert not (tmp_path / names[0] / "pareto.png").exists() and (tmp_path / names[1] / "pareto.png").is_file()
     text = (tmp_path / "summary.md").read_text()
     assert all(f"## {n}" in text for n in names) and text.count("| random | 1 |") == 2
+
+
+def test_eval_workers_reach_every_run(nb201_kwargs, tmp_path, bench):
+    """--eval-workers 2: each run evaluates two architectures at once; random search's histories stay the same."""
+    src, _ = bench
+    out = tmp_path / "eval_workers"
+    result = run_benchmark(["random"], "NAS-Bench-201-v0", nb201_kwargs, seeds=2, budget=BUDGET, out_dir=out,
+                           workers=2, eval_workers=2, progress=False)
+    assert not result.failed and len(result.ran) == 2
+    for seed in range(2):
+        folder = out / "random" / f"seed{seed}"
+        assert json.loads((folder / "summary.json").read_text())["workers"] == 2
+        assert _history(folder) == _history(src / "random" / f"seed{seed}")
+    assert json.loads((out / "benchmark.json").read_text())["eval_workers"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"eval_workers": 0}, "eval_workers must be an integer"),
+        ({"workers": True}, "workers must be an integer"),
+        ({"backend": "rey"}, "Did you mean 'ray'"),
+        ({"ray_address": "127.0.0.1:6379"}, "needs backend='ray'"),
+    ],
+)
+def test_benchmark_parallel_arguments_are_checked(nb201_kwargs, tmp_path, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        run_benchmark(["random"], "NAS-Bench-201-v0", nb201_kwargs, seeds=1, budget=2, out_dir=tmp_path / "x",
+                      progress=False, **kwargs)
+    assert not (tmp_path / "x").exists()

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
@@ -162,3 +163,103 @@ def test_cli_without_ray_names_the_extra(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert 'install the extra: pip install "nas-gym[ray]"' in proc.stderr
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_ppo_with_two_workers_scores_through_the_pool(nb201_kwargs, masked, monkeypatch):
+    """PPO gets one env copy per worker; their architectures are scored by the run's workers, in env order."""
+    kwargs = {"masked": masked, "episodes_per_update": 4}
+    two = _history(monkeypatch, "NAS-Bench-201-v0", nb201_kwargs, "ppo", 2, 16, seed=3, **kwargs)
+    again = _history(monkeypatch, "NAS-Bench-201-v0", nb201_kwargs, "ppo", 2, 16, seed=3, **kwargs)
+    assert [r["index"] for r in two] == list(range(16))
+    assert again == two  # deterministic for a seed, whichever worker finishes first
+    # With reward reuse on (the default), only new architectures spend budget.
+    assert len({r["arch"] for r in two}) == 16
+
+
+def test_ppo_vector_env_keeps_masks_and_reuses_rewards(nb201_kwargs):
+    from agents.ppo import _RewardMemory, _RunVecEnv
+
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=3, seed=0, workers=2) as run:
+        venv = _RunVecEnv(run, _RewardMemory(max_stale=10))
+        venv.reset()
+        masks = venv.env_method("action_masks")
+        assert len(masks) == 2 and all(m.dtype == bool and m.any() for m in masks)
+        n = run.space.num_decisions
+        same = [0] * n  # both copies build the same architecture in the same step
+        for step in range(n):
+            obs, rewards, dones, infos = venv.step(np.array([same[step], same[step]]))
+        assert list(dones) == [True, True]
+        # The first copy's architecture was scored by the env; the second reused that reward.
+        assert infos[0]["arch"] == "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+        assert infos[1].get("reused") and rewards[1] == rewards[0] == infos[0]["reward"]
+        assert run.num_evaluated == 1
+        assert infos[0]["terminal_observation"].tolist() == [1] * n and obs.tolist() == [[0] * n] * 2
+        venv.close()
+
+
+def test_ppo_resume_with_workers_replays_to_the_same_result(tmp_path, nb201_kwargs):
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_search("ppo", "NAS-Bench-201-v0", nb201_kwargs, budget=12, seed=4, out_dir=full, workers=2)
+    part.mkdir()
+    (part / "run.json").write_bytes((full / "run.json").read_bytes())
+    data = (full / "history.jsonl").read_bytes()
+    (part / "history.jsonl").write_bytes(data[: len(data) // 2])
+    summary = run_search("ppo", "NAS-Bench-201-v0", nb201_kwargs, budget=12, seed=4, out_dir=part, workers=2)
+    assert (part / "history.jsonl").read_bytes() == data
+    assert 0 < summary["resumed_from"] < 12
+
+
+def test_evaluate_stream_draws_lazily_and_never_past_the_budget(nb201_kwargs):
+    drawn = []
+
+    def proposals(run):
+        while True:
+            arch = run.space.sample(run.rng)
+            drawn.append(str(arch))
+            yield arch
+
+    for workers in (1, 2):
+        drawn.clear()
+        with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=7, seed=0, workers=workers) as run:
+            infos = list(run.evaluate_stream(proposals(run)))
+            assert [i["arch"] for i in infos] == drawn == [r["arch"] for r in run.history]
+            assert len(drawn) == 7 and run.done
+            with pytest.raises(ConfigError, match="ahead"):
+                next(run.evaluate_stream([], ahead=0))
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=7, seed=0, workers=2) as run:
+        two = [run.space.sample(run.rng) for _ in range(3)]
+        assert [i["arch"] for i in run.evaluate_stream(two)] == [str(a) for a in two]  # runs out before the budget
+        assert run.num_evaluated == 3 and not run.done
+
+
+def test_a_pool_started_for_another_env_is_refused_and_closed(nb201_kwargs):
+    pool = make_pool("NAS-Bench-201-v0", nb201_kwargs, workers=2)
+    with pytest.raises(ConfigError, match="evaluation pool was started for"):
+        SearchRun("NAS-Bench-201-v0", {**nb201_kwargs, "latency_weight": 0.5}, budget=2, pool=pool)
+    with pytest.raises(RuntimeError, match="after shutdown"):  # closed by the run that refused it
+        pool.submit((0,) * 6)
+
+
+def test_search_takes_over_a_pool_started_before(nb201_kwargs):
+    pool = make_pool("NAS-Bench-201-v0", nb201_kwargs, workers=2)
+    summary = run_search("random", "NAS-Bench-201-v0", nb201_kwargs, budget=5, pool=pool)
+    assert summary["workers"] == 2 and summary["backend"] == "local" and summary["num_evaluated"] == 5
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit((0,) * 6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "Bogus-v0"], "Environment `Bogus` doesn't exist."),
+        (["--env-kwargs", '{"latency_wieght": 1}'], "Did you mean 'latency_weight'?"),
+    ],
+)
+def test_cli_with_workers_reports_a_bad_env_once(tmp_path, args, message):
+    """Workers start before the env is checked; the error still reads as one line, with no worker traceback."""
+    cmd = [str(NAS_CLI), "search", *args, "--workers", "2", "--budget", "2", "--out", str(tmp_path / "x")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("nas-gym: error: ") and message in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -113,3 +113,22 @@ def test_a_killed_worker_is_retried_and_every_result_recorded_once(ray_address, 
     assert [r["best_reward"] for r in history] == [max(r["reward"] for r in history[: k + 1]) for k in range(budget)]
     # The same architectures in the same order as a local run, each recorded exactly once.
     assert [{k: r[k] for k in DETERMINISTIC} for r in history] == _local_history("NAS-v0", SMALL_NAS, budget)
+
+
+def test_benchmark_runs_on_the_cluster(ray_address, nb201_kwargs, tmp_path):
+    """nas-gym benchmark hands --backend/--ray-address/--eval-workers to every run, PPO's vector env included."""
+    out = tmp_path / "bench"
+    cmd = [
+        str(NAS_CLI), "benchmark", "--agents", "random,ppo", "--env", "NAS-Bench-201-v0",
+        "--env-kwargs", json.dumps(nb201_kwargs), "--seeds", "1", "--budget", "8", "--out", str(out),
+        "--workers", "2", "--eval-workers", "2", "--backend", "ray", "--ray-address", ray_address, "--no-progress",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, **RAY_ENV})
+    assert done.returncode == 0, done.stderr
+    for agent in ("random", "ppo"):
+        summary = json.loads((out / agent / "seed0" / "summary.json").read_text())
+        assert (summary["backend"], summary["workers"], summary["num_evaluated"]) == ("ray", 2, 8)
+        assert [r["index"] for r in _history(out / agent / "seed0")] == list(range(8))
+    history = [{k: r[k] for k in DETERMINISTIC} for r in _history(out / "random" / "seed0")]
+    assert history == _local_history("NAS-Bench-201-v0", nb201_kwargs, 8)
+    assert "--backend ray" in (out / "summary.md").read_text()
