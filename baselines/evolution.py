@@ -115,15 +115,18 @@ class RegularizedEvolution(Searcher):
             parent = max((population[int(i)] for i in picks), key=lambda member: member[1])[0]
             return fresh(lambda parent=parent: space.mutate(parent, run.rng))
 
-        def window() -> int:
-            """In flight: one per worker, plus one more per worker while proposals are the initial random ones.
+        def may_submit() -> bool:
+            """Whether to propose another architecture before collecting the oldest result.
 
-            Random proposals depend on no result, so a worker done early need
-            not wait for an older, slower evaluation to be recorded.
+            One per worker; with several workers, also every random member of
+            the initial population at once: those depend on no result, so a
+            worker done early takes the next instead of waiting for an older,
+            slower evaluation to be recorded.
             """
-            random_left = self.population_size - len(population) - len(in_flight)
-            ahead = min(run.workers, random_left) if run.workers > 1 else 0
-            return min(run.workers + max(ahead, 0), run.remaining)
+            if run.pending >= run.remaining:
+                return False
+            random_next = len(population) + len(in_flight) < self.population_size
+            return run.pending < run.workers or (run.workers > 1 and random_next)
 
         # Asynchronous, as in Real et al. (2019): up to run.workers children are in flight, and each
         # result joins the population before the next child is bred. Results arrive in proposal order,
@@ -131,7 +134,7 @@ class RegularizedEvolution(Searcher):
         # initial random population is the same with any number of workers.
         in_flight: deque[Architecture] = deque()
         while not run.done:
-            while run.pending < window():
+            while may_submit():
                 arch = propose()
                 run.submit(arch)
                 in_flight.append(arch)

@@ -488,19 +488,20 @@ class SearchRun:
         """Evaluate architectures drawn from ``archs`` in order, yielding each ``info`` as it is recorded.
 
         For proposals that do not depend on results (random search, a grid):
-        up to ``ahead`` evaluations are submitted at once (default: twice
-        :attr:`workers` with a pool, else 1), so a worker that finishes early
-        starts on the next architecture instead of waiting for an older one,
-        slower on another worker, to be recorded. :meth:`evaluate_many` in
-        batches of :attr:`workers` would leave it idle until the slowest of
-        the batch is done.
+        up to ``ahead`` evaluations are submitted at once (default: 16 per
+        worker with a pool, else 1), so a worker that finishes
+        early starts on the next architecture instead of waiting for an older
+        one, slower on another worker, to be recorded. :meth:`evaluate_many`
+        in batches of :attr:`workers` would leave it idle until the slowest of
+        the batch is done. Workers take submissions oldest first, never more
+        than one each at a time.
 
         An item is drawn from ``archs`` (which may be a lazy generator) only
         when it is submitted and never past the budget, so a seeded generator
         draws the same items, and the history is the same, with any number of
-        workers. The stream ends when the budget is spent or ``archs`` runs
-        out. Evaluations already submitted when a time budget runs out are
-        finished but not recorded, as with :meth:`evaluate_many`.
+        workers. The stream ends when the budget is spent, ``archs`` runs
+        out, or a time budget runs out; submissions not collected then are
+        dropped (not recorded).
 
         Raises:
             ConfigError: An architecture is invalid, or submitted evaluations
@@ -508,7 +509,7 @@ class SearchRun:
         """
         self._check_no_pending("evaluate_stream")
         if ahead is None:
-            ahead = 1 if self._pool is None else 2 * self.workers
+            ahead = 1 if self._pool is None else 16 * self.workers
         if ahead < 1:
             raise ConfigError(f"evaluate_stream(ahead=...) must be ≥ 1, got {ahead!r}.")
         items = iter(archs)
@@ -522,7 +523,12 @@ class SearchRun:
                 except StopIteration:
                     exhausted = True
                     break
-                self.submit(arch)
+                try:
+                    self.submit(arch)
+                except BudgetExhausted:  # the time budget ran out while ``archs`` drew this one
+                    break
+            if self.time_is_up:
+                self._drop_pending()
             if not self._pending:
                 return
             yield self.result()
@@ -608,6 +614,17 @@ class SearchRun:
             self._store(head.actions, info)
         self._record(info)
         return info
+
+    def _drop_pending(self) -> None:
+        """Forget every submission not collected yet (the pool cancels those no worker has started)."""
+        with self._lock:
+            dropped = list(self._pending)
+            self._pending.clear()
+        for entry in dropped:
+            if entry.key is not None:
+                self._in_flight.discard(entry.key)
+            if entry.handle is not None and hasattr(entry.handle, "cancel"):
+                entry.handle.cancel()
 
     def _dispatch(self) -> None:
         """Hand the pool the oldest submissions nobody has taken, while it has a free worker."""

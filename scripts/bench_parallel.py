@@ -6,8 +6,8 @@
 2. End to end: wall seconds of ``nas-gym search --agent evolution --env NAS-v0
    --budget 8`` with ``--workers 1`` and ``--workers 2`` (Python start-up,
    imports and exit included, about 2 s either way), the search's own wall
-   seconds from ``summary.json``, and whether the two histories hold the same
-   architectures.
+   seconds from ``summary.json`` (medians of ``cli_repeats`` runs each), and
+   whether the two histories hold the same architectures.
 3. Ray's overhead per evaluation against in-process evaluation, on the
    table env (lookups take microseconds, so the difference is overhead),
    with a Ray instance started here (``ray.init(num_cpus=2)``): one
@@ -47,6 +47,8 @@ class Args:
     """Architectures per throughput measurement on NAS-v0."""
     cli_budget: int = 8
     """Budget of the end-to-end ``nas-gym search`` comparison (0 skips it)."""
+    cli_repeats: int = 3
+    """Runs of each end-to-end command; medians are printed."""
     ray_evaluations: int = 200
     """Table lookups per Ray overhead measurement (0 skips Ray)."""
     workers: int = 2
@@ -101,10 +103,16 @@ def main(args: Args) -> None:
           f"{many:.2f}/s with {args.workers}; ratio {many / one:.2f} (goal ≥ 1.8)")
 
     if args.cli_budget:
+        runs: dict[int, list[tuple[float, float, list[str]]]] = {1: [], args.workers: []}
         with tempfile.TemporaryDirectory() as tmp:
-            wall_1, search_1, archs_1 = cli_search(args.cli_budget, 1, Path(tmp) / "w1")
-            wall_n, search_n, archs_n = cli_search(args.cli_budget, args.workers, Path(tmp) / f"w{args.workers}")
-        print(f"2. nas-gym search --agent evolution --budget {args.cli_budget}: {wall_1:.1f} s with --workers 1, "
+            for r in range(args.cli_repeats):  # alternated, so drifting load hits both alike
+                for w in runs:
+                    runs[w].append(cli_search(args.cli_budget, w, Path(tmp) / f"w{w}_{r}"))
+        wall_1, search_1 = (float(np.median([run[i] for run in runs[1]])) for i in (0, 1))
+        wall_n, search_n = (float(np.median([run[i] for run in runs[args.workers]])) for i in (0, 1))
+        archs_1, archs_n = runs[1][0][2], runs[args.workers][0][2]
+        print(f"2. nas-gym search --agent evolution --budget {args.cli_budget}, median of {args.cli_repeats}: "
+              f"{wall_1:.1f} s with --workers 1, "
               f"{wall_n:.1f} s with --workers {args.workers} (ratio {wall_1 / wall_n:.2f}); the search itself "
               f"{search_1:.1f} s vs {search_n:.1f} s (ratio {search_1 / search_n:.2f}); "
               f"same architectures: {archs_1 == archs_n}")

@@ -263,3 +263,22 @@ def test_cli_with_workers_reports_a_bad_env_once(tmp_path, args, message):
     assert proc.returncode == 2
     assert proc.stderr.startswith("nas-gym: error: ") and message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_evaluate_stream_stops_at_a_time_budget_and_drops_what_is_left(nb201_kwargs):
+    import time
+
+    from nas_gym.search import Budget
+
+    def slow_proposals(run):
+        while True:
+            time.sleep(0.005)
+            yield run.space.sample(run.rng)
+
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=Budget(10_000, seconds=0.5), seed=0, workers=2) as run:
+        infos = list(run.evaluate_stream(slow_proposals(run)))
+        assert run.time_is_up and run.done and run.pending == 0
+        assert 0 < len(infos) == run.num_evaluated < 10_000
+        assert [r["index"] for r in run.history] == list(range(run.num_evaluated))
+        with pytest.raises(BudgetExhausted):
+            run.evaluate(run.space.sample(run.rng))
