@@ -49,6 +49,10 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--workers", type=int, default=1,
                    help="architectures evaluated at once (default: 1, in this process)")
+    _add_backend_args(p)
+
+
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where evaluations run: worker processes on this machine, or Ray tasks (extra 'ray')")
     p.add_argument("--ray-address", default=None,
@@ -176,10 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "WORKERS / EVAL_WORKERS runs go side by side")
     bench.add_argument("--eval-workers", type=int, default=1,
                        help="architectures each run evaluates at once (nas-gym search --workers; default: 1)")
-    bench.add_argument("--backend", choices=("local", "ray"), default="local",
-                       help="where each run's evaluations go: processes here, or Ray tasks (extra 'ray')")
-    bench.add_argument("--ray-address", default=None,
-                       help="HOST:PORT of a running Ray cluster (with --backend ray; default: start Ray here)")
+    _add_backend_args(bench)
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     bench.set_defaults(func=cmd_benchmark)
     return parser
