@@ -53,6 +53,8 @@ class Args:
     """SIGKILLs per search before it is let finish."""
     seed: int = 0
     """Seed of the searches and of the kill points."""
+    workers: int = 1
+    """``--workers`` of the killed searches and of their references (2: parallel evaluation is killed too)."""
     fuzz_cases: int = 200
     """Hypothesis examples per fuzz target (0 skips fuzzing)."""
 
@@ -94,20 +96,22 @@ def kill_and_resume(args: Args, workdir: Path) -> tuple[int, int, int]:
     else:
         env_id, env_kwargs = "NAS-v0", TINY_TRAINING
     totals = Counter()
-    print(f"== Kill and resume: {env_id}, budget {args.budget}, {args.kills} SIGKILLs per search ==")
+    print(f"== Kill and resume: {env_id}, budget {args.budget}, {args.kills} SIGKILLs per search, "
+          f"--workers {args.workers} ==")
     print(f"{'agent':10s} {'mid-run':>7s} {'kills at (lines on disk)':44s} {'lines':>6s} {'lost':>5s} {'dup':>4s} "
           f"{'diff':>5s} {'best equal':>10s} {'s':>6s}")
     for n, agent in enumerate(args.agents):
         out, reference = workdir / f"{agent}-killed", workdir / f"{agent}-reference"
         start = time.perf_counter()
-        cmd = kill.search_command(agent, env_id, env_kwargs, args.budget, args.seed, out)
+        cmd = [*kill.search_command(agent, env_id, env_kwargs, args.budget, args.seed, out),
+               "--workers", str(args.workers)]
         # A cache per method, so no method finds another's trainings already done.
         env = {**os.environ, "NAS_GYM_CACHE_DIR": str(workdir / f"{agent}-cache")}
         at = kill.kill_and_resume(cmd, out, args.budget, args.kills, np.random.default_rng([args.seed, n]), env=env,
                                   timeout_s=600, jitter_s=0.005 if args.env == "table" else 0.05)
         wall = time.perf_counter() - start
         run_search(agent, env_id, {**env_kwargs, "cache": False} if args.env == "training" else env_kwargs,
-                   budget=args.budget, seed=args.seed, out_dir=reference)
+                   budget=args.budget, seed=args.seed, out_dir=reference, workers=args.workers)
         figures = compare(out / "history.jsonl", reference / "history.jsonl")
         best, expected = (json.loads((d / "summary.json").read_text())["best"] for d in (out, reference))
         same_best = (best["arch"], best["reward"]) == (expected["arch"], expected["reward"])
