@@ -160,35 +160,35 @@ class _RunVecEnv(DummyVecEnv):
 
     def _score(self, completed: list[tuple[int, tuple[int, ...]]]) -> None:
         """Submit the new architectures of this step together, then collect them in env-index order."""
-        submitted: dict[tuple[int, ...], int] = {}  # key -> env that evaluates it in this step
-        plan: list[tuple[int, tuple[int, ...], str]] = []
+        submitted: set[tuple[int, ...]] = set()
+        plan: list[tuple[int, tuple[int, ...], str, float | None]] = []  # env, architecture, how, recalled reward
         for i, key in completed:
             reward = self.memory.recall(key) if self.memory is not None else None
             if reward is not None:
-                plan.append((i, key, "reused"))
+                plan.append((i, key, "reused", reward))
             elif key in submitted and self.memory is not None:
                 self.memory.stale += 1  # the same new architecture twice in one step: the copy reuses the first
-                plan.append((i, key, "twin"))
+                plan.append((i, key, "twin", None))
             else:
                 try:
                     self.run.submit(key)
                 except BudgetExhausted:
-                    plan.append((i, key, "unscored"))
+                    plan.append((i, key, "unscored", 0.0))
                     continue
-                submitted[key] = i
-                plan.append((i, key, "scored"))
+                submitted.add(key)
+                plan.append((i, key, "scored", None))
         rewards: dict[tuple[int, ...], float] = {}
         n_actions = self.action_space.n
-        for i, key, how in plan:
+        for i, key, how, reward in plan:
             if how == "scored":  # results come back in submission order, which is this order
                 info = dict(self.run.result())
                 reward = rewards[key] = float(info["reward"])
                 if self.memory is not None:
                     self.memory.remember(key, reward)
             elif how == "unscored":
-                reward, info = 0.0, {"action_mask": np.zeros(n_actions, dtype=bool), "step": self._n, "unscored": True}
+                info = {"action_mask": np.zeros(n_actions, dtype=bool), "step": self._n, "unscored": True}
             else:  # reused from an earlier step, or the twin of one scored in this step
-                reward = self.memory.seen[key] if how == "reused" else rewards[key]
+                reward = reward if how == "reused" else rewards[key]
                 info = _reused_info(n_actions, self._n)
             self.buf_rews[i] = reward
             self._finish(i, self.envs[i].unwrapped.observation(key), True, False, info)
