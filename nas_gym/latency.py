@@ -8,11 +8,14 @@
   sums the operations of an architecture: fast after the first measurements,
   and, being a sum over per-op costs, usable as a differentiable expectation
   by DARTS (:meth:`OpTableLatency.op_latency_ms`).
-- :class:`TableLatency` reads a device column of a tabular benchmark (FPGA,
-  Raspberry Pi 4, Pixel 3, ...).
-- :class:`NoLatency` adds nothing: it passes on what the evaluator reported.
 
-:func:`make_latency_model` builds any of them by name.
+A table's device column (FPGA, Raspberry Pi 4, Pixel 3, ...) needs no model:
+the table evaluator reports it with the accuracies.
+
+:data:`LATENCY_MODELS` holds them by the names the env's ``latency``
+argument takes (``measured``, ``op_table``; ``table`` and ``none`` add no
+model). A new latency model is a :class:`LatencyModel` subclass and one
+``LATENCY_MODELS.register`` line.
 """
 
 from __future__ import annotations
@@ -33,18 +36,17 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from nas_gym.error import CacheError, ConfigError, unknown_name
+from nas_gym.error import CacheError, ConfigError
 from nas_gym.evaluators.cache import EvalCache, cache_key, default_cache_dir
-from nas_gym.evaluators.table import TabularBenchmark
+from nas_gym.registry import Registry
 
 if TYPE_CHECKING:
-    from nas_gym.evaluators.metrics import Metrics
+    from nas_gym.env_parts import EnvParts
     from nas_gym.spaces.base import Architecture, SearchSpace
     from nas_gym.tasks import Task
 
 logger = logging.getLogger(__name__)
 
-LATENCY_MODELS = ("measured", "op_table", "table", "none")
 
 #: How repeats are reduced to one figure; part of every timing model's settings,
 #: so figures cached under an earlier statistic are never mixed with these.
@@ -152,30 +154,12 @@ class LatencyModel(abc.ABC):
     """Milliseconds per forward pass for an architecture."""
 
     @abc.abstractmethod
-    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float | None:
-        """Latency of ``arch`` in milliseconds, or None when the model has none.
-
-        Args:
-            arch: The architecture.
-            metrics: What the evaluator measured for ``arch``, for models
-                that build on it.
-        """
+    def latency_ms(self, arch: Architecture) -> float:
+        """Latency of ``arch`` in milliseconds."""
 
     def settings(self) -> dict[str, Any]:
         """Plain-data settings that change results (part of cache keys)."""
         return {}
-
-
-class NoLatency(LatencyModel):
-    """No latency model: keep the evaluator's ``latency_ms`` (None if it has none)."""
-
-    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float | None:
-        """Return ``metrics.latency_ms`` when given, else None."""
-        return None if metrics is None else metrics.latency_ms
-
-    def settings(self) -> dict[str, Any]:
-        """Just the kind."""
-        return {"kind": "none"}
 
 
 class MeasuredLatency(LatencyModel):
@@ -232,7 +216,7 @@ class MeasuredLatency(LatencyModel):
         """Cache key of ``arch``'s latency on this host with these settings."""
         return cache_key(arch.space.key, str(arch.space.canonical(arch)), type(self).__name__, self.settings())
 
-    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float:
+    def latency_ms(self, arch: Architecture) -> float:
         """Measured (or cached) latency of ``arch`` in milliseconds."""
         key = self.cache_key(arch)
         if key in self._memo:
@@ -368,7 +352,7 @@ class OpTableLatency(LatencyModel):
         self._measure([key])
         return self._table[key]
 
-    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float:
+    def latency_ms(self, arch: Architecture) -> float:
         """Sum of the latencies of ``arch``'s operations, in milliseconds."""
         keys = self.space.op_keys(arch, self.task)
         self._measure(keys)
@@ -392,89 +376,29 @@ class OpTableLatency(LatencyModel):
         return len(self._table)
 
 
-class TableLatency(LatencyModel):
-    """Latency from a column of a tabular benchmark (e.g. a device's latency in ms).
-
-    Args:
-        table: A loaded :class:`TabularBenchmark`.
-        column: The latency column, in milliseconds.
-
-    Raises:
-        DataError: The column is absent, non-numeric or has missing values.
-    """
-
-    def __init__(self, table: TabularBenchmark, column: str) -> None:
-        self.table = table
-        self.column = column
-        self._values = table.column(column)
-
-    def latency_ms(self, arch: Architecture, metrics: Metrics | None = None) -> float:
-        """Return the table's latency for ``arch`` (or its canonical form).
-
-        Raises:
-            DataError: The table does not cover ``arch``.
-        """
-        return float(self._values[self.table.lookup(arch, canonical=True)])
-
-    def settings(self) -> dict[str, Any]:
-        """Kind, table file and column."""
-        return {
-            "kind": "table",
-            "path": str(self.table.path),
-            "mtime_ns": self.table.mtime_ns,
-            "size_bytes": self.table.size_bytes,
-            "column": self.column,
-        }
+#: Latency models by the names of the env's ``latency`` argument. A factory takes the env's
+#: :class:`~nas_gym.env_parts.EnvParts` and the user's ``latency_kwargs``; None means the
+#: evaluator's own figure (a table's latency column) or no latency at all.
+LATENCY_MODELS: Registry[LatencyModel | None] = Registry("latency model")
 
 
-def make_latency_model(
-    kind: str = "none",
-    *,
-    space: SearchSpace | None = None,
-    task: Task | None = None,
-    table: TabularBenchmark | str | os.PathLike[str] | None = None,
-    column: str | None = None,
-    cache: EvalCache | str | os.PathLike[str] | None = "default",
-    cache_dir: str | os.PathLike[str] | None = None,
-    batch_size: int = 1,
-    warmup: int = 3,
-    repeats: int = 15,
-    num_threads: int = 1,
-) -> LatencyModel:
-    """Build a latency model by name.
+@LATENCY_MODELS.register("measured", takes=MeasuredLatency, fixed=("task", "cache"))
+def _measured(parts: EnvParts, **kwargs: Any) -> MeasuredLatency:
+    return MeasuredLatency(parts.task, cache=parts.cache, **kwargs)
 
-    Args:
-        kind: ``measured``, ``op_table``, ``table`` or ``none``.
-        space: The search space (``op_table``; ``table`` given as a path).
-        task: The task (``measured``, ``op_table``).
-        table: A loaded table, or the path of one (``table``).
-        column: The latency column in ms (``table``).
-        cache: Evaluation cache for ``measured`` (see :class:`MeasuredLatency`).
-        cache_dir: Folder of the op table for ``op_table``.
-        batch_size: Inputs per timed forward pass.
-        warmup: Untimed passes before timing.
-        repeats: Timed passes; the fastest is used.
-        num_threads: Torch threads while timing.
 
-    Raises:
-        ConfigError: Unknown kind, or an argument the kind needs is missing.
-    """
-    timing = {"batch_size": batch_size, "warmup": warmup, "repeats": repeats, "num_threads": num_threads}
+@LATENCY_MODELS.register("op_table", takes=OpTableLatency, fixed=("space", "task"))
+def _op_table(parts: EnvParts, **kwargs: Any) -> OpTableLatency:
+    return OpTableLatency(parts.space, parts.task, **kwargs)
 
-    def need(name: str, value: Any) -> Any:
-        if value is None:
-            raise ConfigError(f"Latency model {kind!r} needs {name}=...; it was not given.")
-        return value
 
-    if kind == "none":
-        return NoLatency()
-    if kind == "measured":
-        return MeasuredLatency(need("task", task), cache=cache, **timing)
-    if kind == "op_table":
-        return OpTableLatency(need("space", space), need("task", task), cache_dir=cache_dir, **timing)
-    if kind == "table":
-        column = need("column", column)
-        if not isinstance(need("table", table), TabularBenchmark):
-            table = TabularBenchmark.load(table, space=need("space", space), val_column=None, latency_column=column)
-        return TableLatency(table, column)
-    raise unknown_name("latency model", kind, LATENCY_MODELS)
+@LATENCY_MODELS.register("table")
+def _table_column(parts: EnvParts) -> None:
+    """The latency column arrives in the table evaluator's metrics."""
+    if parts.table is None or parts.table.roles["latency"] is None:
+        raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
+
+
+@LATENCY_MODELS.register("none")
+def _no_latency(parts: EnvParts) -> None:
+    """Rewards are pure accuracy."""

@@ -6,26 +6,29 @@ import inspect
 import math
 import numbers
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces as gym_spaces
 
+from nas_gym.env_parts import EnvParts, build_parts
 from nas_gym.error import ConfigError, EpisodeEndedError, InvalidActionError, did_you_mean, unknown_name
-from nas_gym.evaluators.base import Evaluator
+from nas_gym.evaluation import Evaluation
 from nas_gym.evaluators.metrics import Metrics
-from nas_gym.rewards import Reward
-from nas_gym.spaces import Architecture, SearchSpace, make_space
+from nas_gym.spaces import Architecture, SearchSpace
 
-EVALUATORS = ("train", "table")
-LATENCY_MODELS = ("auto", "measured", "op_table", "table", "none")
+if TYPE_CHECKING:
+    from nas_gym.evaluators.base import Evaluator
+    from nas_gym.evaluators.cache import EvalCache
+    from nas_gym.evaluators.table import TabularBenchmark
+    from nas_gym.latency import LatencyModel
+    from nas_gym.rewards import Reward
+    from nas_gym.tasks import Task
+
 INVALID_ACTION_MODES = ("penalty", "raise")
-#: Latency target when none is given and latency is not a table column: about the median
-#: single-thread batch-1 latency of default-space networks on digits on a laptop-class CPU.
-DEFAULT_LATENCY_TARGET_MS = 0.25
 
 _STRING_ARGS = ("space", "task", "evaluator", "arch_column", "latency", "reward", "invalid_action")
 _OPTIONAL_STRING_ARGS = ("val_column", "test_column", "latency_column", "render_mode")
@@ -38,13 +41,6 @@ _KWARGS_EXAMPLES = {
 
 #: NAS-Bench-201 cells trained on MNIST-1D by scripts/build_table.py, shipped as package data.
 EMBEDDED_NB201_TABLE = Path(__file__).resolve().parent / "data" / "nb201_mnist1d.csv.gz"
-
-NB201_TABLE_HELP = (
-    "NAS-Bench-201-v0 needs a tabular benchmark: pass table='/path/to/table.csv' with "
-    "val_column=... and test_column=... (and optionally latency_column=...). "
-    "A CSV of all 15,625 NAS-Bench-201 cells with an 'arch_str' column works, e.g. the "
-    "NAS-Bench-201 results joined with HW-NAS-Bench latencies."
-)
 
 
 class NASEnv(gym.Env):
@@ -181,10 +177,6 @@ class NASEnv(gym.Env):
         **unknown: Any,
     ) -> None:
         _check_arguments(unknown, locals())
-        space_kwargs = _kwargs("space_kwargs", space_kwargs)
-        task_kwargs = _kwargs("task_kwargs", task_kwargs)
-        evaluator_kwargs = _kwargs("evaluator_kwargs", evaluator_kwargs)
-        latency_kwargs = _kwargs("latency_kwargs", latency_kwargs)
         if invalid_action not in INVALID_ACTION_MODES:
             raise unknown_name("invalid_action mode", invalid_action, INVALID_ACTION_MODES)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -192,109 +184,57 @@ class NASEnv(gym.Env):
         self.render_mode = render_mode
         self.invalid_action = invalid_action
         self.invalid_action_penalty = float(invalid_action_penalty)
-        Reward(reward, latency_weight, 1.0 if latency_target_ms is None else latency_target_ms)  # fail fast
-        self.space: SearchSpace = make_space(space, **space_kwargs)
-        if task == "npz" or task_kwargs:
-            from nas_gym.tasks import make_task
-
-            _check_signature("task_kwargs", make_task, task_kwargs, fixed=("name",))
-        self._task_name, self._task_kwargs = task, task_kwargs
-        self._task = None
-        self.cache = self._make_cache(cache)
-        self.evaluator: Evaluator = self._make_evaluator(
-            evaluator, evaluator_kwargs, table, arch_column, val_column, test_column, latency_column
+        embedded = EMBEDDED_NB201_TABLE if EMBEDDED_NB201_TABLE.is_file() else None
+        self.parts: EnvParts = build_parts(
+            space=space, space_kwargs=_kwargs("space_kwargs", space_kwargs), task=task,
+            task_kwargs=_kwargs("task_kwargs", task_kwargs), evaluator=evaluator,
+            evaluator_kwargs=_kwargs("evaluator_kwargs", evaluator_kwargs), table=table, arch_column=arch_column,
+            val_column=val_column, test_column=test_column, latency_column=latency_column, latency=latency,
+            latency_kwargs=_kwargs("latency_kwargs", latency_kwargs), reward=reward, latency_weight=latency_weight,
+            latency_target_ms=latency_target_ms, cache=cache, embedded_table=embedded,
         )
-        if latency == "table" and latency_column is None:
-            raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
-        if self.table is None:
-            given = {k: v for k, v in (("val_column", val_column), ("test_column", test_column),
-                                       ("latency_column", latency_column)) if v is not None}
-            if given:
-                raise ConfigError(
-                    f"{', '.join(f'{k}={v!r}' for k, v in given.items())} name columns of a table, but no table "
-                    "was given: pass table='/path/to/table.csv' (evaluator='table'), or drop them to train."
-                )
-        if latency == "auto":
-            latency = "table" if latency_column else ("none" if self.table is not None else "measured")
-        self.latency_model = self._make_latency(latency, latency_kwargs)
-        if latency_target_ms is None:
-            latency_target_ms = DEFAULT_LATENCY_TARGET_MS
-            if latency == "table":
-                latency_target_ms = float(np.median(self.table.column(latency_column)))
-        self.reward_fn = Reward(reward, latency_weight, latency_target_ms)
-
         self.action_space = gym_spaces.Discrete(self.space.max_choices)
         self.observation_space = gym_spaces.MultiDiscrete(self.space.nvec + 1)
         self._masks_cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._given_metrics: dict[tuple[int, ...], Metrics] = {}
         self._prefix: list[int] = []
         self._done = True
 
-    # -- construction helpers -------------------------------------------------
+    # -- the parts (read-only: build another env to change one) -------------------------
     @property
-    def task(self):
+    def space(self) -> SearchSpace:
+        """The search space."""
+        return self.parts.space
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """What scores a complete architecture."""
+        return self.parts.evaluator
+
+    @property
+    def latency_model(self) -> LatencyModel | None:
+        """What adds latency the evaluator does not report (None: a table column, or no latency)."""
+        return self.parts.latency_model
+
+    @property
+    def reward_fn(self) -> Reward:
+        """The reward with its latency weight and target."""
+        return self.parts.reward
+
+    @property
+    def table(self) -> TabularBenchmark | None:
+        """The tabular benchmark the env reads, or None."""
+        return self.parts.table
+
+    @property
+    def cache(self) -> EvalCache | None:
+        """The persistent evaluation cache, or None."""
+        return self.parts.cache
+
+    @property
+    def task(self) -> Task:
         """The task (dataset), loaded on first use so table envs never load one."""
-        if self._task is None:
-            from nas_gym.tasks import make_task
-
-            self._task = make_task(self._task_name, **self._task_kwargs)
-        return self._task
-
-    @staticmethod
-    def _make_cache(cache: bool | str):
-        if cache is False or cache is None:
-            return None
-        from nas_gym.evaluators.cache import EvalCache
-
-        if cache is True:
-            return EvalCache()
-        if isinstance(cache, (str, os.PathLike)):
-            return EvalCache(os.fspath(cache))
-        raise ConfigError(f"cache must be True, False or a file path, got {cache!r}.")
-
-    def _make_evaluator(self, kind, kwargs, table, arch_column, val_column, test_column, latency_column):
-        if kind == "table" or table is not None:
-            from nas_gym.evaluators.table import TableEvaluator, TabularBenchmark
-
-            if table is None and self.space.name == "nb201" and EMBEDDED_NB201_TABLE.is_file():
-                # The table this project built (see nas_gym/data/nb201_mnist1d.md): works offline.
-                table = str(EMBEDDED_NB201_TABLE)
-                val_column = val_column or "val_accuracy"
-                test_column = test_column or "test_accuracy"
-            if table is None:
-                raise ConfigError(NB201_TABLE_HELP if self.space.name == "nb201" else
-                                  "evaluator='table' needs table='/path/to/table.csv' and val_column=...")
-            if val_column is None:
-                raise ConfigError(f"A table needs val_column='<column of validation accuracy>' (table {table!r}).")
-            if kwargs:
-                raise ConfigError(
-                    f"evaluator_kwargs {sorted(kwargs)} apply to evaluator='train' only; a table takes none."
-                )
-            self.table = TabularBenchmark.load(
-                table, space=self.space, arch_column=arch_column, val_column=val_column,
-                test_column=test_column, latency_column=latency_column,
-            )
-            return TableEvaluator(self.table)
-        if kind != "train":
-            raise unknown_name("evaluator", kind, EVALUATORS)
-        from nas_gym.evaluators.cache import CachedEvaluator
-        from nas_gym.evaluators.training import TrainingEvaluator
-
-        self.table = None
-        _check_signature("evaluator_kwargs", TrainingEvaluator, kwargs, fixed=("task",))
-        return CachedEvaluator(TrainingEvaluator(self.task, **kwargs), self.cache)
-
-    def _make_latency(self, kind: str, kwargs: dict[str, Any]):
-        if kind not in LATENCY_MODELS:
-            raise unknown_name("latency model", kind, LATENCY_MODELS)
-        if kind in ("none", "table"):
-            return None  # table latency arrives in the evaluator's metrics
-        from nas_gym.latency import MeasuredLatency, OpTableLatency
-
-        if kind == "measured":
-            _check_signature("latency_kwargs", MeasuredLatency, kwargs, fixed=("task", "cache"))
-            return MeasuredLatency(self.task, cache=self.cache, **kwargs)
-        _check_signature("latency_kwargs", OpTableLatency, kwargs, fixed=("space", "task"))
-        return OpTableLatency(self.space, self.task, **kwargs)
+        return self.parts.task
 
     # -- Gymnasium API ----------------------------------------------------------
     def action_masks(self) -> np.ndarray:
@@ -344,10 +284,9 @@ class NASEnv(gym.Env):
             return self._obs(), 0.0, False, False, {"action_mask": self.action_masks(), "step": len(self._prefix)}
         self._done = True
         arch = Architecture(self.space, tuple(self._prefix))
-        info = self.score(arch)
-        info["action_mask"] = self.action_masks()
-        info["step"] = len(self._prefix)
-        return self._obs(), info["reward"], True, False, info
+        evaluation = self.score(arch, self._given_metrics.pop(arch.indices, None))
+        info = {**evaluation.info(), "action_mask": self.action_masks(), "step": len(self._prefix)}
+        return self._obs(), evaluation.reward, True, False, info
 
     def _invalid(self, action: int, mask: np.ndarray):
         k = len(self._prefix)
@@ -363,31 +302,37 @@ class NASEnv(gym.Env):
         info = {"action_mask": self.action_masks(), "step": k, "invalid_action": True, "message": msg}
         return self._obs(), self.invalid_action_penalty, True, False, info
 
-    def score(self, arch: Architecture) -> dict[str, Any]:
-        """Evaluate a complete architecture and return the final-step ``info`` (with ``reward``).
+    def score(self, arch: Architecture, metrics: Metrics | None = None) -> Evaluation:
+        """Score a complete architecture: evaluate it (unless ``metrics`` are given), add latency, pay the reward.
 
-        This is what the last ``step`` calls; it is public so that vector envs and
-        remote workers can share one code path. Agents should use ``step``.
+        This is what the last ``step`` calls, and the one scoring hook for
+        results measured elsewhere: a resumed run's recorded metrics, a remote
+        worker's. Agents should use ``step``.
+
+        Args:
+            arch: A complete architecture of :attr:`space`.
+            metrics: What an evaluation of ``arch`` already measured; None
+                evaluates it with :attr:`evaluator`.
+
+        Returns:
+            The :class:`~nas_gym.evaluation.Evaluation` the final ``info`` is built from.
         """
-        metrics: Metrics = self.evaluator.evaluate(arch)
+        if metrics is None:
+            metrics = self.evaluator.evaluate(arch)
         if metrics.latency_ms is None and self.latency_model is not None:
-            metrics.latency_ms = self.latency_model.latency_ms(arch, metrics)
+            metrics.latency_ms = self.latency_model.latency_ms(arch)
         reward = self.reward_fn(metrics.val_accuracy, metrics.latency_ms)
-        return {
-            "arch": str(arch),
-            "reward": reward,
-            "val_accuracy": float(metrics.val_accuracy),
-            "test_accuracy": float(metrics.test_accuracy),
-            "latency_ms": None if metrics.latency_ms is None else float(metrics.latency_ms),
-            "latency_penalty": float(metrics.val_accuracy - reward),
-            "params": int(metrics.params),
-            "flops": int(metrics.flops),
-            "cost_s": float(metrics.cost_s),
-            "cached": bool(metrics.extra.get("cached", False)),
-            "diverged": bool(metrics.diverged),
-            "timed_out": bool(metrics.timed_out),
-            "invalid_action": False,
-        }
+        return Evaluation.of(str(arch), metrics, reward, float(metrics.val_accuracy - reward))
+
+    def score_next_from(self, metrics: Metrics, actions: Sequence[int]) -> None:
+        """Score the architecture ``actions`` from ``metrics`` when an episode next completes it.
+
+        The final ``step`` that builds ``actions`` then calls
+        ``score(arch, metrics)`` instead of evaluating: a resumed run replays
+        its recorded evaluations through ``step`` this way, so an RL agent sees
+        the very rewards it saw before and nothing is trained again.
+        """
+        self._given_metrics[tuple(int(a) for a in actions)] = metrics
 
     def render(self) -> str | None:
         """``ansi``: the decisions made so far as ``name=choice`` pairs."""
@@ -398,8 +343,7 @@ class NASEnv(gym.Env):
 
     def close(self) -> None:
         """Close the evaluation cache connection."""
-        if self.cache is not None:
-            self.cache.close()
+        self.parts.close()
 
 
 
@@ -434,22 +378,6 @@ def _kwargs(name: str, value: Any) -> dict[str, Any]:
             f"got {value!r}."
         )
     return dict(value)
-
-
-def _check_signature(name: str, fn: Callable[..., Any], kwargs: Mapping[str, Any], fixed: tuple[str, ...] = ()) -> None:
-    """Refuse keys of ``kwargs`` that ``fn`` does not take, or that the env sets itself (``fixed``)."""
-    params = [
-        p.name
-        for p in inspect.signature(fn).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", *fixed)
-    ]
-    for key in kwargs:
-        if key not in params:
-            where = " (the env sets it)" if key in fixed else ""
-            raise ConfigError(
-                f"{name} has no argument {key!r}{where}.{did_you_mean(key, params)} "
-                f"Valid arguments: {', '.join(params) or '(none)'}."
-            )
 
 
 def _check_arguments(unknown: dict[str, Any], given: dict[str, Any]) -> None:

@@ -85,6 +85,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def play(env: Any, actions: Sequence[int]) -> dict[str, Any]:
+    """Play ``actions`` through ``env`` from a reset and return the final step's ``info``.
+
+    The one loop that turns a proposed architecture into an episode: the
+    search run's own evaluations and every worker's go through it. The
+    ``info`` has no ``arch`` key when the actions were invalid (the env's
+    penalty info).
+    """
+    env.reset()
+    info: dict[str, Any] = {}
+    for a in actions:
+        _, _, terminated, _, info = env.step(int(a))
+        if terminated:
+            break
+    return info
+
+
 def evaluate_actions(env_id: str, env_kwargs: dict[str, Any], actions: Sequence[int]) -> dict[str, Any]:
     """Play ``actions`` through this process's env and return the final ``info`` as plain data.
 
@@ -97,16 +114,9 @@ def evaluate_actions(env_id: str, env_kwargs: dict[str, Any], actions: Sequence[
         actions: One action per decision.
 
     Returns:
-        The final-step ``info`` with arrays turned into lists. It has no
-        ``arch`` key when the actions were invalid (the env's penalty info).
+        The final-step ``info`` (see :func:`play`) with arrays turned into lists.
     """
-    env = _worker_env(env_id, env_kwargs)
-    env.reset()
-    info: dict[str, Any] = {}
-    for a in actions:
-        _, _, terminated, _, info = env.step(int(a))
-        if terminated:
-            break
+    info = play(_worker_env(env_id, env_kwargs), actions)
     return {k: _plain(v) for k, v in info.items()}
 
 

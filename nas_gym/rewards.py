@@ -19,12 +19,42 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nas_gym.error import ConfigError, unknown_name
+from nas_gym.error import ConfigError
+from nas_gym.registry import Registry
 
-REWARDS = ("hinge", "linear", "mnasnet", "mnasnet_hard")
+#: Rewards by name: ``shape(val_accuracy, ratio, w)`` with ``ratio = latency_ms / T`` (≥ 0) and
+#: ``w > 0`` (:class:`Reward` answers ``w = 0`` and a missing latency with pure accuracy itself).
+#: A new reward is one function and one ``REWARDS.register`` line.
+REWARDS: Registry[float] = Registry("reward")
 
-#: MnasNet exponents (alpha under target, beta over target), Tan et al. 2019.
-_MNASNET_EXPONENTS = {"mnasnet": (-0.07, -0.07), "mnasnet_hard": (0.0, -1.0)}
+
+@REWARDS.register("hinge")
+def hinge(val_accuracy: float, ratio: float, w: float) -> float:
+    """``a - w * max(0, l / T - 1)``: no penalty under target."""
+    return float(val_accuracy - w * max(0.0, ratio - 1.0))
+
+
+@REWARDS.register("linear")
+def linear(val_accuracy: float, ratio: float, w: float) -> float:
+    """``a - w * l / T``."""
+    return float(val_accuracy - w * ratio)
+
+
+def _mnasnet(alpha: float, beta: float):
+    """MnasNet's ``a * (l / T) ** (w * exponent)``, exponent ``alpha`` under target and ``beta`` over it."""
+
+    def shape(val_accuracy: float, ratio: float, w: float) -> float:
+        exponent = w * (alpha if ratio <= 1.0 else beta)
+        # A zero-latency network (e.g. all-"none" cells in a table) would give
+        # 0 ** negative; treat it as exactly on target.
+        return float(val_accuracy * (ratio**exponent if ratio > 0 else 1.0))
+
+    return shape
+
+
+# Exponents of Tan et al. 2019 (alpha under target, beta over target).
+REWARDS.register("mnasnet", _mnasnet(-0.07, -0.07))
+REWARDS.register("mnasnet_hard", _mnasnet(0.0, -1.0))
 
 
 @dataclass(frozen=True)
@@ -45,8 +75,7 @@ class Reward:
     latency_target_ms: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.name not in REWARDS:
-            raise unknown_name("reward", self.name, REWARDS)
+        REWARDS.entry(self.name)  # an unknown name raises, listing the known ones
         if (
             not (isinstance(self.latency_weight, (int, float)) and math.isfinite(self.latency_weight))
             or self.latency_weight < 0
@@ -57,22 +86,9 @@ class Reward:
         if not isinstance(self.latency_target_ms, (int, float)) or not self.latency_target_ms > 0:
             raise ConfigError(f"latency_target_ms must be a number > 0 (milliseconds), got {self.latency_target_ms!r}.")
 
-    def penalty(self, val_accuracy: float, latency_ms: float | None) -> float:
-        """How much the latency term takes off pure accuracy (≥ 0 except for fast mnasnet archs)."""
-        return val_accuracy - self(val_accuracy, latency_ms)
-
     def __call__(self, val_accuracy: float, latency_ms: float | None) -> float:
         """The reward for a validation accuracy (fraction) and a latency in ms."""
         if latency_ms is None or self.latency_weight == 0:
             return float(val_accuracy)
         ratio = max(float(latency_ms), 0.0) / self.latency_target_ms
-        w = self.latency_weight
-        if self.name == "hinge":
-            return float(val_accuracy - w * max(0.0, ratio - 1.0))
-        if self.name == "linear":
-            return float(val_accuracy - w * ratio)
-        alpha, beta = _MNASNET_EXPONENTS[self.name]
-        exponent = w * (alpha if ratio <= 1.0 else beta)
-        # A zero-latency network (e.g. all-"none" cells in a table) would give
-        # 0 ** negative; treat it as exactly on target.
-        return float(val_accuracy * (ratio**exponent if ratio > 0 else 1.0))
+        return REWARDS.entry(self.name).factory(val_accuracy, ratio, self.latency_weight)

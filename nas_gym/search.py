@@ -1,82 +1,72 @@
-"""The search-run API: budget, seed, history, best-so-far and one logger.
+"""The search-run API: budget, seed, history, best-so-far and summary.
 
-Every search method runs inside a :class:`SearchRun`. The run owns the
-environment and wraps it so that *every* completed episode, whoever stepped
-it, is recorded once: methods that propose whole architectures call
-:meth:`SearchRun.evaluate`, which replays the architecture through
-``reset``/``step``; RL methods step ``run.env`` themselves. Either way the
-reward comes from the env.
+Every search method runs inside a :class:`SearchRun`. Methods that propose
+whole architectures call :meth:`SearchRun.evaluate` (or
+:meth:`~SearchRun.evaluate_many`, :meth:`~SearchRun.evaluate_stream`,
+:meth:`~SearchRun.submit`/:meth:`~SearchRun.result`), which play them
+through the env's ``reset``/``step``; RL methods step ``run.env``
+themselves, and a wrapper reports every episode they complete. Either way
+the reward comes from the env, and every evaluation becomes one
+:class:`~nas_gym.evaluation.Evaluation` record.
 
-With ``workers > 1`` (or ``backend="ray"``) the run owns an evaluation pool
-(:mod:`nas_gym.parallel`) and methods hand it several architectures at once:
-:meth:`SearchRun.evaluate_many` for a batch, :meth:`SearchRun.evaluate_stream`
-for proposals that do not depend on results, or :meth:`SearchRun.submit` and
-:meth:`SearchRun.result` to keep the workers busy while proposing more.
-Results are recorded in submission order, whatever order the workers finish
-in, so a method that proposes in a fixed order writes the same history with
-any number of workers, and resume-by-replay keeps working.
+A run is made of parts, each in its own module:
 
-A run writes one folder: ``history.jsonl`` (one line per evaluated
-architecture, in order), ``summary.json`` (best architecture and its metrics,
-agent, seed, budget, wall seconds) and TensorBoard event files with the
-``nas/*`` tags against the number of architectures evaluated.
+- the scheduler (:mod:`nas_gym.scheduler`): submitted evaluations, one
+  explicit state each, handed to this process or to the evaluation pool
+  (:mod:`nas_gym.parallel`) and given back in submission order, whatever
+  order the workers finish in, so a method that proposes in a fixed order
+  writes the same history with any number of workers;
+- the run folder (:mod:`nas_gym.run_folder`): lock, ``run.json``,
+  ``history.jsonl``, ``summary.json``;
+- the logger (:mod:`nas_gym.run_logger`): TensorBoard ``nas/*`` scalars
+  against the number of architectures evaluated, and the progress bar.
 
-Resume is deterministic replay, not per-method checkpoints. ``run.json``
-holds the run's settings and ``history.jsonl`` is appended and flushed one
-line per evaluation, so a kill (SIGKILL included) loses at most the line
-being written, which is dropped on restart. Run again with the same
-arguments and the method starts over from its seed; each evaluation the
-history holds is checked against what the method proposes and scored from
-the record (nothing is trained again, and the method sees the very rewards it
-saw before), then the run carries on where it stopped. Every evaluation
-appears once in the history, and for a deterministic method the result
-equals an uninterrupted run's. Redoing the method's own computation (a
-controller update, a TPE proposal) is cheap next to evaluations, and there
-is no controller, optimiser, population or RNG state on disk to get out of
-step with the history. TensorBoard scalars of the replayed part are written
-again and the interrupted process's are purged, so the curves have no gaps.
+Resume is deterministic replay, not per-method checkpoints. Run again with
+the same arguments and the method starts over from its seed; each evaluation
+the history holds is checked against what the method proposes and scored by
+the env from the record (``NASEnv.score(arch, metrics)``: nothing is trained
+again, and the method sees the very rewards it saw before), then the run
+carries on where it stopped. Every evaluation appears once in the history,
+and for a deterministic method the result equals an uninterrupted run's.
+Redoing the method's own computation (a controller update, a TPE proposal)
+is cheap next to evaluations, and there is no controller, optimiser,
+population or RNG state on disk to get out of step with the history.
+TensorBoard scalars of the replayed part are written again and the
+interrupted process's are purged, so the curves have no gaps.
 """
 
 from __future__ import annotations
 
-import abc
-import contextlib
-
-try:
-    import fcntl
-except ImportError:  # Windows: run folders are not locked
-    fcntl = None
-import json
+import dataclasses
 import logging
-import math
 import os
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from nas_gym.env_parts import EnvParts
 from nas_gym.error import ArchitectureError, ConfigError, NASGymError
-from nas_gym.evaluators.base import Evaluator
+from nas_gym.evaluation import HISTORY_KEYS, Evaluation
 from nas_gym.evaluators.cache import CachedEvaluator
 from nas_gym.evaluators.metrics import Metrics
-from nas_gym.parallel import EvaluationPool, make_pool
+from nas_gym.parallel import EvaluationPool, make_pool, play
+from nas_gym.run_folder import RunFolder, run_meta
+from nas_gym.run_logger import RunLogger
+from nas_gym.scheduler import Actions, Scheduler
+from nas_gym.searcher import Searcher, available_searchers, load_searcher
 from nas_gym.spaces import Architecture, SearchSpace
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "HISTORY_KEYS", "Budget", "BudgetExhausted", "ResumeError", "SearchRun", "Searcher", "available_searchers",
+    "load_searcher", "run_search",
+]
 
-#: Keys of each ``history.jsonl`` record, in order.
-HISTORY_KEYS = (
-    "index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms",
-    "cost_s", "cached", "params", "flops", "diverged", "timed_out", "best_reward",
-)
-#: Keys a record needs to be replayed (histories written before params/flops/diverged/timed_out lack those).
-_REPLAY_KEYS = ("index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms", "cost_s", "cached")
+logger = logging.getLogger(__name__)
 
 
 class ResumeError(NASGymError):
@@ -106,73 +96,11 @@ class Budget:
             raise ConfigError(f"budget seconds must be > 0 or None, got {self.seconds!r}.")
 
 
-class RunLogger:
-    """Writes ``history.jsonl``, ``summary.json`` and TensorBoard scalars for one run."""
-
-    def __init__(
-        self, out_dir: str | os.PathLike, hparams: dict[str, Any] | None = None, tensorboard: bool = True,
-        purge_step: int | None = None,
-    ):
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._history = open(self.out_dir / "history.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self.writer = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            # purge_step: TensorBoard drops an interrupted process's events from this step on.
-            self.writer = SummaryWriter(log_dir=str(self.out_dir), purge_step=purge_step)
-            if hparams:
-                table = "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in sorted(hparams.items()))
-                self.writer.add_text("hyperparameters", table)
-
-    def log_evaluation(self, record: dict[str, Any], search_cost_s: float, history: bool = True) -> None:
-        """Append one history record and its ``nas/*`` scalars (x = architectures evaluated).
-
-        ``history=False`` writes the scalars only (a resumed run's replayed records).
-        """
-        if history:
-            self._history.write(json.dumps(record) + "\n")
-            self._history.flush()
-        if self.writer is not None:
-            step = record["index"] + 1
-            self.writer.add_scalar("nas/reward", record["reward"], step)
-            self.writer.add_scalar("nas/val_accuracy", record["val_accuracy"], step)
-            if record["latency_ms"] is not None:
-                self.writer.add_scalar("nas/latency_ms", record["latency_ms"], step)
-            self.writer.add_scalar("nas/best_reward", record["best_reward"], step)
-            self.writer.add_scalar("nas/num_evaluated", step, step)
-            self.writer.add_scalar("nas/search_cost_s", search_cost_s, step)
-
-    def log_scalar(self, tag: str, value: float, step: int) -> None:
-        """Any other scalar (agent losses follow CleanRL tags, e.g. ``losses/policy_loss``)."""
-        if self.writer is not None:
-            self.writer.add_scalar(tag, value, step)
-
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        """Write ``summary.json`` atomically and the ``eval/*`` scalars."""
-        tmp = self.out_dir / "summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, self.out_dir / "summary.json")
-        if self.writer is not None and summary.get("best"):
-            for key in ("reward", "val_accuracy", "test_accuracy", "latency_ms"):
-                value = summary["best"].get(key)
-                if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    self.writer.add_scalar(f"eval/best_{key}", value, summary["num_evaluated"])
-
-    def close(self) -> None:
-        """Flush and close files."""
-        self._history.close()
-        if self.writer is not None:
-            self.writer.flush()
-            self.writer.close()
-
-
 class _RecordEpisodes(gym.Wrapper):
-    """Reports every scored episode (final ``info`` with ``arch``) to the run.
+    """Reports every episode an RL method completes through ``run.env`` to the run.
 
     While a resumed run replays its history, the last step of an episode that
-    builds the recorded architecture is scored from the record.
+    builds the recorded architecture is scored by the env from the record.
     """
 
     def __init__(self, env: gym.Env, run: SearchRun):
@@ -187,96 +115,15 @@ class _RecordEpisodes(gym.Wrapper):
     def step(self, action):
         self._actions.append(action)
         known = self._run._replayed_metrics(self._run.num_evaluated, self._actions)
-        with _scored_as(self.env.unwrapped, known):
-            obs, reward, terminated, truncated, info = self.env.step(action)
+        if known is not None:
+            self.env.unwrapped.score_next_from(known, [int(a) for a in self._actions])
+        obs, reward, terminated, truncated, info = self.env.step(action)
         if terminated and "arch" in info:
-            self._run._record(info)
+            self._run._record(Evaluation.from_info(info))
         return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         return self.env.unwrapped.action_masks()
-
-
-@dataclass
-class _Pending:
-    """One submitted evaluation, until :meth:`SearchRun.result` records it."""
-
-    actions: tuple[int, ...]
-    #: Evaluate in this process when it is the oldest: no pool, or a cache hit (now or once an earlier
-    #: submission of the same architecture is recorded), exactly as one sequential run would.
-    in_turn: bool = False
-    #: Cache key this evaluation will fill (guards against training a duplicate twice).
-    key: str | None = None
-    #: The pool's handle while a worker has it.
-    handle: Any = None
-    #: This process evaluates (or evaluated) it.
-    here: bool = False
-    info: dict[str, Any] | None = None
-    #: The info came from a worker that wrote no cache (Ray): the driver stores it.
-    remote: bool = False
-
-
-class _Known(Evaluator):
-    """Hands back metrics computed elsewhere, under the name and settings of the evaluator that made them."""
-
-    def __init__(self, like: Evaluator, metrics: Metrics):
-        self._like, self._metrics = like, metrics
-
-    @property
-    def name(self) -> str:
-        return self._like.name
-
-    def settings(self) -> dict[str, Any]:
-        return self._like.settings()
-
-    def evaluate(self, arch: Architecture) -> Metrics:
-        return self._metrics
-
-
-@contextlib.contextmanager
-def _scored_as(env: gym.Env, known: Metrics | None) -> Iterator[None]:
-    """While ``known`` is given, the env's evaluator hands back ``known`` instead of evaluating."""
-    if known is None:
-        yield
-        return
-    evaluator, env.evaluator = env.evaluator, _Known(env.evaluator, known)
-    try:
-        yield
-    finally:
-        env.evaluator = evaluator
-
-
-def _lock_folder(folder: Path) -> IO[str] | None:
-    """Hold ``folder/run.lock`` while this process writes the run, so two processes never append to one history.
-
-    The OS drops the lock when its holder dies (SIGKILL included), so a killed
-    run never blocks its own resume; a live one (e.g. a worker orphaned by a
-    killed parent) makes the second process stop with an error instead.
-
-    Returns:
-        The open lock file (closing it releases the lock); None where the
-        platform has no ``fcntl``.
-
-    Raises:
-        ConfigError: Another live process is writing the run folder.
-    """
-    if fcntl is None:
-        return None
-    lock = open(folder / "run.lock", "a+", encoding="utf-8")  # noqa: SIM115  (held until close())
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
-        lock.close()
-        raise ConfigError(
-            f"Run folder {folder} is in use by another process (pid {holder}): wait for it to finish or stop "
-            "it, then run the same command again to resume; or pick another --out."
-        ) from None
-    lock.truncate(0)
-    lock.write(str(os.getpid()))
-    lock.flush()
-    return lock
 
 
 def _without_cache(env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -284,16 +131,8 @@ def _without_cache(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in env_kwargs.items() if k != "cache"}
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
 class SearchRun:
-    """One search: env, budget, seed, history, best-so-far and logging.
+    """One search: env, budget, seed, history, best-so-far and summary.
 
     Args:
         env_id: A registered env id, e.g. ``"NAS-v0"``.
@@ -345,55 +184,48 @@ class SearchRun:
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.rng = np.random.default_rng(self.seed)
         self.history: list[dict[str, Any]] = []
+        #: The best evaluation so far as plain data (``summary.json``'s ``best``), or None.
         self.best: dict[str, Any] | None = None
+        self._best_reward = -np.inf
         self._search_cost_s = 0.0
         self._start = time.perf_counter()
-        self._folder_lock: IO[str] | None = None
+        self.folder = None if self.out_dir is None else RunFolder(self.out_dir)
         try:
-            self._replay: list[dict[str, Any]] = [] if self.out_dir is None else self._load_previous()
+            meta = run_meta(env_id, self.env_kwargs, agent, self.seed, self.hparams)
+            self._replay: list[dict[str, Any]] = [] if self.folder is None else self.folder.open(meta)
         except BaseException:
             if pool is not None:
                 pool.close()
             raise
         # The pool first: its processes start while this one builds its own env.
         if pool is None:
-            self._pool = make_pool(env_id, self.env_kwargs, workers, backend, ray_address)
-        else:
-            self._pool, backend = pool, pool.backend
+            try:
+                pool = make_pool(env_id, self.env_kwargs, workers, backend, ray_address)
+            except BaseException:
+                self._release_folder()
+                raise
+        elif (pool.env_id, _without_cache(pool.env_kwargs)) != (env_id, _without_cache(self.env_kwargs)):
+            pool.close()
+            self._release_folder()
+            raise ConfigError(
+                f"The evaluation pool was started for {pool.env_id} {pool.env_kwargs}, "
+                f"not for this run's {env_id} {self.env_kwargs}."
+            )
         try:
-            if pool is not None and (pool.env_id, _without_cache(pool.env_kwargs)) != (
-                env_id, _without_cache(self.env_kwargs)
-            ):
-                raise ConfigError(
-                    f"The evaluation pool was started for {pool.env_id} {pool.env_kwargs}, "
-                    f"not for this run's {env_id} {self.env_kwargs}."
-                )
             self.env = _RecordEpisodes(gym.make(env_id, **self.env_kwargs), self)
         except BaseException:
-            if self._pool is not None:
-                self._pool.close()
+            if pool is not None:
+                pool.close()
             self._release_folder()
             raise
         self.env.reset(seed=self.seed)
-        self.backend = backend
-        self._pending: deque[_Pending] = deque()
-        self._in_flight: set[str] = set()
-        # Guards _pending: a finished worker takes the next submission from a pool thread (_refill)
-        # while this thread may be evaluating one itself.
-        self._lock = threading.Lock()
-        self._closing = False
-        if self._pool is not None:
-            self._pool.on_started(self._refill)
-        self.logger = None
-        if self.out_dir is not None:
-            self.logger = RunLogger(
-                self.out_dir, {"agent": agent, "seed": seed, **self.hparams}, purge_step=1 if self._replay else None
-            )
-        self._bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=self.budget.evaluations, desc=f"{agent} on {env_id}", unit="arch")
+        self.backend = backend if pool is None else pool.backend
+        # The scheduler looks _evaluate_here up at each call, so it can be observed (tests count it).
+        self._scheduler = Scheduler(pool, lambda actions: self._evaluate_here(actions), self._cache_key, self._in_cache)
+        self.logger = RunLogger(
+            self.out_dir, {"agent": agent, "seed": seed, **self.hparams}, purge_step=1 if self._replay else None,
+            progress=progress, total=self.budget.evaluations, desc=f"{agent} on {env_id}",
+        )
 
     # -- what methods use ----------------------------------------------------------
     @property
@@ -402,19 +234,24 @@ class SearchRun:
         return self.env.unwrapped.space
 
     @property
+    def parts(self) -> EnvParts:
+        """The env's parts (task, table, latency model, reward, ...), for methods that need more than ``step``."""
+        return self.env.unwrapped.parts
+
+    @property
     def workers(self) -> int:
         """Architectures evaluated at once (1 when evaluating in this process)."""
-        return 1 if self._pool is None else self._pool.workers
+        return self._scheduler.workers
 
     def wait_for_workers(self) -> None:
         """Block until every worker process has started (for timings; searches need not call it)."""
-        if self._pool is not None:
-            self._pool.wait_started()
+        if self._scheduler.pool is not None:
+            self._scheduler.pool.wait_started()
 
     @property
     def pending(self) -> int:
         """Evaluations submitted with :meth:`submit` whose results are not collected yet."""
-        return len(self._pending)
+        return len(self._scheduler)
 
     @property
     def num_evaluated(self) -> int:
@@ -509,7 +346,7 @@ class SearchRun:
         """
         self._check_no_pending("evaluate_stream")
         if ahead is None:
-            ahead = 1 if self._pool is None else 16 * self.workers
+            ahead = 1 if self._scheduler.pool is None else 16 * self.workers
         if ahead < 1:
             raise ConfigError(f"evaluate_stream(ahead=...) must be ≥ 1, got {ahead!r}.")
         items = iter(archs)
@@ -528,8 +365,8 @@ class SearchRun:
                 except BudgetExhausted:  # the time budget ran out while ``archs`` drew this one
                     break
             if self.time_is_up:
-                self._drop_pending()
-            if not self._pending:
+                self._scheduler.drop()
+            if not self.pending:
                 return
             yield self.result()
 
@@ -562,23 +399,11 @@ class SearchRun:
                 f"Budget of {self.budget.evaluations} evaluations is spent or fully submitted "
                 f"({self.num_evaluated} evaluated, {self.pending} pending)."
             )
-        entry = _Pending(self._actions(arch), in_turn=self._pool is None)
-        known = self._replayed_metrics(self.num_evaluated + self.pending, entry.actions)
-        if known is not None:  # resuming: scored from the history in this process, by no worker
-            entry.here = True
-            entry.info = self._evaluate_here(entry.actions, known)
-        elif self._pool is not None:
-            key = self._cache_key(entry.actions)
-            if key is not None and (key in self._in_flight or self.env.unwrapped.cache.get(key) is not None):
-                entry.in_turn = True
-            else:
-                entry.key = key
-                if key is not None:
-                    self._in_flight.add(key)
-        with self._lock:
-            self._pending.append(entry)
-        self._dispatch()
-
+        actions = self._actions(arch)
+        known = self._replayed_metrics(self.num_evaluated + self.pending, actions)
+        # Resuming: scored from the history by this process's env, by no worker.
+        info = None if known is None else self._final_info(self.env.unwrapped.score(self._arch(actions), known))
+        self._scheduler.submit(actions, info)
     def result(self) -> dict[str, Any]:
         """Wait for the oldest submitted evaluation, record it and return its final-step ``info``.
 
@@ -590,119 +415,49 @@ class SearchRun:
         Raises:
             ConfigError: Nothing is pending, or the actions were invalid.
         """
-        if not self._pending:
+        if not self.pending:
             raise ConfigError("run.result() was called with no evaluation pending; call run.submit(arch) first.")
-        head = self._pending[0]
-        while head.info is None:
-            self._dispatch()
-            entry = self._take(head)
-            if entry is not None:
-                entry.info = self._evaluate_here(entry.actions)
-            elif head.handle.done():
-                self._collect(head)
-            elif running := self._running():
-                self._pool.wait_any(running)
-        with self._lock:
-            self._pending.popleft()
-        if head.key is not None:
-            self._in_flight.discard(head.key)
-        info = head.info
+        done = self._scheduler.next_result()
+        info = done.info
         if "arch" not in info:
             message = info.get("message", "")
-            raise ConfigError(f"Actions {list(head.actions)} do not form a valid architecture: {message}")
-        if head.remote and head.key is not None:
-            self._store(head.actions, info)
-        self._record(info)
+            raise ConfigError(f"Actions {list(done.actions)} do not form a valid architecture: {message}")
+        if done.by_worker:
+            # A worker measured it; this process's env pays the reward, as for every other evaluation.
+            arch, measured = self._arch(done.actions), Evaluation.from_info(info).metrics()
+            if done.remote and done.key is not None:
+                # Latency is left out of the cache: the env's latency model fills it in per host.
+                self.env.unwrapped.evaluator.store(arch, dataclasses.replace(measured, latency_ms=None, extra={}))
+            info = self._final_info(self.env.unwrapped.score(arch, measured))
+        self._record(Evaluation.from_info(info))
         return info
 
-    def _drop_pending(self) -> None:
-        """Forget every submission not collected yet (the pool cancels those no worker has started)."""
-        with self._lock:
-            dropped = list(self._pending)
-            self._pending.clear()
-        for entry in dropped:
-            if entry.key is not None:
-                self._in_flight.discard(entry.key)
-            if entry.handle is not None and hasattr(entry.handle, "cancel"):
-                entry.handle.cancel()
+    def log_scalar(self, tag: str, value: float) -> None:
+        """Log a method-specific scalar against the number of architectures evaluated."""
+        self.logger.log_scalar(tag, float(value), self.num_evaluated)
 
-    def _dispatch(self) -> None:
-        """Hand the pool the oldest submissions nobody has taken, while it has a free worker."""
-        if self._pool is None or self._closing:
-            return
-        started = []
-        with self._lock:
-            busy = sum(e.handle is not None and e.info is None and not e.handle.done() for e in self._pending)
-            # Where this process is a worker it keeps the oldest submission: a method that evaluates one
-            # architecture at a time then runs exactly as without a pool.
-            keep = self._pending[0] if self._pending and self._pool.driver_evaluates else None
-            for entry in self._pending:
-                if busy >= self._pool.started():
-                    break
-                if entry is keep:
-                    continue
-                if entry.handle is None and entry.info is None and not entry.here and not entry.in_turn:
-                    entry.handle = self._pool.submit(entry.actions)
-                    started.append(entry.handle)
-                    busy += 1
-        for handle in started:  # outside the lock: a handle already done calls back at once, in this thread
-            handle.add_done_callback(self._refill)
+    # -- evaluating in this process ----------------------------------------------------
+    def _evaluate_here(self, actions: Actions) -> dict[str, Any]:
+        """Play ``actions`` through this process's env, unrecorded (:meth:`result` records in order)."""
+        return play(self.env.unwrapped, actions)
 
-    def _refill(self, _handle: Any = None) -> None:
-        """A worker finished or started (called from a pool thread): give it the next submission at once."""
-        try:
-            self._dispatch()
-        except Exception as e:  # a broken pool surfaces in result(); a callback must not raise
-            logger.debug("Could not hand the pool more work: %s", e)
-
-    def _take(self, head: _Pending) -> _Pending | None:
-        """The submission this process should evaluate now, marked as taken; None to wait for a worker."""
-        with self._lock:
-            if head.handle is None and head.info is None and not head.here:
-                head.here = True
-                return head
-            if self._pool is not None and self._pool.driver_evaluates:
-                for entry in self._pending:
-                    if entry.handle is None and entry.info is None and not entry.here and not entry.in_turn:
-                        entry.here = True
-                        return entry
-        return None
-
-    def _running(self) -> list[Any]:
-        """Handles of submissions a worker has and has not finished."""
-        with self._lock:
-            return [e.handle for e in self._pending if e.handle is not None and e.info is None and not e.handle.done()]
-
-    def _collect(self, entry: _Pending) -> None:
-        info = dict(entry.handle.result())
-        info["action_mask"] = np.asarray(info.get("action_mask", ()), dtype=bool)
-        with self._lock:
-            entry.remote = not self._pool.uses_env_cache
-            entry.info = info
-
-    def _evaluate_here(self, actions: tuple[int, ...], known: Metrics | None = None) -> dict[str, Any]:
-        """Step ``actions`` through this process's env, unrecorded (:meth:`result` records in order).
-
-        With ``known`` (a replayed evaluation) the env scores the architecture from it.
-        """
-        env = self.env.unwrapped
-        env.reset()
-        info: dict[str, Any] = {}
-        with _scored_as(env, known):
-            for a in actions:
-                _, _, terminated, _, info = env.step(a)
-                if terminated:
-                    break
-        return info
+    def _final_info(self, evaluation: Evaluation) -> dict[str, Any]:
+        """The final-step ``info`` the env's ``step`` returns for ``evaluation``."""
+        space = self.space
+        mask = np.zeros(self.env.unwrapped.action_space.n, dtype=bool)
+        return {**evaluation.info(), "action_mask": mask, "step": space.num_decisions}
 
     def _check_no_pending(self, what: str) -> None:
-        if self._pending:
+        if self.pending:
             raise ConfigError(
                 f"run.{what}() was called with {self.pending} submitted evaluations pending; "
                 "collect them with run.result() first."
             )
 
-    def _actions(self, arch: Architecture | Sequence[int] | str) -> tuple[int, ...]:
+    def _arch(self, actions: Actions) -> Architecture:
+        return Architecture(self.space, actions)
+
+    def _actions(self, arch: Architecture | Sequence[int] | str) -> Actions:
         if isinstance(arch, str):
             arch = self.space.from_string(arch)
         actions = arch.indices if isinstance(arch, Architecture) else tuple(int(a) for a in arch)
@@ -711,134 +466,35 @@ class SearchRun:
         except ArchitectureError as e:
             raise ConfigError(f"Actions {list(actions)} do not form a valid architecture: {e}") from e
 
-    def _cache_key(self, actions: tuple[int, ...]) -> str | None:
+    def _cache_key(self, actions: Actions) -> str | None:
         """Key of ``actions`` in the env's persistent cache, or None when the env has no cache."""
         evaluator = self.env.unwrapped.evaluator
         if isinstance(evaluator, CachedEvaluator) and evaluator.cache is not None:
-            return evaluator.key(Architecture(self.space, actions))
+            return evaluator.key(self._arch(actions))
         return None
 
-    def _store(self, actions: tuple[int, ...], info: dict[str, Any]) -> None:
-        """Put a remote worker's result into this machine's cache, as the env's own evaluator would have.
-
-        Latency is left out: the env's latency model fills it in per host.
-        """
-        evaluator = self.env.unwrapped.evaluator
-        metrics = Metrics(
-            val_accuracy=info["val_accuracy"], test_accuracy=info["test_accuracy"], params=info["params"],
-            flops=info["flops"], cost_s=info["cost_s"], diverged=info["diverged"], timed_out=info["timed_out"],
-        )
-        arch = Architecture(self.space, actions)
-        CachedEvaluator(_Known(evaluator.evaluator, metrics), evaluator.cache).evaluate(arch)
-
-    def log_scalar(self, tag: str, value: float) -> None:
-        """Log a method-specific scalar against the number of architectures evaluated."""
-        if self.logger is not None:
-            self.logger.log_scalar(tag, float(value), self.num_evaluated)
+    def _in_cache(self, key: str) -> bool:
+        return self.env.unwrapped.cache.get(key) is not None
 
     # -- resume ----------------------------------------------------------------------
-    def _meta(self) -> dict[str, Any]:
-        return {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "agent": self.agent, "seed": self.seed,
-                "hparams": self.hparams}
-
-    def _load_previous(self) -> list[dict[str, Any]]:
-        """Read what an earlier, interrupted run of the same settings left in ``out_dir``.
-
-        Resuming is deterministic replay: the method runs again from its seed and
-        each evaluation the history already holds is checked against it and taken
-        from the history instead of being recorded twice. A line cut short by a
-        kill is dropped (that evaluation simply runs again).
-        """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._folder_lock = _lock_folder(self.out_dir)
-        try:
-            return self._read_previous()
-        except BaseException:
-            self._release_folder()
-            raise
-
     def _release_folder(self) -> None:
-        if self._folder_lock is not None:
-            self._folder_lock.close()
-            self._folder_lock = None
-
-    def _read_previous(self) -> list[dict[str, Any]]:
-        meta_path, history_path = self.out_dir / "run.json", self.out_dir / "history.jsonl"
-        meta = json.loads(json.dumps(self._meta(), default=str))
-        recorded = history_path.exists() and history_path.stat().st_size > 0
-        # A folder with no evaluation recorded holds nothing to resume (e.g. the
-        # env refused its arguments): it simply takes the new settings.
-        if meta_path.exists() and recorded:
-            try:
-                previous = json.loads(meta_path.read_bytes())
-            except ValueError as e:  # JSONDecodeError or UnicodeDecodeError
-                raise ConfigError(
-                    f"{meta_path} is not valid JSON ({e}); remove the run folder or pick another --out."
-                ) from e
-            if not isinstance(previous, dict):
-                raise ConfigError(f"{meta_path} is not a run's settings (a JSON object); pick another --out.")
-            if previous != meta:
-                diff = sorted(k for k in meta if previous.get(k) != meta[k])
-                raise ConfigError(
-                    f"Run folder {self.out_dir} holds a different run (differs in {', '.join(diff)}): "
-                    "run again with the same arguments to resume it, or pick another --out."
-                )
-        elif recorded:
-            raise ConfigError(f"{history_path} exists but {meta_path} does not; pick another --out.")
-        else:
-            tmp = meta_path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(meta, indent=2))
-            os.replace(tmp, meta_path)
-        if not history_path.exists():
-            return []
-        data = history_path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            with open(history_path, "r+b") as f:  # drop the line a kill cut short
-                f.truncate(len(complete))
-        records = []
-        for n, line in enumerate(complete.splitlines()):
-            try:
-                record = json.loads(line)
-            except ValueError as e:  # JSONDecodeError or UnicodeDecodeError
-                raise ConfigError(f"{history_path} line {n + 1} is not valid JSON ({e}); remove the run folder.") from e
-            missing = set(_REPLAY_KEYS) - set(record) if isinstance(record, dict) else _REPLAY_KEYS
-            if missing:
-                raise ConfigError(
-                    f"{history_path} line {n + 1} is not a history record (missing {', '.join(sorted(missing))}); "
-                    "remove the run folder or pick another --out."
-                )
-            if record.get("index") != n:
-                raise ConfigError(f"{history_path} line {n + 1} has index {record.get('index')}, expected {n}.")
-            records.append(record)
-        if records:
-            logger.info("Resuming %s: replaying %d recorded evaluations", self.out_dir, len(records))
-        return records
+        if self.folder is not None:
+            self.folder.close()
 
     def _replayed_metrics(self, index: int, actions: Sequence[Any]) -> Metrics | None:
         """The recorded metrics if ``actions`` build the architecture history holds as evaluation ``index``."""
         if index >= len(self._replay) or len(actions) != self.space.num_decisions:
             return None
-        if not hasattr(self.env.unwrapped, "evaluator"):
+        if not hasattr(self.env.unwrapped, "score_next_from"):
             return None
         try:
-            arch = Architecture(self.space, self.space.validate([int(a) for a in actions]))
+            arch = self._arch(self.space.validate([int(a) for a in actions]))
         except (NASGymError, TypeError, ValueError, OverflowError):
             return None  # not a valid architecture: the env handles the action itself
         record = self._replay[index]
         if record["arch"] != str(arch):
             return None  # the env scores it and _record reports the mismatch
-        return Metrics(
-            val_accuracy=record["val_accuracy"],
-            test_accuracy=math.nan if record["test_accuracy"] is None else record["test_accuracy"],
-            latency_ms=record["latency_ms"],
-            params=record.get("params") or 0,
-            flops=record.get("flops") or 0,
-            cost_s=record["cost_s"] or 0.0,
-            diverged=bool(record.get("diverged")),
-            timed_out=bool(record.get("timed_out")),
-            extra={"cached": bool(record["cached"])},
-        )
+        return Evaluation.from_record(record).metrics()
 
     @property
     def resumed_from(self) -> int:
@@ -846,40 +502,30 @@ class SearchRun:
         return len(self._replay)
 
     # -- bookkeeping ----------------------------------------------------------------
-    def _record(self, info: dict[str, Any]) -> None:
+    def _record(self, evaluation: Evaluation) -> None:
+        """Count one evaluation: history line, best so far, search cost, logs."""
         if self.done:
             return  # an RL method may finish an episode past the budget; it is not counted
         index = self.num_evaluated
         replaying = index < len(self._replay)
         if replaying:
-            record = self._replay[index]
-            if record["arch"] != info["arch"]:
+            recorded = self._replay[index]
+            if recorded["arch"] != evaluation.arch:
                 raise ResumeError(
-                    f"Cannot resume {self.out_dir}: evaluation {index} was {record['arch']!r} but the method now "
-                    f"proposes {info['arch']!r}, so it is not deterministic for seed {self.seed}. "
+                    f"Cannot resume {self.out_dir}: evaluation {index} was {recorded['arch']!r} but the method now "
+                    f"proposes {evaluation.arch!r}, so it is not deterministic for seed {self.seed}. "
                     "Start a new run folder."
                 )
-            info = {**info, **{k: v for k, v in record.items() if k not in ("index", "best_reward")}}
-        self._search_cost_s += float(info.get("cost_s") or 0.0) if not info.get("cached") else 0.0
-        reward = float(info["reward"])
-        if self.best is None or reward > self.best["reward"]:
-            self.best = {k: _json_value(v) for k, v in info.items() if k not in ("action_mask", "step")}
-        record = {k: _json_value(info.get(k)) for k in HISTORY_KEYS if k not in ("index", "best_reward")}
-        record["index"] = index
-        record["best_reward"] = self.best["reward"]
-        record = {k: record[k] for k in HISTORY_KEYS}
+            evaluation = Evaluation.from_record(recorded)
+        if not evaluation.cached:
+            self._search_cost_s += evaluation.cost_s
+        if self.best is None or evaluation.reward > self._best_reward:
+            self.best, self._best_reward = evaluation.summary(), evaluation.reward
+        record = evaluation.record(index, self._best_reward)
         self.history.append(record)
-        if replaying:
-            if self.logger is not None:
-                self.logger.log_evaluation(record, self.elapsed_s, history=False)
-            if self._bar is not None:
-                self._bar.update(1)
-            return
-        if self.logger is not None:
-            self.logger.log_evaluation(record, self.elapsed_s)
-        if self._bar is not None:
-            self._bar.update(1)
-            self._bar.set_postfix(best=f"{self.best['reward']:.4f}")
+        if self.folder is not None and not replaying:
+            self.folder.append(record)
+        self.logger.log_evaluation(record, self.elapsed_s, replayed=replaying)
 
     def summary(self) -> dict[str, Any]:
         """Best architecture and its metrics, agent, seed, budget and wall seconds."""
@@ -903,16 +549,11 @@ class SearchRun:
     def close(self) -> dict[str, Any]:
         """Write the summary, close logs, the evaluation pool and the env; return the summary."""
         summary = self.summary()
-        self._closing = True
-        with self._lock:
-            self._pending.clear()
-        if self._pool is not None:
-            self._pool.close()
-        if self.logger is not None:
-            self.logger.write_summary(summary)
-            self.logger.close()
-        if self._bar is not None:
-            self._bar.close()
+        self._scheduler.close()
+        if self.folder is not None:
+            self.folder.write_summary(summary)
+        self.logger.log_summary(summary)
+        self.logger.close()
         self.env.close()
         self._release_folder()
         return summary
@@ -922,49 +563,6 @@ class SearchRun:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class Searcher(abc.ABC):
-    """A search method. Subclasses take their hyperparameters as keyword arguments.
-
-    Register one for the CLI under the entry-point group ``nas_gym.searchers``.
-    """
-
-    #: Name under which the method is registered.
-    name: str = "searcher"
-
-    def __init__(self, **hparams: Any):
-        if hparams:
-            raise ConfigError(f"{type(self).__name__} takes no hyperparameters {sorted(hparams)}.")
-
-    def hparams(self) -> dict[str, Any]:
-        """The method's hyperparameters (plain data), for logs."""
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
-
-    @abc.abstractmethod
-    def search(self, run: SearchRun) -> None:
-        """Evaluate architectures through ``run`` until ``run.done``."""
-
-
-def available_searchers() -> dict[str, Any]:
-    """Search methods registered under the entry-point group ``nas_gym.searchers``."""
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep for ep in entry_points(group="nas_gym.searchers")}
-
-
-def load_searcher(name: str) -> type[Searcher]:
-    """The searcher class registered as ``name``.
-
-    Raises:
-        ConfigError: Unknown name; the message lists the known ones.
-    """
-    from nas_gym.error import unknown_name
-
-    found = available_searchers()
-    if name not in found:
-        raise unknown_name("agent", name, found)
-    return found[name].load()
 
 
 def run_search(

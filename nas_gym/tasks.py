@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nas_gym.error import ConfigError, DataError, MissingDependencyError, unknown_name
-
-TASKS = ("digits", "mnist1d", "npz")
+from nas_gym.error import ConfigError, DataError, MissingDependencyError
+from nas_gym.registry import Registry
 
 
 @dataclass(frozen=True, eq=False)
@@ -232,7 +231,7 @@ def _npz(path: str, split_seed: int) -> Task:
 
 
 def make_task(name: str = "digits", *, path: str | None = None, split_seed: int = 0) -> Task:
-    """Load a task by name.
+    """Load a task by its name in :data:`TASKS`.
 
     Args:
         name: ``digits``, ``mnist1d`` or ``npz``.
@@ -243,12 +242,18 @@ def make_task(name: str = "digits", *, path: str | None = None, split_seed: int 
         ConfigError: Unknown task name or a missing ``path``.
         DataError: The ``.npz`` file is missing or malformed.
     """
-    if name == "digits":
-        return _digits(int(split_seed))
-    if name == "mnist1d":
-        return _mnist1d(int(split_seed))
-    if name == "npz":
-        if not path:
-            raise ConfigError("Task 'npz' needs path='/path/to/data.npz' (arrays x and y).")
-        return _npz(os.fspath(path), int(split_seed))
-    raise unknown_name("task", name, TASKS)
+    return TASKS.entry(name).factory(path=path, split_seed=int(split_seed))
+
+
+def _npz_task(path: str | None, split_seed: int) -> Task:
+    if not path:
+        raise ConfigError("Task 'npz' needs path='/path/to/data.npz' (arrays x and y).")
+    return _npz(os.fspath(path), split_seed)
+
+
+#: Tasks by name. Every loader takes the arguments of :func:`make_task` (``path``, ``split_seed``),
+#: which are what the env's ``task_kwargs`` are checked against.
+TASKS: Registry[Task] = Registry("task")
+TASKS.register("digits", lambda path, split_seed: _digits(split_seed), takes=make_task, fixed=("name",))
+TASKS.register("mnist1d", lambda path, split_seed: _mnist1d(split_seed), takes=make_task, fixed=("name",))
+TASKS.register("npz", _npz_task, takes=make_task, fixed=("name",))

@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
+import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.cache import EvalCache, default_cache_dir
-from nas_gym.evaluators.metrics import Metrics
-from nas_gym.evaluators.table import TabularBenchmark
-from nas_gym.latency import (
-    MeasuredLatency,
-    NoLatency,
-    OpTableLatency,
-    TableLatency,
-    make_latency_model,
-    measure_ms,
-)
+from nas_gym.latency import LATENCY_MODELS, MeasuredLatency, OpTableLatency, measure_ms
+from nas_gym.parallel import play
 from nas_gym.spaces import LayersSpace, NB201Space
 from nas_gym.tasks import make_task
 
@@ -144,35 +138,30 @@ def test_op_table_ranks_like_measured_latency(space, task, tmp_path):
 
 
 def test_table_latency(nb201_table):
-    nb201 = NB201Space()
-    table = TabularBenchmark.load(nb201_table, space=nb201, val_column="c100_valid")
-    model = TableLatency(table, "lat_fpga_ms")
-    assert model.latency_ms(nb201.from_string(BEST_ARCH)) == pytest.approx(7.42096)
-    assert model.settings()["column"] == "lat_fpga_ms"
-
-    by_path = make_latency_model("table", table=nb201_table, space=nb201, column="lat_fpga_ms")
-    assert by_path.latency_ms(nb201.from_string(BEST_ARCH)) == pytest.approx(7.42096)
+    env = gym.make("NAS-Bench-201-v0", table=nb201_table, val_column="c100_valid", latency_column="lat_fpga_ms")
+    assert env.unwrapped.parts.latency == "table" and env.unwrapped.latency_model is None  # the table reports it
+    info = play(env, NB201Space().from_string(BEST_ARCH).indices)
+    assert info["latency_ms"] == pytest.approx(7.42096)
 
 
-def test_no_latency_passes_the_evaluators_figure(space):
-    arch = space.sample(np.random.default_rng(0))
-    model = make_latency_model("none")
-    assert isinstance(model, NoLatency)
-    assert model.latency_ms(arch) is None
-    assert model.latency_ms(arch, Metrics(val_accuracy=0.5, latency_ms=2.5)) == 2.5
+def test_no_latency_passes_the_evaluators_figure(nb201_table):
+    env = gym.make("NAS-Bench-201-v0", table=nb201_table, val_column="c100_valid", latency="none")
+    info = play(env, NB201Space().from_string(BEST_ARCH).indices)
+    assert env.unwrapped.latency_model is None and info["latency_ms"] is None
 
 
-def test_make_latency_model(space, task, tmp_path):
-    assert isinstance(make_latency_model("measured", task=task, cache=None), MeasuredLatency)
-    op_table = make_latency_model("op_table", space=space, task=task, cache_dir=tmp_path, repeats=3)
+def test_latency_models_registry(tmp_path):
+    parts = gym.make("NAS-v0", cache=False).unwrapped.parts
+    assert isinstance(LATENCY_MODELS.make("measured", {}, parts), MeasuredLatency)
+    op_table = LATENCY_MODELS.make("op_table", {"cache_dir": tmp_path, "repeats": 3}, parts)
     assert isinstance(op_table, OpTableLatency)
     assert op_table.settings()["repeats"] == 3
     with pytest.raises(ConfigError, match=r"Unknown latency model 'op-table'\. Did you mean 'op_table'\?"):
-        make_latency_model("op-table")
-    with pytest.raises(ConfigError, match="'measured' needs task="):
-        make_latency_model("measured")
+        LATENCY_MODELS.make("op-table", {}, parts)
+    with pytest.raises(ConfigError, match=r"latency_kwargs has no argument 'task' \(the env sets it\)"):
+        LATENCY_MODELS.make("measured", {"task": "digits"}, parts, what="latency_kwargs")
     with pytest.raises(ConfigError, match="repeats must be an integer >= 1, got 0"):
-        make_latency_model("measured", task=task, repeats=0)
+        LATENCY_MODELS.make("measured", {"repeats": 0}, parts)
 
 
 def test_settings_are_plain_data(space, task, tmp_path):

@@ -1,1 +1,42 @@
-"""Evaluators: real training, tabular lookup, and the persistent cache that wraps them."""
+"""Evaluators: real training, tabular lookup, and the persistent cache that wraps them.
+
+:data:`EVALUATORS` holds them by the names of the env's ``evaluator``
+argument. A factory takes the env's :class:`~nas_gym.env_parts.EnvParts`
+(space, task, cache, table) and the user's ``evaluator_kwargs``; a new
+evaluator is an :class:`~nas_gym.evaluators.base.Evaluator` subclass and one
+``EVALUATORS.register`` line, and every method, the CLI and the benchmark
+pick it up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nas_gym.error import ConfigError
+from nas_gym.registry import Registry
+
+if TYPE_CHECKING:
+    from nas_gym.env_parts import EnvParts
+    from nas_gym.evaluators.base import Evaluator
+
+EVALUATORS: Registry[Evaluator] = Registry("evaluator")
+
+
+# Factories import their evaluator when called: training imports torch's optimizers.
+@EVALUATORS.register("train", takes="nas_gym.evaluators.training:TrainingEvaluator", fixed=("task",))
+def _train(parts: EnvParts, **kwargs: Any) -> Evaluator:
+    """Real training on the env's task, behind the persistent cache."""
+    from nas_gym.evaluators.cache import CachedEvaluator
+    from nas_gym.evaluators.training import TrainingEvaluator
+
+    return CachedEvaluator(TrainingEvaluator(parts.task, **kwargs), parts.cache)
+
+
+@EVALUATORS.register("table")
+def _table(parts: EnvParts) -> Evaluator:
+    """Lookup in the env's table (a lookup is cheaper than a cache read: not cached)."""
+    from nas_gym.evaluators.table import TableEvaluator
+
+    if parts.table is None:
+        raise ConfigError("evaluator='table' needs table='/path/to/table.csv' and val_column=...")
+    return TableEvaluator(parts.table)

@@ -390,16 +390,12 @@ class CachedEvaluator(Evaluator):
         cache: The cache; None turns caching off (every call evaluates).
         wait_timeout_s: Longest wait for another process evaluating the same
             architecture; None waits while its claim stays live.
-
-    Attributes:
-        last_cached: Whether the latest ``evaluate`` call was a cache hit.
     """
 
     def __init__(self, evaluator: Evaluator, cache: EvalCache | None, *, wait_timeout_s: float | None = None) -> None:
         self.evaluator = evaluator
         self.cache = cache
         self.wait_timeout_s = wait_timeout_s
-        self.last_cached = False
 
     @property
     def name(self) -> str:
@@ -424,7 +420,6 @@ class CachedEvaluator(Evaluator):
         When another process is evaluating the same architecture, waits for
         its result instead of training it a second time.
         """
-        self.last_cached = False
         if self.cache is None:
             return self._fresh(arch)
         key = self.key(arch)
@@ -435,7 +430,6 @@ class CachedEvaluator(Evaluator):
                     break
                 record = self.cache.wait(key, timeout_s=self.wait_timeout_s)
             if record is not None:
-                self.last_cached = True
                 metrics = Metrics.from_dict(record["metrics"])
                 metrics.extra["cached"] = True
                 return metrics
@@ -444,10 +438,21 @@ class CachedEvaluator(Evaluator):
         except BaseException:
             self.cache.release(key)
             raise
+        self.store(arch, metrics, key=key)
+        return metrics
+
+    def store(self, arch: Architecture, metrics: Metrics, *, key: str | None = None) -> None:
+        """Put ``metrics`` of ``arch`` into the cache, as :meth:`evaluate` does after evaluating.
+
+        The search run calls it for results computed elsewhere (a Ray worker
+        runs without the cache, so the driver stores what it sends back).
+        """
+        if self.cache is None:
+            return
         stored = metrics.to_dict()
-        stored["extra"].pop("cached")
+        stored["extra"].pop("cached", None)
         self.cache.put(
-            key,
+            self.key(arch) if key is None else key,
             {
                 "metrics": stored,
                 "space": arch.space.key,
@@ -456,7 +461,6 @@ class CachedEvaluator(Evaluator):
                 "settings": self.settings(),
             },
         )
-        return metrics
 
     def _fresh(self, arch: Architecture) -> Metrics:
         metrics = self.evaluator.evaluate(arch)

@@ -5,20 +5,23 @@
 - ``nb201`` (:class:`NB201Space`): the NAS-Bench-201 cell, with the
   benchmark's arch strings.
 
-Use :func:`make_space` to build one by name from plain-data arguments.
+Use :func:`make_space` to build one by name from plain-data arguments; a new space
+is a :class:`SearchSpace` subclass and one ``SPACES.register`` line.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from nas_gym.error import ConfigError, did_you_mean, unknown_name
+from nas_gym.registry import Registry
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.nb201 import NB201Space
 
-SPACES: dict[str, type[SearchSpace]] = {"layers": LayersSpace, "nb201": NB201Space}
+#: Search spaces by name; a space's user arguments are its constructor's.
+SPACES: Registry[SearchSpace] = Registry("space")
+SPACES.register("layers", LayersSpace)
+SPACES.register("nb201", NB201Space)
 
 __all__ = ["SPACES", "Architecture", "Decision", "LayersSpace", "NB201Space", "SearchSpace", "make_space"]
 
@@ -27,7 +30,7 @@ def make_space(name: str, **kwargs: Any) -> SearchSpace:
     """Build a search space by registry name.
 
     Args:
-        name: A key of :data:`SPACES` (``layers`` or ``nb201``).
+        name: A name in :data:`SPACES` (``layers`` or ``nb201``).
         **kwargs: Constructor arguments of that space (plain data).
 
     Returns:
@@ -37,14 +40,4 @@ def make_space(name: str, **kwargs: Any) -> SearchSpace:
         ConfigError: For an unknown space name, an unknown argument (the
             message lists the valid ones) or a bad argument value.
     """
-    if name not in SPACES:
-        raise unknown_name("space", name, SPACES)
-    cls = SPACES[name]
-    params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    for arg in kwargs:
-        if arg not in params:
-            raise ConfigError(
-                f"Space {name!r} has no argument {arg!r}.{did_you_mean(arg, params)} "
-                f"Valid arguments: {', '.join(params)}."
-            )
-    return cls(**kwargs)
+    return SPACES.make(name, kwargs, what=f"Space {name!r}")

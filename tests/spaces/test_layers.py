@@ -326,7 +326,7 @@ def test_fields_that_never_matter_are_not_decisions():
 
 
 def test_make_space():
-    assert SPACES == {"layers": LayersSpace, "nb201": NB201Space}
+    assert {name: SPACES.entry(name).factory for name in SPACES} == {"layers": LayersSpace, "nb201": NB201Space}
     assert make_space("layers", num_layers=2).num_layers == 2
     assert isinstance(make_space("nb201"), NB201Space)
     with pytest.raises(ConfigError, match=r"Unknown space 'nb210'. Did you mean 'nb201'\?"):

@@ -1,0 +1,91 @@
+"""``RunLogger``: TensorBoard scalars and the progress bar of one search run.
+
+Every method logs the same ``nas/*`` tags against the number of
+architectures evaluated (``nas/reward``, ``nas/best_reward``,
+``nas/val_accuracy``, ``nas/latency_ms``, ``nas/num_evaluated``,
+``nas/search_cost_s``), final results under ``eval/``, and its own scalars
+(CleanRL tags such as ``losses/policy_loss``) through :meth:`RunLogger.log_scalar`.
+The history file itself is the run folder's (:mod:`nas_gym.run_folder`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+
+class RunLogger:
+    """Writes a run's TensorBoard scalars and shows its progress bar.
+
+    Args:
+        out_dir: Folder of the TensorBoard event files; None writes none.
+        hparams: Written once as a text table.
+        purge_step: TensorBoard drops an interrupted process's events from
+            this step on (a resumed run writes them again while it replays).
+        progress: Show a progress bar of ``total`` evaluations.
+        total: Evaluations in the budget.
+        desc: Label of the progress bar.
+    """
+
+    def __init__(
+        self, out_dir: str | os.PathLike | None, hparams: dict[str, Any] | None = None, *,
+        purge_step: int | None = None, progress: bool = False, total: int = 0, desc: str = "",
+    ):
+        self.writer = None
+        if out_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(out_dir), purge_step=purge_step)
+            if hparams:
+                table = "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in sorted(hparams.items()))
+                self.writer.add_text("hyperparameters", table)
+        self._bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="arch")
+
+    def log_evaluation(self, record: dict[str, Any], search_cost_s: float, *, replayed: bool = False) -> None:
+        """The ``nas/*`` scalars of one history record (x = architectures evaluated), and a tick of the bar.
+
+        Args:
+            record: The history record (:meth:`nas_gym.evaluation.Evaluation.record`).
+            search_cost_s: Wall seconds of the search so far.
+            replayed: The record is a resumed run's replay: the bar shows no new best for it.
+        """
+        if self.writer is not None:
+            step = record["index"] + 1
+            self.writer.add_scalar("nas/reward", record["reward"], step)
+            self.writer.add_scalar("nas/val_accuracy", record["val_accuracy"], step)
+            if record["latency_ms"] is not None:
+                self.writer.add_scalar("nas/latency_ms", record["latency_ms"], step)
+            self.writer.add_scalar("nas/best_reward", record["best_reward"], step)
+            self.writer.add_scalar("nas/num_evaluated", step, step)
+            self.writer.add_scalar("nas/search_cost_s", search_cost_s, step)
+        if self._bar is not None:
+            self._bar.update(1)
+            if not replayed:
+                self._bar.set_postfix(best=f"{record['best_reward']:.4f}")
+
+    def log_scalar(self, tag: str, value: float, step: int) -> None:
+        """Any other scalar (agent losses follow CleanRL tags, e.g. ``losses/policy_loss``)."""
+        if self.writer is not None:
+            self.writer.add_scalar(tag, value, step)
+
+    def log_summary(self, summary: dict[str, Any]) -> None:
+        """The ``eval/best_*`` scalars of the run's summary."""
+        if self.writer is None or not summary.get("best"):
+            return
+        for key in ("reward", "val_accuracy", "test_accuracy", "latency_ms"):
+            value = summary["best"].get(key)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                self.writer.add_scalar(f"eval/best_{key}", value, summary["num_evaluated"])
+
+    def close(self) -> None:
+        """Flush the event files and close the bar."""
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()
+        if self._bar is not None:
+            self._bar.close()

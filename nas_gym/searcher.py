@@ -1,0 +1,102 @@
+"""The search-method protocol (:class:`Searcher`) and the registry of methods by name.
+
+Methods are found through the entry-point group ``nas_gym.searchers``, which
+``pyproject.toml`` declares for ``agents/`` and ``baselines/``, so a user's
+own package can add one that the CLI and the benchmark pick up.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nas_gym.settings import Settings, from_kwargs
+
+if TYPE_CHECKING:
+    from nas_gym.search import SearchRun
+
+
+@dataclasses.dataclass(frozen=True)
+class SearcherSettings(Settings):
+    """Base of a search method's hyperparameters (:attr:`Searcher.Settings`); it has none."""
+
+    noun = "hyperparameter"
+
+
+class Searcher(abc.ABC):
+    """A search method. Subclasses take their hyperparameters as keyword arguments.
+
+    A method declares them as a frozen dataclass, :attr:`Settings`, with one
+    field, one docstring line and one check per hyperparameter (see
+    :mod:`nas_gym.settings`); ``__init__`` builds :attr:`settings` from the
+    keyword arguments and :meth:`hparams` reports them. Each setting also
+    reads as an attribute (``searcher.lr`` is ``searcher.settings.lr``),
+    read-only: build a new searcher to change one.
+
+    Register one for the CLI under the entry-point group ``nas_gym.searchers``.
+
+    Raises:
+        ConfigError: An unknown hyperparameter (with a did-you-mean) or a value out of range.
+
+    Attributes:
+        settings: The checked hyperparameters.
+    """
+
+    #: Name under which the method is registered.
+    name: str = "searcher"
+    #: The dataclass of the method's hyperparameters.
+    Settings: ClassVar[type[SearcherSettings]] = SearcherSettings
+
+    def __init__(self, **hparams: Any):
+        owner = self.Settings.owner or type(self).__name__
+        self.settings = from_kwargs(self.Settings, hparams, owner=owner)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: a setting's name reads its value.
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in _field_names(settings):
+            return getattr(settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in _field_names(settings):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is a hyperparameter and read-only; "
+                f"build a new {type(self).__name__}({name}=...) instead."
+            )
+        super().__setattr__(name, value)
+
+    def hparams(self) -> dict[str, Any]:
+        """The method's hyperparameters (plain data: tuples become lists in JSON), for logs and ``run.json``."""
+        return dataclasses.asdict(self.settings)
+
+    @abc.abstractmethod
+    def search(self, run: SearchRun) -> None:
+        """Evaluate architectures through ``run`` until ``run.done``."""
+
+
+def _field_names(settings: SearcherSettings) -> set[str]:
+    return {f.name for f in dataclasses.fields(settings)}
+
+
+def available_searchers() -> dict[str, Any]:
+    """Search methods registered under the entry-point group ``nas_gym.searchers``."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="nas_gym.searchers")}
+
+
+def load_searcher(name: str) -> type[Searcher]:
+    """The searcher class registered as ``name``.
+
+    Raises:
+        ConfigError: Unknown name; the message lists the known ones.
+    """
+    from nas_gym.error import unknown_name
+
+    found = available_searchers()
+    if name not in found:
+        raise unknown_name("agent", name, found)
+    return found[name].load()
