@@ -1,0 +1,317 @@
+"""The benchmark's statistics, recomputed from the run folders' histories.
+
+:func:`summarize` reads a benchmark folder back and returns, per method, the
+mean and 95 % confidence interval (Student t, :func:`mean_ci`) of the best
+reward and of the test accuracy and latency of the best-validation
+architecture; with a table, the regret against the table's optimum
+(:func:`_reference`) and the evaluations needed to reach its top 1 %; with
+latency in play, the hypervolume (:func:`hypervolume`) as a fraction of the
+reference front's (:func:`pareto_front`).
+
+Definitions used throughout (and checked by the tests against the histories):
+
+- *best reward* of a run: the largest ``reward`` in its history;
+- *best-validation architecture*: the first history record with the largest
+  ``val_accuracy``; its ``test_accuracy`` and ``latency_ms`` are reported;
+- *regret*: table optimum of the reward (the env's reward function applied
+  to every table row) minus the run's best reward;
+- *evaluations to top 1 %*: 1 + the first history index whose best-so-far
+  reward reaches the 99th percentile of the table's rewards; a run that never
+  does counts as more than the budget (so the median can read "> budget");
+- *hypervolume* (maximise validation accuracy, minimise latency): area
+  dominated by a run's non-dominated set up to the reference point
+  (latency = 1.1 x the largest latency in the table, or among all evaluated
+  architectures without one; accuracy = 0), divided by that of the reference
+  front (the table's, or without a table the non-dominated set of every
+  architecture any method evaluated); a method's figure is the mean over its
+  seeds of the per-run fractions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas_gym.benchmark.layout import CONFIG_FILE, run_folder
+from nas_gym.error import ConfigError
+from nas_gym.run_folder import RunFolder
+
+# Two-sided 95 % Student t quantiles t_{0.975, df} for df = 1..30, used when
+# scipy (in the ``dev`` extra) is not installed; beyond 30 the normal 1.96 is
+# within 2 % of the exact value.
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)
+
+
+# -- statistics of numbers --------------------------------------------------------
+def t_quantile_975(df: int) -> float:
+    """Two-sided 95 % Student t quantile ``t_{0.975, df}`` (scipy when installed, else a table).
+
+    >>> round(t_quantile_975(4), 3)
+    2.776
+    """
+    try:
+        from scipy import stats
+    except ImportError:
+        return _T975[df - 1] if df <= len(_T975) else 1.96
+    return float(stats.t.ppf(0.975, df))
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and half-width of its 95 % confidence interval, ``t_{0.975,n-1} * sd / sqrt(n)``.
+
+    The half-width is NaN for fewer than two values; both are NaN for none.
+    None values are left out.
+
+    >>> mean, ci = mean_ci([1.0, 2.0, 3.0])
+    >>> mean, round(ci, 2)
+    (2.0, 2.48)
+    >>> mean_ci([5.0, None])
+    (5.0, nan)
+    """
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan
+    if len(x) == 1:
+        return float(x[0]), math.nan
+    return float(x.mean()), t_quantile_975(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
+
+
+def pareto_front(latency_ms: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated points (minimise latency, maximise accuracy), by latency.
+
+    Of points with equal coordinates only the first is kept.
+
+    >>> pareto_front([1.0, 2.0, 2.0, 3.0, 4.0], [0.5, 0.7, 0.6, 0.65, 0.9]).tolist()
+    [0, 1, 4]
+    """
+    latency_ms, accuracy = np.asarray(latency_ms, float), np.asarray(accuracy, float)
+    order = np.lexsort((-accuracy, latency_ms))  # latency ascending, then accuracy descending
+    front, best = [], -math.inf
+    for i in order:
+        if accuracy[i] > best:
+            front.append(int(i))
+            best = accuracy[i]
+    return np.asarray(front, dtype=int)
+
+
+def hypervolume(
+    latency_ms: np.ndarray, accuracy: np.ndarray, ref_latency_ms: float, ref_accuracy: float = 0.0
+) -> float:
+    """Area dominated by the points up to the reference point (minimise latency, maximise accuracy).
+
+    Points beyond the reference latency or below the reference accuracy add nothing.
+
+    >>> round(hypervolume([1.0, 2.0, 4.0], [0.5, 0.7, 0.9], 5.0), 6)  # [1,2]x0.5 + [2,4]x0.7 + [4,5]x0.9
+    2.8
+    """
+    latency_ms, accuracy = np.asarray(latency_ms, float), np.asarray(accuracy, float)
+    keep = (latency_ms < ref_latency_ms) & (accuracy > ref_accuracy)
+    latency_ms, accuracy = latency_ms[keep], accuracy[keep]
+    if len(latency_ms) == 0:
+        return 0.0
+    idx = pareto_front(latency_ms, accuracy)
+    lat, acc = latency_ms[idx], accuracy[idx]
+    # On the front accuracy rises with latency, so between consecutive points
+    # the dominated height is the accuracy of the faster one.
+    widths = np.diff(np.append(lat, ref_latency_ms))
+    return float(np.sum(widths * (acc - ref_accuracy)))
+
+
+# -- statistics of the run folders ------------------------------------------------
+def run_figures(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-run figures from a history: best reward, best-validation record, best-so-far curve."""
+    reward = np.array([r["reward"] for r in history], dtype=float)
+    val = np.array([r["val_accuracy"] for r in history], dtype=float)
+    best_val = history[int(np.argmax(val))]  # argmax returns the first of ties
+    return {
+        "best_reward": float(reward.max()),
+        "test_accuracy": best_val["test_accuracy"],
+        "latency_ms": best_val["latency_ms"],
+        "curve": np.maximum.accumulate(reward),
+    }
+
+
+def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What the env's table says: every row's reward, val accuracy and latency (empty without a table)."""
+    import gymnasium as gym
+
+    import nas_gym  # noqa: F401  (registers the envs)
+
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        base = env.unwrapped
+        table, reward_fn = getattr(base, "table", None), base.reward_fn
+        latency_weight = reward_fn.latency_weight
+        if table is None:
+            return {"latency_weight": latency_weight}
+        val = np.asarray(table.column(table.roles["val"]), dtype=float)
+        lat_name = table.roles["latency"]
+        lat = None if lat_name is None else np.asarray(table.column(lat_name), dtype=float)
+        info: dict[str, Any] = {
+            "latency_weight": latency_weight, "table_path": str(table.path), "rows": len(table),
+            "exhaustive": bool(table.is_exhaustive), "val": val, "latency": lat,
+        }
+        # With latency measured on this host the reward is not a function of the table.
+        if lat is not None or latency_weight == 0 or getattr(base, "latency_model", None) is None:
+            rewards = np.array([
+                reward_fn(v, None if lat is None else lat[i]) for i, v in enumerate(val)
+            ])
+            best = int(rewards.argmax())
+            info.update(
+                rewards=rewards, optimum_reward=float(rewards[best]), optimum_arch=str(table.arch_at(best)),
+                top1_threshold=float(np.percentile(rewards, 99)),
+            )
+        return info
+    finally:
+        env.close()
+
+
+def _stat(values: Sequence[float | None]) -> dict[str, Any]:
+    given = [float(v) for v in values if v is not None and math.isfinite(v)]
+    mean, ci = mean_ci(given)
+    return {"mean": mean, "ci": ci, "n": len(given), "values": [None if v is None else float(v) for v in values]}
+
+
+def summarize(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """Statistics of a benchmark folder, recomputed from the run histories.
+
+    Only finished runs (full budget) of the methods and seeds in
+    ``benchmark.json`` count.
+
+    Args:
+        out_dir: A folder written by ``nas-gym benchmark``.
+
+    Returns:
+        A JSON-ready dict: the config, the table reference (optimum, top-1 %
+        threshold, exhaustive), whether latency is in play, and under
+        ``methods`` one entry per method with ``runs``, ``seeds`` and, each as
+        ``{"mean", "ci", "n", "values"}`` (``ci`` the 95 % half-width),
+        ``best_reward``, ``test_accuracy`` (of the best-validation
+        architecture), ``latency_ms`` (of the same), ``regret`` and
+        ``hv_fraction``; ``evals_to_top1`` as ``{"values", "median",
+        "reached"}`` (``None`` = never reached); ``curve`` as ``{"mean",
+        "ci"}`` per number of evaluations. With several env settings:
+        ``{"settings": {name: summary}}``.
+
+    Raises:
+        ConfigError: ``out_dir`` holds no ``benchmark.json``.
+    """
+    out = Path(out_dir)
+    config_path = out / CONFIG_FILE
+    if not config_path.is_file():
+        raise ConfigError(f"{out} holds no {CONFIG_FILE}; expected a folder written by `nas-gym benchmark`.")
+    config = json.loads(config_path.read_text())
+    if "settings" in config:
+        return {"settings": {name: summarize(out / name) for name in config["settings"]}}
+    return summarize_setting(out, config)[0]
+
+
+def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The summary of one env setting's folder, and the data its plots need.
+
+    Args:
+        out: The env setting's folder (the benchmark folder with one setting).
+        config: Its ``benchmark.json``.
+
+    Returns:
+        What :func:`summarize` returns for one setting, and a dict of
+        ``histories`` (``{agent: {seed: history}}`` of the finished runs), the
+        table reference ``ref`` and the reference front ``pareto`` (empty
+        without latency in play).
+    """
+    budget = config["budget"]
+    ref = _reference(config["env_id"], config["env_kwargs"])
+    histories: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for agent in config["agents"]:
+        histories[agent] = {}
+        for seed in config["seeds"]:
+            folder = RunFolder(run_folder(out, agent, seed))
+            summary = folder.read_summary()
+            if summary is None:
+                continue
+            history = folder.read_history()
+            if len(history) == budget and summary.get("num_evaluated") == budget:
+                histories[agent][seed] = history
+
+    records = [r for runs in histories.values() for h in runs.values() for r in h]
+    has_latency = any(r["latency_ms"] is not None for r in records)
+    latency_in_play = has_latency and (ref["latency_weight"] > 0 or ref.get("latency") is not None)
+    pareto: dict[str, Any] = {}
+    if latency_in_play:
+        pareto = _pareto_reference(ref, records)
+
+    methods: dict[str, Any] = {}
+    for agent, runs in histories.items():
+        figures = {seed: run_figures(h) for seed, h in runs.items()}
+        entry: dict[str, Any] = {
+            "runs": len(runs),
+            "seeds": sorted(runs),
+            "best_reward": _stat([f["best_reward"] for f in figures.values()]),
+            "test_accuracy": _stat([f["test_accuracy"] for f in figures.values()]),
+            "latency_ms": _stat([f["latency_ms"] for f in figures.values()]),
+        }
+        if "optimum_reward" in ref:
+            entry["regret"] = _stat([ref["optimum_reward"] - f["best_reward"] for f in figures.values()])
+            evals = []
+            for f in figures.values():
+                hit = np.flatnonzero(f["curve"] >= ref["top1_threshold"])
+                evals.append(int(hit[0]) + 1 if len(hit) else None)
+            median = float(np.median([math.inf if e is None else e for e in evals])) if evals else math.nan
+            entry["evals_to_top1"] = {
+                "values": evals, "median": median if math.isfinite(median) else None,
+                "reached": sum(e is not None for e in evals),
+            }
+        if latency_in_play:
+            fractions = []
+            for h in runs.values():
+                lat = np.array([math.inf if r["latency_ms"] is None else r["latency_ms"] for r in h])
+                acc = np.array([r["val_accuracy"] for r in h])
+                fractions.append(hypervolume(lat, acc, pareto["ref_latency_ms"]) / pareto["front_hv"])
+            entry["hv_fraction"] = _stat(fractions)
+        curves = np.array([f["curve"] for f in figures.values()]) if figures else np.empty((0, budget))
+        stats = [mean_ci(curves[:, i]) for i in range(curves.shape[1])] if len(curves) else []
+        entry["curve"] = {"mean": [m for m, _ in stats], "ci": [c for _, c in stats]}
+        methods[agent] = entry
+
+    summary = {
+        "env_id": config["env_id"], "env_kwargs": config["env_kwargs"], "budget": budget,
+        "seeds": config["seeds"], "agents": config["agents"], "agent_kwargs": config.get("agent_kwargs", {}),
+        "command": config.get("command"),
+        "table": None if "rows" not in ref else {
+            k: ref.get(k) for k in ("table_path", "rows", "exhaustive", "optimum_reward", "optimum_arch",
+                                    "top1_threshold")
+        },
+        "latency_in_play": latency_in_play,
+        "pareto": {k: v for k, v in pareto.items() if k in ("ref_latency_ms", "front_hv", "front_source")},
+        "methods": methods,
+    }
+    return summary, {"histories": histories, "ref": ref, "pareto": pareto}
+
+
+def _pareto_reference(ref: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reference point and front: the table's where it has latency, else all evaluated architectures'."""
+    if ref.get("latency") is not None:
+        lat, acc = ref["latency"], ref["val"]
+        source = "table (exhaustive)" if ref["exhaustive"] else "table (not exhaustive)"
+    else:
+        seen = [r for r in records if r["latency_ms"] is not None]
+        lat = np.array([r["latency_ms"] for r in seen], dtype=float)
+        acc = np.array([r["val_accuracy"] for r in seen], dtype=float)
+        source = "all evaluated architectures"
+    ref_latency_ms = 1.1 * float(lat.max())
+    front = pareto_front(lat, acc)
+    return {
+        "ref_latency_ms": ref_latency_ms, "front_hv": hypervolume(lat, acc, ref_latency_ms),
+        "front_source": source, "front": (lat[front], acc[front]),
+        "all": (lat, acc) if ref.get("latency") is not None else None,
+    }
