@@ -18,6 +18,7 @@ few thousand steps, so the defaults here are tuned for that scale (see
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import logging
 import time
@@ -32,7 +33,19 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from nas_gym.error import ConfigError
-from nas_gym.search import BudgetExhausted, Searcher, SearchRun
+from nas_gym.reward_memory import RewardMemory
+from nas_gym.search import BudgetExhausted, SearchRun
+from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.settings import (
+    boolean,
+    in_range,
+    non_negative,
+    non_negative_int,
+    positive,
+    positive_int,
+    sequence_of,
+    setting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,31 +66,6 @@ CLEANRL_TAGS = {
 }
 
 
-class _RewardMemory:
-    """Rewards the env returned for the architectures of this search, for answering repeats.
-
-    After ``max_stale`` repeats in a row nothing is recalled until a new
-    architecture is scored, so a collapsed policy still spends its budget.
-    """
-
-    def __init__(self, max_stale: int):
-        self.max_stale = max_stale
-        self.seen: dict[tuple[int, ...], float] = {}
-        self.stale = 0
-
-    def recall(self, key: tuple[int, ...]) -> float | None:
-        """The earlier reward of ``key`` (counted as a repeat), or None when it must be evaluated."""
-        if key in self.seen and self.stale < self.max_stale:
-            self.stale += 1
-            return self.seen[key]
-        return None
-
-    def remember(self, key: tuple[int, ...], reward: float) -> None:
-        """Store the env's reward for a newly scored architecture."""
-        self.seen[key] = float(reward)
-        self.stale = 0
-
-
 def _reused_info(n_actions: int, num_decisions: int) -> dict[str, Any]:
     return {"action_mask": np.zeros(n_actions, dtype=bool), "step": num_decisions, "reused": True}
 
@@ -92,7 +80,7 @@ class _ReuseRewards(gym.Wrapper):
 
     def __init__(self, env: gym.Env, max_stale: int):
         super().__init__(env)
-        self._memory = _RewardMemory(max_stale)
+        self._memory = RewardMemory(max_stale)  # one stale unit: an episode answered from memory
         self._prefix: list[int] = []
         self._n = env.unwrapped.space.num_decisions
 
@@ -133,7 +121,7 @@ class _RunVecEnv(DummyVecEnv):
     0, ``info["unscored"]``); training stops at that step anyway.
     """
 
-    def __init__(self, run: SearchRun, memory: _RewardMemory | None):
+    def __init__(self, run: SearchRun, memory: RewardMemory | None):
         super().__init__([functools.partial(gym.make, run.env_id, **run.env_kwargs) for _ in range(run.workers)])
         self.run = run
         self.memory = memory
@@ -167,7 +155,7 @@ class _RunVecEnv(DummyVecEnv):
             if reward is not None:
                 plan.append((i, key, "reused", reward))
             elif key in submitted and self.memory is not None:
-                self.memory.stale += 1  # the same new architecture twice in one step: the copy reuses the first
+                self.memory.mark_stale()  # the same new architecture twice in one step: the copy reuses the first
                 plan.append((i, key, "twin", None))
             else:
                 try:
@@ -242,6 +230,59 @@ class _StopAtBudget(BaseCallback):
         return not self.run.done
 
 
+#: What PPO's integer hyperparameters must be, in messages.
+_WHOLE = "> 0 (an integer)"
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOSettings(SearcherSettings):
+    """Hyperparameters of :class:`PPOSearch` (its docstring has SB3's defaults and measurements)."""
+
+    owner = "PPO"
+
+    masked: bool = setting(True, boolean)
+    """Use MaskablePPO with the env's action masks; False for plain SB3 PPO."""
+    learning_rate: float = setting(3e-3, positive, hint="SB3 uses 3e-4; 3e-3 suits budgets of ~100.")
+    """Adam learning rate (SB3: 3e-4)."""
+    episodes_per_update: int = setting(2, positive_int, expected=_WHOLE)
+    """Architectures per rollout; ``n_steps`` is this times the decisions per architecture (SB3: ``n_steps=2048``)."""
+    num_minibatches: int = setting(1, positive_int, expected=_WHOLE)
+    """Minibatches per epoch; must divide ``episodes_per_update`` (CleanRL: 4; SB3: ``batch_size=64``)."""
+    n_epochs: int = setting(4, positive_int, expected=_WHOLE, hint="SB3 uses 10.")
+    """Passes over each rollout (SB3: 10)."""
+    gamma: float = setting(1.0, in_range(0, 1), hint="SB3 uses 0.99; 1 passes the final reward on undiscounted.")
+    """Discount factor (SB3: 0.99)."""
+    gae_lambda: float = setting(1.0, in_range(0, 1), hint="SB3 uses 0.95.")
+    """GAE lambda (SB3: 0.95)."""
+    clip_range: float = setting(0.2, positive, hint="SB3 uses 0.2.")
+    """PPO clipping parameter (SB3: 0.2)."""
+    ent_coef: float = setting(0.01, non_negative, hint="SB3 uses 0.")
+    """Entropy bonus coefficient (SB3: 0)."""
+    vf_coef: float = setting(0.5, non_negative, hint="SB3 uses 0.5.")
+    """Value loss coefficient (SB3: 0.5)."""
+    max_grad_norm: float = setting(0.5, positive, hint="SB3 uses 0.5.")
+    """Gradient clipping norm (SB3: 0.5)."""
+    net_arch: tuple[int, ...] = setting((64,), sequence_of(positive_int), hint="SB3 uses [64, 64].")
+    """Hidden layer sizes of the separate policy and value MLPs (SB3: ``[64, 64]``)."""
+    reuse_rewards: bool = setting(True, boolean)
+    """A repeated architecture gets the env's earlier reward instead of a second evaluation."""
+    max_stale_episodes: int = setting(10, non_negative_int)
+    """With ``reuse_rewards``: after this many such episodes in a row, the next repeat is evaluated anyway."""
+
+    def validate(self) -> None:
+        """Minibatches must hold whole architectures.
+
+        Raises:
+            ConfigError: ``num_minibatches`` does not divide ``episodes_per_update``.
+        """
+        if self.episodes_per_update % self.num_minibatches:
+            raise ConfigError(
+                f"PPO num_minibatches must divide episodes_per_update so minibatches hold whole architectures; "
+                f"got episodes_per_update={self.episodes_per_update}, num_minibatches={self.num_minibatches}. "
+                f"Pick e.g. num_minibatches=1 or a multiple of it for episodes_per_update."
+            )
+
+
 class PPOSearch(Searcher):
     """Proximal Policy Optimization (Schulman et al., 2017) as a NAS controller, via SB3.
 
@@ -279,77 +320,25 @@ class PPOSearch(Searcher):
     with one worker, so its history differs from the one-worker history; for
     a given ``N`` and seed it is deterministic.
 
-    Args:
-        masked: Use MaskablePPO with the env's action masks (default True).
-        learning_rate: Adam learning rate (SB3: 3e-4).
-        episodes_per_update: Architectures per rollout; ``n_steps`` is this
-            times the decisions per architecture (SB3: ``n_steps=2048``).
-        num_minibatches: Minibatches per epoch; must divide
-            ``episodes_per_update`` (CleanRL: 4; SB3: ``batch_size=64``).
-        n_epochs: Passes over each rollout (SB3: 10).
-        gamma: Discount factor (SB3: 0.99).
-        gae_lambda: GAE lambda (SB3: 0.95).
-        clip_range: PPO clipping parameter (SB3: 0.2).
-        ent_coef: Entropy bonus coefficient (SB3: 0).
-        vf_coef: Value loss coefficient (SB3: 0.5).
-        max_grad_norm: Gradient clipping norm (SB3: 0.5).
-        net_arch: Hidden layer sizes of the separate policy and value MLPs
-            (SB3: ``[64, 64]``).
-        reuse_rewards: An architecture the policy completes again gets the
-            reward the env returned for it before, without a second evaluation,
-            so only new architectures spend budget. After ``max_stale_episodes``
-            such episodes in a row the next repeat is evaluated anyway, so a
-            collapsed policy still spends its budget.
-        max_stale_episodes: See ``reuse_rewards``.
+    Reward reuse (``reuse_rewards``, default on): an architecture the policy
+    completes again gets the reward the env returned for it before (a
+    :class:`~nas_gym.reward_memory.RewardMemory`), without a second
+    evaluation, so only new architectures spend budget. After
+    ``max_stale_episodes`` such episodes in a row the next repeat is
+    evaluated anyway, so a collapsed policy still spends its budget.
+
+    The hyperparameters are the fields of :class:`PPOSettings`, given as
+    keyword arguments.
 
     Raises:
-        ConfigError: For a non-positive count or rate, or ``num_minibatches``
-            not dividing ``episodes_per_update``.
+        ConfigError: For an unknown hyperparameter, a non-positive count or
+            rate, or ``num_minibatches`` not dividing ``episodes_per_update``.
     """
 
     name = "ppo"
+    Settings = PPOSettings
 
-    def __init__(
-        self,
-        masked: bool = True,
-        learning_rate: float = 3e-3,
-        episodes_per_update: int = 2,
-        num_minibatches: int = 1,
-        n_epochs: int = 4,
-        gamma: float = 1.0,
-        gae_lambda: float = 1.0,
-        clip_range: float = 0.2,
-        ent_coef: float = 0.01,
-        vf_coef: float = 0.5,
-        max_grad_norm: float = 0.5,
-        net_arch: list[int] | tuple[int, ...] = (64,),
-        reuse_rewards: bool = True,
-        max_stale_episodes: int = 10,
-    ):
-        for key, value in {"learning_rate": learning_rate, "episodes_per_update": episodes_per_update,
-                           "num_minibatches": num_minibatches, "n_epochs": n_epochs}.items():
-            if not value > 0:
-                raise ConfigError(f"PPO {key} must be > 0, got {value!r}.")
-        if episodes_per_update % num_minibatches:
-            raise ConfigError(
-                f"PPO num_minibatches must divide episodes_per_update so minibatches hold whole architectures; "
-                f"got episodes_per_update={episodes_per_update}, num_minibatches={num_minibatches}. "
-                f"Pick e.g. num_minibatches=1 or a multiple of it for episodes_per_update."
-            )
-        self.masked = bool(masked)
-        self.learning_rate = float(learning_rate)
-        self.episodes_per_update = int(episodes_per_update)
-        self.num_minibatches = int(num_minibatches)
-        self.n_epochs = int(n_epochs)
-        self.gamma = float(gamma)
-        self.gae_lambda = float(gae_lambda)
-        self.clip_range = float(clip_range)
-        self.ent_coef = float(ent_coef)
-        self.vf_coef = float(vf_coef)
-        self.max_grad_norm = float(max_grad_norm)
-        self.net_arch = [int(n) for n in net_arch]
-        self.reuse_rewards = bool(reuse_rewards)
-        self.max_stale_episodes = int(max_stale_episodes)
+    settings: PPOSettings
 
     def search(self, run: SearchRun) -> None:
         """Train PPO on ``run.env`` until the run's budget is spent."""
@@ -363,9 +352,10 @@ class PPOSearch(Searcher):
             torch.set_num_threads(threads)
 
     def _learn(self, run: SearchRun) -> None:
+        cfg = self.settings
         num_decisions = run.space.num_decisions
-        n_steps = self.episodes_per_update * num_decisions
-        if self.masked:
+        n_steps = cfg.episodes_per_update * num_decisions
+        if cfg.masked:
             from sb3_contrib import MaskablePPO as algo
         else:
             from stable_baselines3 import PPO as algo
@@ -374,20 +364,21 @@ class PPOSearch(Searcher):
         # VecEnv's automatic reset after each episode only starts a new
         # architecture, it never scores one.
         if run.workers == 1:
-            env = _ReuseRewards(run.env, self.max_stale_episodes) if self.reuse_rewards else run.env
+            env = _ReuseRewards(run.env, cfg.max_stale_episodes) if cfg.reuse_rewards else run.env
             vec_env = DummyVecEnv([lambda: Monitor(env)])
         else:
             # One env copy per worker; a rollout keeps about episodes_per_update architectures in all.
-            memory = _RewardMemory(self.max_stale_episodes) if self.reuse_rewards else None
+            # One stale unit: an episode answered from memory, or the twin of one scored in the same step.
+            memory = RewardMemory(cfg.max_stale_episodes) if cfg.reuse_rewards else None
             vec_env = VecMonitor(_RunVecEnv(run, memory))
-            n_steps = -(-self.episodes_per_update // run.workers) * num_decisions
+            n_steps = -(-cfg.episodes_per_update // run.workers) * num_decisions
         rollout = n_steps * vec_env.num_envs
         model = algo(
-            "MlpPolicy", vec_env, learning_rate=self.learning_rate, n_steps=n_steps,
-            batch_size=max(1, rollout // self.num_minibatches), n_epochs=self.n_epochs, gamma=self.gamma,
-            gae_lambda=self.gae_lambda, clip_range=self.clip_range, ent_coef=self.ent_coef,
-            vf_coef=self.vf_coef, max_grad_norm=self.max_grad_norm,
-            policy_kwargs={"net_arch": {"pi": self.net_arch, "vf": self.net_arch}},
+            "MlpPolicy", vec_env, learning_rate=cfg.learning_rate, n_steps=n_steps,
+            batch_size=max(1, rollout // cfg.num_minibatches), n_epochs=cfg.n_epochs, gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range, ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+            policy_kwargs={"net_arch": {"pi": list(cfg.net_arch), "vf": list(cfg.net_arch)}},
             seed=run.seed, device="cpu", verbose=0,
         )
         # SB3 writes its own tags next to the run's, so one TensorBoard shows both;
@@ -397,9 +388,9 @@ class PPOSearch(Searcher):
         else:
             model.set_logger(Logger(folder=None, output_formats=[]))
 
-        factor = 1 if self.masked else UNMASKED_TIMESTEP_FACTOR
+        factor = 1 if cfg.masked else UNMASKED_TIMESTEP_FACTOR
         # Reused episodes spend timesteps but no budget: at most max_stale_episodes per new one.
-        reuse = self.max_stale_episodes + 1 if self.reuse_rewards else 1
+        reuse = cfg.max_stale_episodes + 1 if cfg.reuse_rewards else 1
         total_timesteps = run.remaining * num_decisions * factor * reuse + rollout
         try:
             model.learn(total_timesteps=total_timesteps, callback=_StopAtBudget(run), log_interval=1)

@@ -23,15 +23,28 @@ References:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from nas_gym.error import ConfigError
-from nas_gym.search import Searcher, SearchRun
+from nas_gym.reward_memory import RewardMemory
+from nas_gym.search import SearchRun
+from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.settings import (
+    boolean,
+    in_range,
+    non_negative,
+    non_negative_int,
+    optional,
+    positive,
+    positive_int,
+    setting,
+)
 from nas_gym.spaces import SearchSpace
 
 
@@ -119,6 +132,36 @@ class Controller(nn.Module):
         return [tuple(p) for p in prefixes], log_prob, entropy
 
 
+@dataclasses.dataclass(frozen=True)
+class ReinforceSettings(SearcherSettings):
+    """Hyperparameters of :class:`Reinforce` (its docstring has the literature's values)."""
+
+    owner = "Reinforce"
+
+    hidden_size: int = setting(100, positive_int)
+    """LSTM units per layer (and embedding size)."""
+    num_layers: int = setting(1, positive_int)
+    """Stacked LSTM layers."""
+    lr: float = setting(0.02, positive, hint="The literature uses 3.5e-4; 0.02 suits budgets of ~100.")
+    """Adam learning rate."""
+    batch_size: int = setting(10, positive_int)
+    """Architectures sampled per controller update."""
+    baseline_decay: float = setting(0.95, in_range(0, 1, hi_open=True), hint="NASNet uses 0.95.")
+    """Decay of the moving-average reward baseline."""
+    entropy_weight: float = setting(1e-4, non_negative, hint="ENAS uses 1e-4.")
+    """Weight of the entropy bonus in the loss."""
+    init_range: float = setting(0.1, positive, hint="NASNet uses 0.1.")
+    """Controller parameters start uniform in ``[-init_range, init_range]``."""
+    top_fraction: float | None = setting(
+        0.3, optional(in_range(0, 1, lo_open=True), "plain REINFORCE"), hint="Petersen et al. use 0.05."
+    )
+    """Fraction of each batch trained on by the risk-seeking update; None for plain REINFORCE."""
+    reuse_rewards: bool = setting(True, boolean)
+    """A repeated architecture is trained on the env's earlier reward instead of being evaluated again."""
+    max_stale_batches: int = setting(10, non_negative_int)
+    """With ``reuse_rewards``: after this many batches in a row with nothing new, the batch is evaluated anyway."""
+
+
 class Reinforce(Searcher):
     """REINFORCE with an LSTM controller (Zoph & Le 2017; NASNet, Zoph et al. 2018).
 
@@ -177,26 +220,19 @@ class Reinforce(Searcher):
     budget); too low a rate leaves it uniform, i.e. random search.
     Pass ``**Reinforce.NASNET`` for the paper's settings at large budgets.
 
-    Args:
-        hidden_size: LSTM units per layer (and embedding size).
-        num_layers: Stacked LSTM layers.
-        lr: Adam learning rate.
-        batch_size: Architectures sampled per controller update.
-        baseline_decay: Decay of the moving-average reward baseline.
-        entropy_weight: Weight of the entropy bonus in the loss.
-        init_range: Controller parameters start uniform in ``[-init_range, init_range]``.
-        top_fraction: Fraction of each batch trained on by the risk-seeking
-            update; None for plain REINFORCE with the moving-average baseline.
-        reuse_rewards: An architecture sampled again is not sent to the env
-            again: the controller is trained on the reward the env returned for
-            it before, and only new architectures spend budget. (A converged
-            controller would otherwise spend a small budget on repeats.) After
-            ``max_stale_batches`` batches in a row with nothing new, the batch
-            is evaluated anyway, so a collapsed controller still ends.
-        max_stale_batches: See ``reuse_rewards``.
+    Reward reuse (``reuse_rewards``, default on): an architecture sampled
+    again is not sent to the env again: the controller is trained on the
+    reward the env returned for it before (a :class:`~nas_gym.reward_memory.RewardMemory`),
+    and only new architectures spend budget. (A converged controller would
+    otherwise spend a small budget on repeats.) After ``max_stale_batches``
+    batches in a row with nothing new, the batch is evaluated anyway, so a
+    collapsed controller still ends.
+
+    The hyperparameters are the fields of :class:`ReinforceSettings`, given
+    as keyword arguments.
 
     Raises:
-        ConfigError: A hyperparameter is out of range.
+        ConfigError: A hyperparameter is unknown or out of range.
 
     Attributes:
         controller: The :class:`Controller` (after ``search`` started).
@@ -205,65 +241,22 @@ class Reinforce(Searcher):
     """
 
     name = "reinforce"
+    Settings = ReinforceSettings
 
-    #: The NASNet settings (Zoph et al. 2018, appendix), for large budgets.
+    #: The NASNet settings (Zoph et al. 2018, appendix), for large budgets; reward reuse (ours) stays on.
     NASNET = {
         "hidden_size": 100, "num_layers": 1, "lr": 3.5e-4, "batch_size": 20,
         "baseline_decay": 0.95, "entropy_weight": 1e-5, "init_range": 0.1, "top_fraction": None,
+        "reuse_rewards": True, "max_stale_batches": 10,
     }
 
-    def __init__(
-        self,
-        hidden_size: int = 100,
-        num_layers: int = 1,
-        lr: float = 0.02,
-        batch_size: int = 10,
-        baseline_decay: float = 0.95,
-        entropy_weight: float = 1e-4,
-        init_range: float = 0.1,
-        top_fraction: float | None = 0.3,
-        reuse_rewards: bool = True,
-        max_stale_batches: int = 10,
-    ):
-        for key, value in (("hidden_size", hidden_size), ("num_layers", num_layers), ("batch_size", batch_size)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"Reinforce {key} must be an integer ≥ 1, got {value!r}.")
-        if not lr > 0:
-            raise ConfigError(
-                f"Reinforce lr must be > 0, got {lr!r}; the literature uses 3.5e-4, 0.02 suits budgets of ~100."
-            )
-        if not 0 <= baseline_decay < 1:
-            raise ConfigError(f"Reinforce baseline_decay must be in [0, 1), got {baseline_decay!r} (NASNet: 0.95).")
-        if not entropy_weight >= 0:
-            raise ConfigError(f"Reinforce entropy_weight must be ≥ 0, got {entropy_weight!r} (ENAS: 1e-4).")
-        if not init_range > 0:
-            raise ConfigError(f"Reinforce init_range must be > 0, got {init_range!r} (NASNet: 0.1).")
-        if top_fraction is not None and not 0 < top_fraction <= 1:
-            raise ConfigError(
-                f"Reinforce top_fraction must be in (0, 1] or None (plain REINFORCE), got {top_fraction!r}."
-            )
-        self.reuse_rewards = bool(reuse_rewards)
-        self.max_stale_batches = int(max_stale_batches)
-        self.hidden_size = int(hidden_size)
-        self.num_layers = int(num_layers)
-        self.lr = float(lr)
-        self.batch_size = int(batch_size)
-        self.baseline_decay = float(baseline_decay)
-        self.entropy_weight = float(entropy_weight)
-        self.init_range = float(init_range)
-        self.top_fraction = None if top_fraction is None else float(top_fraction)
+    settings: ReinforceSettings
+
+    def __init__(self, **hparams: Any):
+        super().__init__(**hparams)
         self.controller: Controller | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.baseline: float | None = None
-
-    def hparams(self) -> dict[str, float | int]:
-        """Return the hyperparameters (not the controller state), for logs."""
-        return {
-            "hidden_size": self.hidden_size, "num_layers": self.num_layers, "lr": self.lr,
-            "batch_size": self.batch_size, "baseline_decay": self.baseline_decay,
-            "entropy_weight": self.entropy_weight, "init_range": self.init_range,
-            "top_fraction": self.top_fraction,
-        }
 
     def search(self, run: SearchRun) -> None:
         """Sample, evaluate and update in batches until the budget is spent.
@@ -272,58 +265,63 @@ class Reinforce(Searcher):
         under a forked global torch RNG (the caller's torch state is left as
         it was) and sampling draws from a ``torch.Generator`` seeded with it.
         """
+        cfg = self.settings
         generator = torch.Generator().manual_seed(run.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(run.seed)
-            self.controller = Controller(run.space.nvec, self.hidden_size, self.num_layers, self.init_range)
-        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr)
+            self.controller = Controller(run.space.nvec, cfg.hidden_size, cfg.num_layers, cfg.init_range)
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=cfg.lr)
         self.baseline = None
-        seen: dict[tuple[int, ...], float] = {}  # rewards the env already returned, by actions
-        stale = 0
+        # Rewards the env already returned; one stale unit is a batch with nothing new.
+        memory = RewardMemory(cfg.max_stale_batches) if cfg.reuse_rewards else None
         while not run.done:
             start = time.perf_counter()
             with _one_thread():
                 archs, log_prob, entropy = self.controller.sample(
-                    min(self.batch_size, run.remaining), run.space, generator
+                    min(cfg.batch_size, run.remaining), run.space, generator
                 )
             if run.done:  # a wall-clock budget can end the search between sampling and evaluating
                 return
-            fresh = list(dict.fromkeys(a for a in archs if a not in seen)) if self.reuse_rewards else archs
-            stale = 0 if fresh else stale + 1
-            if not fresh and stale >= self.max_stale_batches:
-                fresh, stale = archs, 0
+            fresh = archs
+            if memory is not None:
+                fresh = memory.unseen(archs)
+                if not fresh:
+                    memory.mark_stale()
+                    if memory.exhausted:  # evaluated anyway, so a collapsed controller still spends its budget
+                        fresh = archs
             # Evaluated up to run.workers at a time; infos come back in sampling order.
             infos = run.evaluate_many(fresh) if fresh else []
             if len(infos) < len(fresh):  # a wall-clock budget ran out mid-batch
                 return
-            if not self.reuse_rewards or fresh is archs:
-                rewards = [float(info["reward"]) for info in infos]
-            else:
-                seen.update((a, float(info["reward"])) for a, info in zip(fresh, infos, strict=True))
-                rewards = [seen[a] for a in archs]
-            seen.update((a, r) for a, r in zip(archs, rewards, strict=True))
+            rewards = [float(info["reward"]) for info in infos]
+            if memory is not None:
+                for arch, reward in zip(fresh, rewards, strict=True):
+                    memory.remember(arch, reward)
+                if fresh is not archs:
+                    rewards = [memory[a] for a in archs]
             with _one_thread():
                 self._update(run, torch.tensor(rewards, dtype=torch.float32), log_prob, entropy)
             run.log_scalar("charts/SPS", len(archs) / (time.perf_counter() - start))
 
     def _update(self, run: SearchRun, rewards: torch.Tensor, log_prob: torch.Tensor, entropy: torch.Tensor) -> None:
         """One policy-gradient step (risk-seeking or against the baseline), then update the baseline."""
+        cfg = self.settings
         mean_reward = float(rewards.mean())
         if self.baseline is None:
             self.baseline = mean_reward
-        if self.top_fraction is None:
+        if cfg.top_fraction is None:
             advantage = rewards - self.baseline
         else:
             # Scale by the batch's spread: rewards of one space differ by a few points of accuracy.
-            q = torch.quantile(rewards, 1 - self.top_fraction)
+            q = torch.quantile(rewards, 1 - cfg.top_fraction)
             advantage = torch.where(rewards >= q, (rewards - q) / (rewards.std(correction=0) + 1e-8), 0.0)
         policy_loss = -(advantage * log_prob).mean()
         mean_entropy = entropy.mean()
-        loss = policy_loss - self.entropy_weight * mean_entropy
+        loss = policy_loss - cfg.entropy_weight * mean_entropy
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * mean_reward
+        self.baseline = cfg.baseline_decay * self.baseline + (1 - cfg.baseline_decay) * mean_reward
         run.log_scalar("losses/policy_loss", policy_loss.item())
         run.log_scalar("losses/entropy", mean_entropy.item())
         run.log_scalar("charts/baseline", self.baseline)

@@ -31,7 +31,7 @@ per-operation latencies measured on this host
 (:class:`nas_gym.latency.OpTableLatency`); ``f`` is the env reward's shape
 (``hinge``: ``max(0, r - 1)``; ``linear``: ``r``) unless ``latency_loss`` says
 otherwise. By default weight and target follow the env's reward
-(``env.reward_fn``) where the env scores latency on this host, and the term
+(``run.parts.reward``) where the env scores latency on this host, and the term
 is off on table envs, whose latency column (a device) has no per-operation
 breakdown.
 
@@ -67,6 +67,7 @@ evaluated architectures, collapse report). The same record is
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import json
@@ -74,7 +75,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -84,9 +85,27 @@ from torch.func import functional_call
 from baselines.darts_supernet import Supernet, make_supernet
 from nas_gym.error import ConfigError
 from nas_gym.latency import OpTableLatency
-from nas_gym.search import Searcher, SearchRun
+from nas_gym.search import SearchRun
+from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.settings import (
+    boolean,
+    in_range,
+    integer,
+    non_negative,
+    non_negative_int,
+    one_of,
+    optional,
+    positive,
+    positive_int,
+    sequence_of,
+    setting,
+    string,
+)
 from nas_gym.spaces import Architecture, SearchSpace
 from nas_gym.tasks import Task, make_task
+
+if TYPE_CHECKING:
+    from nas_gym.env_parts import EnvParts
 
 logger = logging.getLogger(__name__)
 
@@ -103,17 +122,54 @@ TABLE_ENV_HELP = (
 _MAX_RANKED_VISITS = 200_000
 
 
-def _check(name: str, ok: bool, expected: str, given: Any) -> None:
-    if not ok:
-        raise ConfigError(f"DARTS {name} must be {expected}, got {given!r}.")
+@dataclasses.dataclass(frozen=True)
+class DARTSSettings(SearcherSettings):
+    """Hyperparameters of :class:`DARTS` (the paper's values, and why three differ, in its docstring)."""
 
+    owner = "DARTS"
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    epochs: int = setting(10, positive_int, hint="The paper uses 50.")
+    """Passes over the weight half of the training split."""
+    order: int = setting(1, integer(1, 2), expected="1 (first order) or 2 (second order, unrolled)")
+    """1 for first-order DARTS, 2 for second order (unrolled)."""
+    batch_size: int = setting(32, integer(2), hint="The paper uses 64.")
+    """Examples per weight step and per arch step."""
+    lr: float = setting(0.1, positive, hint="The paper uses 0.025.")
+    """Initial (peak) SGD learning rate of the weights."""
+    lr_min: float = setting(0.001, non_negative)
+    """Final learning rate of the per-step cosine schedule."""
+    momentum: float = setting(0.9, non_negative)
+    """SGD momentum."""
+    weight_decay: float = setting(3e-4, non_negative)
+    """SGD weight decay."""
+    grad_clip: float = setting(5.0, non_negative)
+    """Max gradient norm of the weights."""
+    arch_lr: float = setting(3e-4, positive)
+    """Adam learning rate of alpha."""
+    arch_betas: tuple[float, float] = setting((0.5, 0.999), sequence_of(in_range(0, 1, hi_open=True), length=2))
+    """Adam betas of alpha."""
+    arch_weight_decay: float = setting(1e-3, non_negative)
+    """Adam weight decay of alpha."""
+    train_portion: float = setting(0.5, in_range(0, 1, lo_open=True, hi_open=True))
+    """Fraction of the training split for the weights; the rest trains alpha."""
+    latency_weight: float | None = setting(None, optional(non_negative, "follow the env's reward"))
+    """Weight of the latency term; None follows the env's reward (0 on table envs)."""
+    latency_target_ms: float | None = setting(None, optional(positive, "the env's target"))
+    """Latency target; None takes the env reward's."""
+    latency_loss: str | None = setting(None, optional(one_of("hinge", "linear"), "follow the env's reward"))
+    """``"hinge"`` or ``"linear"``; None follows the env's reward (hinge for ``hinge``, linear otherwise)."""
+    proxy_task: str | None = setting(None, optional(string, "the env's task"), hint="E.g. 'digits' or 'mnist1d'.")
+    """Task to train the supernet on (``"digits"``, ``"mnist1d"``); needed on table envs; None uses the env's task."""
+    filters: int | None = setting(None, optional(positive_int, "the largest choice"))
+    """Layers space only: the fixed width of every convolution (None: the space's largest)."""
+    exclude_none: bool = setting(True, boolean)
+    """NB201 only: derivation never picks ``none`` (the DARTS paper's rule)."""
+    max_skip: int | None = setting(None, optional(non_negative_int, "no limit"), hint="P-DARTS uses 2.")
+    """At most this many parameter-free skip choices in derived architectures; None for no limit."""
+    skip_dropout: float = setting(0.0, in_range(0, 1, hi_open=True))
+    """Dropout rate on skip outputs in the first search epoch (P-DARTS), decaying linearly; 0 disables it."""
+    num_threads: int | None = setting(1, optional(positive_int, "torch's current setting"))
+    """torch intra-op threads while training the supernet (restored afterwards); None keeps torch's setting."""
 
 
 class DARTS(Searcher):
@@ -129,116 +185,23 @@ class DARTS(Searcher):
     of 1.83 (chance: 2.30) with batch 64 and lr 0.025, against 0.06 with
     batch 32 and lr 0.1.
 
-    Args:
-        epochs: Passes over the weight half of the training split.
-        order: 1 for first-order DARTS, 2 for second order (unrolled).
-        batch_size: Examples per weight step and per arch step.
-        lr: Initial (peak) SGD learning rate of the weights.
-        lr_min: Final learning rate of the per-step cosine schedule.
-        momentum: SGD momentum.
-        weight_decay: SGD weight decay.
-        grad_clip: Max gradient norm of the weights.
-        arch_lr: Adam learning rate of alpha.
-        arch_betas: Adam betas of alpha.
-        arch_weight_decay: Adam weight decay of alpha.
-        train_portion: Fraction of the training split for the weights; the
-            rest trains alpha.
-        latency_weight: Weight of the latency term; None follows the env's
-            reward (0 on table envs).
-        latency_target_ms: Latency target; None takes the env reward's.
-        latency_loss: ``"hinge"`` or ``"linear"``; None follows the env's
-            reward (hinge for ``hinge``, linear otherwise).
-        proxy_task: Task to train the supernet on (``"digits"``,
-            ``"mnist1d"``); needed on table envs; None uses the env's task.
-        filters: Layers space only: the fixed width of every convolution
-            (None: the space's largest).
-        exclude_none: NB201 only: derivation never picks ``none`` (the DARTS
-            paper's rule).
-        max_skip: At most this many parameter-free skip choices in derived
-            architectures (P-DARTS uses 2); None for no limit.
-        skip_dropout: Dropout rate on skip outputs in the first search epoch
-            (P-DARTS), decaying linearly (epoch ``e`` of ``E`` uses
-            ``skip_dropout * (E - e) / E``); 0 disables it.
-        num_threads: torch intra-op threads while training the supernet
-            (restored afterwards); None keeps torch's current setting. 1, as
-            the env's training evaluator: on a busy 2-core host, 2 threads made
-            a supernet step about 12x slower than 1.
+    Hyperparameters: the fields of :class:`DARTSSettings`, given as keyword
+    arguments. ``skip_dropout`` is P-DARTS's operation-level dropout (epoch
+    ``e`` of ``E`` uses ``skip_dropout * (E - e) / E``). ``num_threads``
+    defaults to 1, as the env's training evaluator: on a busy 2-core host, 2
+    threads made a supernet step about 12x slower than 1.
+
+    Raises:
+        ConfigError: An unknown hyperparameter or one out of range.
     """
 
     name = "darts"
+    Settings = DARTSSettings
 
-    def __init__(
-        self,
-        *,
-        epochs: int = 10,
-        order: int = 1,
-        batch_size: int = 32,
-        lr: float = 0.1,
-        lr_min: float = 0.001,
-        momentum: float = 0.9,
-        weight_decay: float = 3e-4,
-        grad_clip: float = 5.0,
-        arch_lr: float = 3e-4,
-        arch_betas: tuple[float, float] = (0.5, 0.999),
-        arch_weight_decay: float = 1e-3,
-        train_portion: float = 0.5,
-        latency_weight: float | None = None,
-        latency_target_ms: float | None = None,
-        latency_loss: str | None = None,
-        proxy_task: str | None = None,
-        filters: int | None = None,
-        exclude_none: bool = True,
-        max_skip: int | None = None,
-        skip_dropout: float = 0.0,
-        num_threads: int | None = 1,
-    ) -> None:
-        _check("epochs", _is_int(epochs) and epochs >= 1, "an integer >= 1", epochs)
-        _check("order", order in (1, 2) and _is_int(order), "1 (first order) or 2 (second order, unrolled)", order)
-        _check("batch_size", _is_int(batch_size) and batch_size >= 2, "an integer >= 2", batch_size)
-        for name, value in (("lr", lr), ("arch_lr", arch_lr)):
-            _check(name, _is_num(value) and value > 0, "a finite number > 0", value)
-        for name, value in (("lr_min", lr_min), ("momentum", momentum), ("weight_decay", weight_decay),
-                            ("grad_clip", grad_clip), ("arch_weight_decay", arch_weight_decay)):
-            _check(name, _is_num(value) and value >= 0, "a finite number >= 0", value)
-        _check("arch_betas", isinstance(arch_betas, (tuple, list)) and len(arch_betas) == 2
-               and all(_is_num(b) and 0 <= b < 1 for b in arch_betas), "two numbers in [0, 1)", arch_betas)
-        _check("train_portion", _is_num(train_portion) and 0 < train_portion < 1, "a number in (0, 1)", train_portion)
-        _check("latency_weight", latency_weight is None or (_is_num(latency_weight) and latency_weight >= 0),
-               "None (follow the env's reward) or a finite number >= 0", latency_weight)
-        _check("latency_target_ms", latency_target_ms is None or (_is_num(latency_target_ms) and latency_target_ms > 0),
-               "None (the env's target) or a number > 0", latency_target_ms)
-        _check("latency_loss", latency_loss in (None, "hinge", "linear"), "None, 'hinge' or 'linear'", latency_loss)
-        _check("proxy_task", proxy_task is None or isinstance(proxy_task, str),
-               "None or a task name such as 'digits'", proxy_task)
-        _check("filters", filters is None or (_is_int(filters) and filters > 0),
-               "None (the largest choice) or a positive integer", filters)
-        _check("exclude_none", isinstance(exclude_none, bool), "True or False", exclude_none)
-        _check("max_skip", max_skip is None or (_is_int(max_skip) and max_skip >= 0),
-               "None or an integer >= 0", max_skip)
-        _check("skip_dropout", _is_num(skip_dropout) and 0 <= skip_dropout < 1, "a number in [0, 1)", skip_dropout)
-        _check("num_threads", num_threads is None or (_is_int(num_threads) and num_threads >= 1),
-               "None (torch's current setting) or an integer >= 1", num_threads)
-        self.epochs = epochs
-        self.order = order
-        self.batch_size = batch_size
-        self.lr = float(lr)
-        self.lr_min = float(lr_min)
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
-        self.grad_clip = float(grad_clip)
-        self.arch_lr = float(arch_lr)
-        self.arch_betas = tuple(float(b) for b in arch_betas)
-        self.arch_weight_decay = float(arch_weight_decay)
-        self.train_portion = float(train_portion)
-        self.latency_weight = latency_weight
-        self.latency_target_ms = latency_target_ms
-        self.latency_loss = latency_loss
-        self.proxy_task = proxy_task
-        self.filters = filters
-        self.exclude_none = exclude_none
-        self.max_skip = max_skip
-        self.skip_dropout = float(skip_dropout)
-        self.num_threads = num_threads
+    settings: DARTSSettings
+
+    def __init__(self, **hparams: Any) -> None:
+        super().__init__(**hparams)
         self._result: dict[str, Any] = {}
         self._supernet: Supernet | None = None
 
@@ -253,21 +216,21 @@ class DARTS(Searcher):
         return self._result
 
     # -- setup ---------------------------------------------------------------------
-    def _task(self, env: Any) -> tuple[Task, bool]:
+    def _task(self, parts: EnvParts) -> tuple[Task, bool]:
         """Return the task to train the supernet on, and whether the env is a table."""
-        on_table = getattr(env, "table", None) is not None
+        on_table = parts.table is not None
         if self.proxy_task is not None:
             return make_task(self.proxy_task), on_table
         if on_table:
             raise ConfigError(TABLE_ENV_HELP)
-        return env.task, on_table
+        return parts.task, on_table
 
-    def _latency_settings(self, env: Any, on_table: bool) -> tuple[float, float, str]:
+    def _latency_settings(self, parts: EnvParts, on_table: bool) -> tuple[float, float, str]:
         """Return the latency weight, target in ms and loss shape of the arch loss."""
-        reward = env.reward_fn
+        reward = parts.reward
         weight = self.latency_weight
         if weight is None:
-            host_latency = not on_table and getattr(env, "latency_model", None) is not None
+            host_latency = not on_table and parts.latency_model is not None
             weight = reward.latency_weight if host_latency else 0.0
         target = self.latency_target_ms if self.latency_target_ms is not None else reward.latency_target_ms
         shape = self.latency_loss or ("hinge" if reward.name == "hinge" else "linear")
@@ -286,10 +249,9 @@ class DARTS(Searcher):
             ConfigError: On a table env without ``proxy_task`` (see the module docstring).
         """
         start = time.perf_counter()
-        env = run.env.unwrapped
         space = run.space
-        task, on_table = self._task(env)
-        weight, target, shape = self._latency_settings(env, on_table)
+        task, on_table = self._task(run.parts)
+        weight, target, shape = self._latency_settings(run.parts, on_table)
         latency = OpTableLatency(space, task) if weight > 0 else None
 
         order = run.rng.permutation(len(task.x_train))

@@ -9,15 +9,47 @@ one lucky evaluation and is what the "regularised" in the name refers to.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from nas_gym.error import ConfigError
-from nas_gym.search import Searcher, SearchRun
+from nas_gym.search import SearchRun
+from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.settings import boolean, integer, non_negative_int, positive_int, setting
 from nas_gym.spaces import Architecture
 
 logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvolutionSettings(SearcherSettings):
+    """Hyperparameters of :class:`RegularizedEvolution` (published settings in its docstring)."""
+
+    owner = "Evolution"
+
+    population_size: int = setting(30, integer(2), hint="naszilla uses 30; NAS-Bench-201's REA 10.")
+    """Members kept alive (P)."""
+    sample_size: int = setting(10, positive_int, hint="naszilla uses 10; NAS-Bench-201's REA 3.")
+    """Tournament size (S), 1 ≤ S ≤ P: S = 1 is a random walk, larger S stronger selection pressure."""
+    dedup: bool = setting(True, boolean)
+    """Redraw samples and children already evaluated up to canonical form."""
+    max_redraws: int = setting(100, non_negative_int)
+    """Redraws per sample or child before one is accepted anyway (a small space may have no unseen neighbour)."""
+
+    def validate(self) -> None:
+        """A tournament draws from the population.
+
+        Raises:
+            ConfigError: ``sample_size`` exceeds ``population_size``.
+        """
+        if self.sample_size > self.population_size:
+            raise ConfigError(
+                f"Evolution sample_size must be ≤ population_size ({self.population_size}), got {self.sample_size}. "
+                "Lower sample_size or raise population_size."
+            )
 
 
 class RegularizedEvolution(Searcher):
@@ -53,36 +85,20 @@ class RegularizedEvolution(Searcher):
     redrawn, up to ``max_redraws`` times, so a small budget is not spent on
     networks whose score is already known. Selection and aging are unchanged.
 
-    Args:
-        population_size: Members kept alive (P). At least 2.
-        sample_size: Tournament size (S), 1 ≤ S ≤ P. S = 1 is a random walk;
-            larger S means stronger selection pressure.
-        dedup: Redraw samples and children already evaluated up to canonical form.
-        max_redraws: Redraws per sample or child before one is accepted anyway
-            (a small space may have no unseen neighbour left).
+    The hyperparameters are the fields of :class:`EvolutionSettings`, given
+    as keyword arguments.
 
     Raises:
-        ConfigError: For a hyperparameter out of range.
+        ConfigError: For an unknown hyperparameter or one out of range.
     """
 
     name = "evolution"
+    Settings = EvolutionSettings
 
-    def __init__(self, population_size: int = 30, sample_size: int = 10, dedup: bool = True, max_redraws: int = 100):
-        for arg, value, low in (("population_size", population_size, 2), ("sample_size", sample_size, 1),
-                                ("max_redraws", max_redraws, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"Evolution {arg} must be an integer ≥ {low}, got {value!r}.")
-        if sample_size > population_size:
-            raise ConfigError(
-                f"Evolution sample_size must be ≤ population_size ({population_size}), got {sample_size}. "
-                "Lower sample_size or raise population_size."
-            )
-        if not isinstance(dedup, bool):
-            raise ConfigError(f"Evolution dedup must be true or false, got {dedup!r}.")
-        self.population_size = population_size
-        self.sample_size = sample_size
-        self.dedup = dedup
-        self.max_redraws = max_redraws
+    settings: EvolutionSettings
+
+    def __init__(self, **hparams: Any):
+        super().__init__(**hparams)
         self._population: deque[tuple[Architecture, float]] = deque()
 
     @property
@@ -95,13 +111,14 @@ class RegularizedEvolution(Searcher):
         space = run.space
         seen: set[Architecture] = set()
         # maxlen makes append drop the oldest member: that is the aging.
-        population: deque[tuple[Architecture, float]] = deque(maxlen=self.population_size)
+        cfg = self.settings
+        population: deque[tuple[Architecture, float]] = deque(maxlen=cfg.population_size)
         self._population = population
 
         def fresh(draw: Callable[[], Architecture]) -> Architecture:
             """``draw()``, redrawn while its canonical form was already evaluated (if ``dedup``)."""
             arch = draw()
-            for _ in range(self.max_redraws if self.dedup else 0):
+            for _ in range(cfg.max_redraws if cfg.dedup else 0):
                 if space.canonical(arch) not in seen:
                     break
                 arch = draw()
@@ -109,9 +126,9 @@ class RegularizedEvolution(Searcher):
 
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""
-            if len(population) + len(in_flight) < self.population_size or not population:
+            if len(population) + len(in_flight) < cfg.population_size or not population:
                 return fresh(lambda: space.sample(run.rng))
-            picks = run.rng.integers(len(population), size=self.sample_size)
+            picks = run.rng.integers(len(population), size=cfg.sample_size)
             parent = max((population[int(i)] for i in picks), key=lambda member: member[1])[0]
             return fresh(lambda parent=parent: space.mutate(parent, run.rng))
 
@@ -125,7 +142,7 @@ class RegularizedEvolution(Searcher):
             """
             if run.pending >= run.remaining:
                 return False
-            random_next = len(population) + len(in_flight) < self.population_size
+            random_next = len(population) + len(in_flight) < cfg.population_size
             return run.pending < run.workers or (run.workers > 1 and random_next)
 
         # Asynchronous, as in Real et al. (2019): up to run.workers children are in flight, and each

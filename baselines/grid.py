@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 
 from nas_gym.error import ConfigError
-from nas_gym.search import Searcher, SearchRun
+from nas_gym.search import SearchRun
+from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.settings import boolean, one_of, positive_int, setting
 from nas_gym.spaces import Architecture, SearchSpace
 
 logger = logging.getLogger(__name__)
 
 #: Orders in which :class:`GridSearch` visits the architectures.
 ORDERS = ("natural", "shuffled")
+
+
+@dataclasses.dataclass(frozen=True)
+class GridSettings(SearcherSettings):
+    """Hyperparameters of :class:`GridSearch`."""
+
+    owner = "Grid"
+
+    order: str = setting("natural", one_of(*ORDERS))
+    """``"natural"`` (the space's index order) or ``"shuffled"`` (a random permutation)."""
+    canonical_only: bool = setting(True, boolean)
+    """Evaluate canonical representatives only."""
+    max_size: int = setting(100_000, positive_int, expected="a positive integer")
+    """Largest space (in architectures, before canonical deduplication) that grid search accepts."""
 
 
 class GridSearch(Searcher):
@@ -33,28 +50,17 @@ class GridSearch(Searcher):
     The space's size comes from ``space.size()`` before anything is
     enumerated; spaces with more than ``max_size`` architectures are refused.
 
-    Args:
-        order: ``"natural"`` or ``"shuffled"``.
-        canonical_only: Evaluate canonical representatives only.
-        max_size: Largest space (in architectures, before canonical
-            deduplication) that grid search accepts.
+    The hyperparameters are the fields of :class:`GridSettings`, given as
+    keyword arguments.
 
     Raises:
-        ConfigError: For an unknown order or a non-positive ``max_size``.
+        ConfigError: For an unknown hyperparameter or order, or a non-positive ``max_size``.
     """
 
     name = "grid"
+    Settings = GridSettings
 
-    def __init__(self, order: str = "natural", canonical_only: bool = True, max_size: int = 100_000):
-        if order not in ORDERS:
-            raise ConfigError(f"Grid order must be one of {', '.join(map(repr, ORDERS))}, got {order!r}.")
-        if not isinstance(canonical_only, bool):
-            raise ConfigError(f"Grid canonical_only must be true or false, got {canonical_only!r}.")
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-            raise ConfigError(f"Grid max_size must be a positive integer, got {max_size!r}.")
-        self.order = order
-        self.canonical_only = canonical_only
-        self.max_size = max_size
+    settings: GridSettings
 
     def check_size(self, space: SearchSpace) -> int:
         """Size of ``space``, counted without enumerating it.
@@ -64,10 +70,10 @@ class GridSearch(Searcher):
                 the message names both numbers and the ways out.
         """
         size = int(space.size())
-        if size > self.max_size:
+        if size > self.settings.max_size:
             raise ConfigError(
                 f"Grid search enumerates every architecture, but this {space.name!r} space has {size:,} "
-                f"(limit max_size={self.max_size:,}). Raise max_size (e.g. --agent-kwargs "
+                f"(limit max_size={self.settings.max_size:,}). Raise max_size (e.g. --agent-kwargs "
                 f"'{{\"max_size\": {size}}}') if you mean to, or use a sampling method such as "
                 "'random', 'evolution' or 'tpe'."
             )
@@ -77,9 +83,9 @@ class GridSearch(Searcher):
         """Yield the architectures to evaluate, in visiting order."""
         space = run.space
         archs: Iterator[Architecture] = space.enumerate()
-        if self.canonical_only:
+        if self.settings.canonical_only:
             archs = (a for a in archs if space.canonical(a) == a)
-        if self.order == "shuffled":
+        if self.settings.order == "shuffled":
             listed = list(archs)
             yield from (listed[int(i)] for i in run.rng.permutation(len(listed)))
         else:

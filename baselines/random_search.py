@@ -6,7 +6,8 @@ import itertools
 
 import numpy as np
 
-from nas_gym.search import Searcher, SearchRun
+from nas_gym.search import SearchRun
+from nas_gym.searcher import Searcher
 
 
 class RandomSearch(Searcher):

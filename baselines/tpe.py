@@ -9,6 +9,7 @@ reward that is told back.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from typing import Any
@@ -17,7 +18,9 @@ import numpy as np
 import optuna
 
 from nas_gym.error import ConfigError
-from nas_gym.search import Searcher, SearchRun
+from nas_gym.search import SearchRun
+from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.settings import boolean, positive_int, setting
 from nas_gym.spaces import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,31 @@ def suggest_indices(trial: optuna.trial.BaseTrial, space: SearchSpace) -> tuple[
     return tuple(prefix)
 
 
+@dataclasses.dataclass(frozen=True)
+class TPESettings(SearcherSettings):
+    """Hyperparameters of :class:`TPESearch` (Optuna's defaults, see its docstring)."""
+
+    owner = "TPE"
+
+    n_startup_trials: int = setting(10, positive_int, hint="Optuna's default is 10.")
+    """Random trials before TPE takes over."""
+    n_ei_candidates: int = setting(24, positive_int, hint="Optuna's default is 24.")
+    """Candidates scored by expected improvement per parameter."""
+    multivariate: bool = setting(True, boolean)
+    """Use the multivariate TPE."""
+    group: bool = setting(True, boolean)
+    """Decompose conditional parameters into groups (needs ``multivariate``)."""
+
+    def validate(self) -> None:
+        """``group`` needs ``multivariate``.
+
+        Raises:
+            ConfigError: ``group`` without ``multivariate``.
+        """
+        if self.group and not self.multivariate:
+            raise ConfigError("TPE group=true needs multivariate=true; set multivariate true or group false.")
+
+
 class TPESearch(Searcher):
     """TPE over one categorical parameter per decision, via ``study.ask()``/``study.tell()``.
 
@@ -70,41 +98,27 @@ class TPESearch(Searcher):
     Optuna marks ``group`` experimental, and its warning is silenced.
     ``n_ei_candidates=24`` is Optuna's default.
 
-    Args:
-        n_startup_trials: Random trials before TPE takes over (≥ 1).
-        n_ei_candidates: Candidates scored by expected improvement per parameter (≥ 1).
-        multivariate: Use the multivariate TPE.
-        group: Decompose conditional parameters into groups (needs ``multivariate``).
+    The hyperparameters are the fields of :class:`TPESettings`, given as
+    keyword arguments.
 
     Raises:
-        ConfigError: For a hyperparameter out of range, or ``group`` without ``multivariate``.
+        ConfigError: For an unknown hyperparameter, one out of range, or ``group`` without ``multivariate``.
     """
 
     name = "tpe"
+    Settings = TPESettings
 
-    def __init__(self, n_startup_trials: int = 10, n_ei_candidates: int = 24, multivariate: bool = True,
-                 group: bool = True):
-        for arg, value in (("n_startup_trials", n_startup_trials), ("n_ei_candidates", n_ei_candidates)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"TPE {arg} must be an integer ≥ 1, got {value!r}.")
-        for arg, value in (("multivariate", multivariate), ("group", group)):
-            if not isinstance(value, bool):
-                raise ConfigError(f"TPE {arg} must be true or false, got {value!r}.")
-        if group and not multivariate:
-            raise ConfigError("TPE group=true needs multivariate=true; set multivariate true or group false.")
-        self.n_startup_trials = n_startup_trials
-        self.n_ei_candidates = n_ei_candidates
-        self.multivariate = multivariate
-        self.group = group
+    settings: TPESettings
 
     def make_study(self, seed: int) -> optuna.Study:
         """Create an in-memory study that maximises reward, with a TPE sampler seeded by ``seed``."""
+        cfg = self.settings
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = optuna.samplers.TPESampler(
-                n_startup_trials=self.n_startup_trials, n_ei_candidates=self.n_ei_candidates,
-                multivariate=self.multivariate, group=self.group, seed=seed,
+                n_startup_trials=cfg.n_startup_trials, n_ei_candidates=cfg.n_ei_candidates,
+                multivariate=cfg.multivariate, group=cfg.group, seed=seed,
             )
         return optuna.create_study(direction="maximize", sampler=sampler)
 

@@ -22,6 +22,7 @@ folders of its runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -230,6 +231,19 @@ class RunFolder:
             return []
         with open(self.history_path, encoding="utf-8") as f:
             return [json.loads(line) for line in f if line.strip()]
+
+    def history_digest(self, drop: tuple[str, ...] = ("cost_s",)) -> str:
+        """SHA-256 of the history with the ``drop`` fields left out of every record.
+
+        Two runs that evaluated the same architectures with the same results
+        have the same digest; by default the one timing field, ``cost_s``, is
+        left out (on an env that measures latency on this host, drop
+        ``latency_ms`` and the rewards made from it too).
+        """
+        h = hashlib.sha256()
+        for record in self.read_history():
+            h.update(json.dumps({k: v for k, v in record.items() if k not in drop}, sort_keys=True).encode() + b"\n")
+        return h.hexdigest()
 
     def count_evaluations(self) -> int:
         """Lines of ``history.jsonl`` (without parsing them)."""

@@ -12,7 +12,6 @@ Run it before and after a change and compare (``--save``/``--compare``)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -24,20 +23,9 @@ import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 C100 = ROOT.parent / "shared" / "data" / "nb201_cifar.csv"
-#: Fields that measure time on this host: left out of every digest.
-TIMING_FIELDS = ("cost_s",)
 #: NAS-v0 measures latency on this host, so its latency and the rewards built from it are timings too.
 MEASURED_FIELDS = ("cost_s", "latency_ms", "reward", "best_reward")
 METHODS = ("random", "evolution", "reinforce", "ppo", "tpe", "grid", "darts")
-
-
-def digest(history_path: Path, drop: tuple[str, ...] = TIMING_FIELDS) -> str:
-    """SHA-256 of a history with ``drop`` fields removed from every record."""
-    h = hashlib.sha256()
-    for line in history_path.read_text().splitlines():
-        record = {k: v for k, v in json.loads(line).items() if k not in drop}
-        h.update(json.dumps(record, sort_keys=True).encode() + b"\n")
-    return h.hexdigest()
 
 
 def c100_kwargs(table: Path = C100) -> dict:
@@ -69,6 +57,7 @@ class Args:
 
 
 def main(args: Args) -> int:
+    from nas_gym.run_folder import RunFolder
     from nas_gym.search import run_search
 
     digests: dict[str, str] = {}
@@ -82,14 +71,14 @@ def main(args: Args) -> int:
                         run_search(agent, "NAS-Bench-201-v0", c100_kwargs(), budget=args.budget, seed=seed,
                                    out_dir=out, agent_kwargs=agent_kwargs(agent), workers=workers)
                         name = f"nb201_c100/{agent}/seed{seed}/workers{workers}"
-                        digests[name] = digest(out / "history.jsonl")
+                        digests[name] = RunFolder(out).history_digest()
                         print(name, digests[name][:16], flush=True)
         else:
             print(f"{C100} is absent: table runs skipped", file=sys.stderr)
         if args.nas_v0:
             out = Path(tmp) / "nas_v0_random"
             run_search("random", "NAS-v0", {}, budget=6, seed=0, out_dir=out)
-            digests["nas_v0/random/seed0"] = digest(out / "history.jsonl", MEASURED_FIELDS)
+            digests["nas_v0/random/seed0"] = RunFolder(out).history_digest(MEASURED_FIELDS)
             print("nas_v0/random/seed0", digests["nas_v0/random/seed0"][:16])
     if args.save:
         Path(args.save).write_text(json.dumps(digests, indent=1, sort_keys=True))

@@ -178,10 +178,11 @@ def test_ppo_with_two_workers_scores_through_the_pool(nb201_kwargs, masked, monk
 
 
 def test_ppo_vector_env_keeps_masks_and_reuses_rewards(nb201_kwargs):
-    from agents.ppo import _RewardMemory, _RunVecEnv
+    from agents.ppo import _RunVecEnv
+    from nas_gym.reward_memory import RewardMemory
 
     with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=3, seed=0, workers=2) as run:
-        venv = _RunVecEnv(run, _RewardMemory(max_stale=10))
+        venv = _RunVecEnv(run, RewardMemory(max_stale=10))
         venv.reset()
         masks = venv.env_method("action_masks")
         assert len(masks) == 2 and all(m.dtype == bool and m.any() for m in masks)

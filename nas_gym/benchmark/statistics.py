@@ -149,8 +149,8 @@ def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
 
     env = gym.make(env_id, **env_kwargs)
     try:
-        base = env.unwrapped
-        table, reward_fn = getattr(base, "table", None), base.reward_fn
+        parts = env.unwrapped.parts
+        table, reward_fn = parts.table, parts.reward
         latency_weight = reward_fn.latency_weight
         if table is None:
             return {"latency_weight": latency_weight}
@@ -162,7 +162,7 @@ def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
             "exhaustive": bool(table.is_exhaustive), "val": val, "latency": lat,
         }
         # With latency measured on this host the reward is not a function of the table.
-        if lat is not None or latency_weight == 0 or getattr(base, "latency_model", None) is None:
+        if lat is not None or latency_weight == 0 or parts.latency_model is None:
             rewards = np.array([
                 reward_fn(v, None if lat is None else lat[i]) for i, v in enumerate(val)
             ])

@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import nas_gym  # noqa: F401  (registers the envs)
 from agents.reinforce import Controller, Reinforce
 from nas_gym.error import ConfigError
+from nas_gym.reward_memory import RewardMemory
 from nas_gym.search import SearchRun, run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
@@ -136,3 +137,34 @@ def test_bad_hyperparameters_raise(kwargs, match):
 
 def test_nasnet_settings_are_accepted():
     assert Reinforce(**Reinforce.NASNET).hparams() == Reinforce.NASNET
+
+
+def test_reward_reuse_settings_are_in_hparams_and_resume_checks_them(tmp_path):
+    base = Reinforce().hparams()
+    assert base["reuse_rewards"] is True and base["max_stale_batches"] == 10
+    assert Reinforce(reuse_rewards=False).hparams() != base
+    assert Reinforce(max_stale_batches=3).hparams() != base
+    out = tmp_path / "run"
+    run_search("reinforce", "NAS-Bench-201-v0", budget=12, seed=0, out_dir=out)
+    recorded = json.loads((out / "run.json").read_text())["hparams"]
+    assert recorded["reuse_rewards"] is True and recorded["max_stale_batches"] == 10
+    for changed in ({"max_stale_batches": 3}, {"reuse_rewards": False}):
+        with pytest.raises(ConfigError, match="differs in hparams"):
+            run_search("reinforce", "NAS-Bench-201-v0", budget=12, seed=0, out_dir=out, agent_kwargs=changed)
+    assert run_search("reinforce", "NAS-Bench-201-v0", budget=12, seed=0, out_dir=out)["num_evaluated"] == 12
+
+
+def test_reward_memory_leaves_the_stale_unit_to_the_method():
+    memory = RewardMemory(max_stale=2)
+    assert memory.recall((0,)) is None and memory.unseen([(0,), (1,), (0,)]) == [(0,), (1,)]
+    memory.remember((0,), 0.5)
+    assert memory.unseen([(0,), (1,)]) == [(1,)] and (0,) in memory and len(memory) == 1
+    # PPO: each episode answered from memory is one stale unit; after max_stale the repeat is evaluated.
+    assert memory.recall((0,)) == 0.5 and memory.recall((0,)) == 0.5 and memory.exhausted
+    assert memory.recall((0,)) is None
+    memory.remember((0,), 0.6)
+    assert memory.stale == 0 and memory[(0,)] == 0.6 and not memory.exhausted
+    # REINFORCE: a batch with nothing new is one stale unit, marked by the method.
+    memory.mark_stale()
+    memory.mark_stale()
+    assert memory.exhausted
