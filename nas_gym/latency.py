@@ -379,26 +379,26 @@ class OpTableLatency(LatencyModel):
 #: Latency models by the names of the env's ``latency`` argument. A factory takes the env's
 #: :class:`~nas_gym.env_parts.EnvParts` and the user's ``latency_kwargs``; None means the
 #: evaluator's own figure (a table's latency column) or no latency at all.
-LATENCY_MODELS: Registry[LatencyModel | None] = Registry("latency model")
+LATENCY_MODELS: Registry[LatencyModel | None] = Registry("latency model", group="nas_gym.latency_models")
 
 
 @LATENCY_MODELS.register("measured", takes=MeasuredLatency, fixed=("task", "cache"))
-def _measured(parts: EnvParts, **kwargs: Any) -> MeasuredLatency:
+def _measured(parts: EnvParts, /, **kwargs: Any) -> MeasuredLatency:
     return MeasuredLatency(parts.task, cache=parts.cache, **kwargs)
 
 
 @LATENCY_MODELS.register("op_table", takes=OpTableLatency, fixed=("space", "task"))
-def _op_table(parts: EnvParts, **kwargs: Any) -> OpTableLatency:
+def _op_table(parts: EnvParts, /, **kwargs: Any) -> OpTableLatency:
     return OpTableLatency(parts.space, parts.task, **kwargs)
 
 
 @LATENCY_MODELS.register("table")
-def _table_column(parts: EnvParts) -> None:
+def _table_column(parts: EnvParts, /) -> None:
     """The latency column arrives in the table evaluator's metrics."""
     if parts.table is None or parts.table.roles["latency"] is None:
         raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
 
 
 @LATENCY_MODELS.register("none")
-def _no_latency(parts: EnvParts) -> None:
+def _no_latency(parts: EnvParts, /) -> None:
     """Rewards are pure accuracy."""

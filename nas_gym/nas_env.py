@@ -56,6 +56,12 @@ class NASEnv(gym.Env):
     lookup in a tabular benchmark — measures or looks up its latency, and
     pays a single reward that joins accuracy and a latency penalty.
 
+    The env is built from parts named by its string arguments, each looked
+    up in a registry (see :mod:`nas_gym.registry`; a new part is one class
+    and one registry line) and held in :attr:`parts`. The last step's
+    scoring is :meth:`score`, which builds the
+    :class:`~nas_gym.evaluation.Evaluation` the final ``info`` comes from.
+
     ## Action Space
 
     ``Discrete(n)`` with ``n`` the largest number of choices of any decision.
@@ -113,11 +119,11 @@ class NASEnv(gym.Env):
 
     | parameter | type | default | description |
     |---|---|---|---|
-    | ``space`` | str | ``"layers"`` | search space: ``layers`` or ``nb201`` |
+    | ``space`` | str | ``"layers"`` | search space: ``layers``, ``nb201`` or any in ``nas_gym.spaces.SPACES`` |
     | ``space_kwargs`` | dict | ``{}`` | options of the space (e.g. ``num_layers``) |
-    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d`` or ``npz`` |
+    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``npz`` or any in ``nas_gym.tasks.TASKS`` |
     | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
-    | ``evaluator`` | str | ``"train"`` | ``train`` (real training) or ``table`` |
+    | ``evaluator`` | str | ``"train"`` | ``train`` (real training), ``table``, or any in ``nas_gym.evaluators.EVALUATORS`` |
     | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |
     | ``table`` | str | None | CSV/JSON table file (``evaluator="table"``); for ``nb201`` None means the embedded MNIST-1D table (columns ``val_accuracy``, ``test_accuracy``, ``latency_ms``) |
     | ``arch_column`` | str | ``"arch_str"`` | table column of arch strings |

@@ -8,6 +8,17 @@ Spaces, tasks, evaluators, latency models and rewards are each a
 names it is given, so a new part is one class plus one ``register`` line,
 and every method, the CLI and the benchmark pick it up.
 
+A part in another package registers itself through an entry point of the
+registry's group (``nas_gym.spaces``, ``nas_gym.tasks``,
+``nas_gym.evaluators``, ``nas_gym.latency_models``, ``nas_gym.rewards``):
+the entry point's name is the part's name and its object the factory, loaded
+the first time a name is looked up that nothing registered. So a new
+evaluator in ``my_pkg`` reaches ``nas-gym search`` and every worker process
+with one line in its ``pyproject.toml``::
+
+    [project.entry-points."nas_gym.evaluators"]
+    params = "my_pkg.evaluators:params_factory"
+
 >>> reg = Registry("colour")
 >>> @reg.register("red")
 ... def red(shade: int = 1) -> str:
@@ -88,13 +99,20 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Parts of one kind (``"space"``, ``"evaluator"``, ...) by name.
 
+    A factory that takes context from the caller (the env's parts) takes it
+    as positional-only parameters (``def factory(parts, /, **kwargs)``), so
+    the user's kwargs are never checked against it.
+
     Args:
         kind: What the parts are, for messages (``Unknown evaluator 'x'``).
+        group: Entry-point group whose entries register parts of other packages.
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, group: str | None = None):
         self.kind = kind
+        self.group = group
         self._entries: dict[str, Entry[T]] = {}
+        self._plugins_loaded = group is None
 
     def register(
         self, name: str, factory: Callable[..., T] | None = None, *, takes: Callable[..., Any] | str | None = None,
@@ -114,13 +132,28 @@ class Registry(Generic[T]):
 
         return add if factory is None else add(factory)
 
+    def _load_plugins(self) -> None:
+        """Register the entry points of :attr:`group` not registered yet (once)."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.group):
+            if ep.name not in self._entries:
+                self._entries[ep.name] = Entry(ep.load())
+
     def __contains__(self, name: object) -> bool:
+        if name not in self._entries:
+            self._load_plugins()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        self._load_plugins()
+        return iter(list(self._entries))
 
     def __len__(self) -> int:
+        self._load_plugins()
         return len(self._entries)
 
     def __repr__(self) -> str:
@@ -132,7 +165,7 @@ class Registry(Generic[T]):
         Raises:
             ConfigError: Unknown name; the message lists the known ones.
         """
-        if name not in self._entries:
+        if name not in self:
             raise unknown_name(self.kind, name, self._entries)
         return self._entries[name]
 

@@ -25,7 +25,7 @@ from nas_gym.registry import Registry
 #: Rewards by name: ``shape(val_accuracy, ratio, w)`` with ``ratio = latency_ms / T`` (≥ 0) and
 #: ``w > 0`` (:class:`Reward` answers ``w = 0`` and a missing latency with pure accuracy itself).
 #: A new reward is one function and one ``REWARDS.register`` line.
-REWARDS: Registry[float] = Registry("reward")
+REWARDS: Registry[float] = Registry("reward", group="nas_gym.rewards")
 
 
 @REWARDS.register("hinge")

@@ -253,7 +253,7 @@ def _npz_task(path: str | None, split_seed: int) -> Task:
 
 #: Tasks by name. Every loader takes the arguments of :func:`make_task` (``path``, ``split_seed``),
 #: which are what the env's ``task_kwargs`` are checked against.
-TASKS: Registry[Task] = Registry("task")
+TASKS: Registry[Task] = Registry("task", group="nas_gym.tasks")
 TASKS.register("digits", lambda path, split_seed: _digits(split_seed), takes=make_task, fixed=("name",))
 TASKS.register("mnist1d", lambda path, split_seed: _mnist1d(split_seed), takes=make_task, fixed=("name",))
 TASKS.register("npz", _npz_task, takes=make_task, fixed=("name",))

@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from nas_gym.env_parts import EnvParts
     from nas_gym.evaluators.base import Evaluator
 
-EVALUATORS: Registry[Evaluator] = Registry("evaluator")
+EVALUATORS: Registry[Evaluator] = Registry("evaluator", group="nas_gym.evaluators")
 
 
 # Factories import their evaluator when called: training imports torch's optimizers.
 @EVALUATORS.register("train", takes="nas_gym.evaluators.training:TrainingEvaluator", fixed=("task",))
-def _train(parts: EnvParts, **kwargs: Any) -> Evaluator:
+def _train(parts: EnvParts, /, **kwargs: Any) -> Evaluator:
     """Real training on the env's task, behind the persistent cache."""
     from nas_gym.evaluators.cache import CachedEvaluator
     from nas_gym.evaluators.training import TrainingEvaluator
@@ -33,7 +33,7 @@ def _train(parts: EnvParts, **kwargs: Any) -> Evaluator:
 
 
 @EVALUATORS.register("table")
-def _table(parts: EnvParts) -> Evaluator:
+def _table(parts: EnvParts, /) -> Evaluator:
     """Lookup in the env's table (a lookup is cheaper than a cache read: not cached)."""
     from nas_gym.evaluators.table import TableEvaluator
 

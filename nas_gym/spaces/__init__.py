@@ -19,7 +19,7 @@ from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.nb201 import NB201Space
 
 #: Search spaces by name; a space's user arguments are its constructor's.
-SPACES: Registry[SearchSpace] = Registry("space")
+SPACES: Registry[SearchSpace] = Registry("space", group="nas_gym.spaces")
 SPACES.register("layers", LayersSpace)
 SPACES.register("nb201", NB201Space)
 
