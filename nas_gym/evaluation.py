@@ -40,7 +40,7 @@ def json_value(v: Any) -> Any:
     return v
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     """One architecture, what its evaluation measured, and the reward the env paid.
 

@@ -199,6 +199,8 @@ class NASEnv(gym.Env):
             latency_kwargs=_kwargs("latency_kwargs", latency_kwargs), reward=reward, latency_weight=latency_weight,
             latency_target_ms=latency_target_ms, cache=cache, embedded_table=embedded,
         )
+        # An attribute, not a view of parts like the others: step reads it several times per action.
+        self.space: SearchSpace = self.parts.space
         self.action_space = gym_spaces.Discrete(self.space.max_choices)
         self.observation_space = gym_spaces.MultiDiscrete(self.space.nvec + 1)
         self._masks_cache: dict[tuple[int, ...], np.ndarray] = {}
@@ -207,11 +209,6 @@ class NASEnv(gym.Env):
         self._done = True
 
     # -- the parts (read-only: build another env to change one) -------------------------
-    @property
-    def space(self) -> SearchSpace:
-        """The search space."""
-        return self.parts.space
-
     @property
     def evaluator(self) -> Evaluator:
         """What scores a complete architecture."""
@@ -323,11 +320,12 @@ class NASEnv(gym.Env):
         Returns:
             The :class:`~nas_gym.evaluation.Evaluation` the final ``info`` is built from.
         """
+        parts = self.parts
         if metrics is None:
-            metrics = self.evaluator.evaluate(arch)
-        if metrics.latency_ms is None and self.latency_model is not None:
-            metrics.latency_ms = self.latency_model.latency_ms(arch)
-        reward = self.reward_fn(metrics.val_accuracy, metrics.latency_ms)
+            metrics = parts.evaluator.evaluate(arch)
+        if metrics.latency_ms is None and parts.latency_model is not None:
+            metrics.latency_ms = parts.latency_model.latency_ms(arch)
+        reward = parts.reward(metrics.val_accuracy, metrics.latency_ms)
         return Evaluation.of(str(arch), metrics, reward, float(metrics.val_accuracy - reward))
 
     def score_next_from(self, metrics: Metrics, actions: Sequence[int]) -> None:
