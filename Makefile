@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,ray
+EXTRAS ?= dev,ray,mo
 
 .PHONY: setup demo test lint clean
 

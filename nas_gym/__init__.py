@@ -4,7 +4,14 @@ Importing the package registers the environments:
 
 - ``NAS-v0``: the ``layers`` space on scikit-learn's digits, real training,
   latency measured on this host, hinge reward.
-- ``NAS-Bench-201-v0``: the NAS-Bench-201 cell scored by lookup in a table.
+- ``NAS-Bench-201-v0``: the NAS-Bench-201 cell scored by lookup in a table
+  (the embedded MNIST-1D one by default); latency only when asked for.
+- ``NAS-Bench-201-v1``: the same, with the table's latency column in the
+  default reward.
+- ``MO-NAS-v0``, ``MO-NAS-Bench-201-v1``: vector rewards (validation
+  accuracy, negative latency) in MO-Gymnasium's convention.
+
+Every id is also registered in the ``nas_gym`` namespace (``nas_gym/NAS-v0``).
 """
 
 from __future__ import annotations
@@ -31,13 +38,19 @@ def __getattr__(name: str) -> Any:
         return NASEnv
     raise AttributeError(f"module 'nas_gym' has no attribute {name!r}")
 
-register(
-    id="NAS-v0",
-    entry_point="nas_gym.nas_env:NASEnv",
-    kwargs={"space": "layers", "task": "digits", "evaluator": "train", "reward": "hinge"},
-)
-register(
-    id="NAS-Bench-201-v0",
-    entry_point="nas_gym.nas_env:NASEnv",
-    kwargs={"space": "nb201", "evaluator": "table", "reward": "hinge"},
-)
+#: Registered ids and their default arguments. Each is registered twice: plainly and in the
+#: ``nas_gym`` namespace (``gym.make("nas_gym/NAS-v0")``), since an older NAS package registers ``NAS-v0`` too.
+ENV_IDS: dict[str, dict[str, Any]] = {
+    "NAS-v0": {"space": "layers", "task": "digits", "evaluator": "train", "reward": "hinge"},
+    # v0 keeps its first default reward: the embedded table's latency only when a weight, limit or objective asks.
+    "NAS-Bench-201-v0": {"space": "nb201", "evaluator": "table", "reward": "hinge", "latency": "requested"},
+    "NAS-Bench-201-v1": {"space": "nb201", "evaluator": "table", "reward": "hinge", "latency": "auto"},
+    # Vector rewards in MO-Gymnasium's convention: (validation accuracy, -latency in ms).
+    "MO-NAS-v0": {"space": "layers", "task": "digits", "evaluator": "train",
+                  "objectives": ["val_accuracy", "latency_ms"]},
+    "MO-NAS-Bench-201-v1": {"space": "nb201", "evaluator": "table", "latency": "auto",
+                            "objectives": ["val_accuracy", "latency_ms"]},
+}
+for _id, _kwargs in ENV_IDS.items():
+    for _name in (_id, f"nas_gym/{_id}"):
+        register(id=_name, entry_point="nas_gym.nas_env:NASEnv", kwargs=_kwargs)

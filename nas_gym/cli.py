@@ -48,6 +48,10 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the run")
     p.add_argument("--out", default=None, help="run folder (default: runs/{env}__{agent}__{seed}__{timestamp})")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--latency-limit-ms", type=float, default=None,
+                   help="hard latency limit: the best architecture within it is the result (env latency_limit_ms)")
+    p.add_argument("--params-limit", type=int, default=None,
+                   help="hard limit on trainable parameters (env params_limit)")
     p.add_argument("--workers", type=int, default=1,
                    help="architectures evaluated at once (default: 1, in this process)")
     _add_backend_args(p)
@@ -71,6 +75,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     import nas_gym  # noqa: F401  (registers the envs; light: torch is not imported yet)
     from nas_gym.parallel import make_pool
 
+    for flag, key in ((args.latency_limit_ms, "latency_limit_ms"), (args.params_limit, "params_limit")):
+        if flag is not None:
+            args.env_kwargs = {**args.env_kwargs, key: flag}
+    limited = args.latency_limit_ms is not None or args.params_limit is not None
     # Workers start first, so they import torch and build their env while this process does the same
     # instead of after it: on a short search that start-up is a large part of the wall time.
     pool = make_pool(args.env, args.env_kwargs, args.workers, args.backend, args.ray_address)
@@ -85,10 +93,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     if best is None:
         print(f"No architecture was evaluated. Run folder: {out}")
         return 1
-    print(f"\nBest architecture after {summary['num_evaluated']} evaluations ({summary['wall_s']:.1f} s):")
+    if limited and not best["feasible"]:
+        print(f"\nNo architecture within the limits after {summary['num_evaluated']} evaluations; the least "
+              f"violating one (constraint_violation {best['constraint_violation']:.4f}):")
+    else:
+        which = "Best feasible architecture" if limited else "Best architecture"
+        print(f"\n{which} after {summary['num_evaluated']} evaluations ({summary['wall_s']:.1f} s):")
     print(f"  {best['arch']}")
     for key in ("reward", "val_accuracy", "test_accuracy", "latency_ms", "params", "cost_s"):
         print(f"  {key:14s} {_format_metric(best.get(key))}")
+    if "hypervolume" in summary:
+        print(f"Pareto front:        {out}/pareto.json (hypervolume {summary['hypervolume']:.4f})")
     print(f"History and summary: {out}/history.jsonl, {out}/summary.json")
     print(f"TensorBoard logs:    {out}   (view with: tensorboard --logdir {out})")
     return 0

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas_gym.error import ConfigError
+from nas_gym.error import ConfigError, unknown_name
 from nas_gym.rewards import Reward
 from nas_gym.spaces import SPACES
 
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 #: Latency target when none is given and latency is not a table column: about the median
 #: single-thread batch-1 latency of default-space networks on digits on a laptop-class CPU.
 DEFAULT_LATENCY_TARGET_MS = 0.25
+#: Weight of the latency term when none is given and the env has latency (0 when it has none).
+DEFAULT_LATENCY_WEIGHT = 0.1
+#: Latency modes resolved here rather than registered: which latency model they mean depends on the env.
+LATENCY_MODES = ("auto", "requested")
 
 NB201_TABLE_HELP = (
     "NAS-Bench-201-v0 needs a tabular benchmark: pass table='/path/to/table.csv' with "
@@ -59,6 +63,9 @@ class EnvParts:
         table: The tabular benchmark the env reads, or None.
         latency: The resolved name of the latency model (``measured``,
             ``op_table``, ``table`` or ``none``; never ``auto``).
+        latency_limit_ms: Hard latency limit, or None.
+        params_limit: Hard limit on trainable parameters, or None.
+        objectives: The metrics of a vector reward (MO-Gymnasium's convention), or None for a scalar reward.
     """
 
     space: SearchSpace
@@ -70,6 +77,9 @@ class EnvParts:
     latency_model: LatencyModel | None = field(init=False, default=None)
     reward: Reward = field(init=False)
     latency: str = field(init=False, default="none")
+    latency_limit_ms: float | None = field(init=False, default=None)
+    params_limit: int | None = field(init=False, default=None)
+    objectives: tuple[str, ...] | None = field(init=False, default=None)
     _task: Task | None = field(init=False, default=None, repr=False)
 
     @property
@@ -120,9 +130,12 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     latency: str,
     latency_kwargs: dict[str, Any],
     reward: str,
-    latency_weight: float,
+    latency_weight: float | None,
     latency_target_ms: float | None,
     cache: bool | str,
+    latency_limit_ms: float | None = None,
+    params_limit: int | None = None,
+    objectives: tuple[str, ...] | None = None,
     embedded_table: Path | None = None,
 ) -> EnvParts:
     """Build an env's parts from its arguments (see the ``NASEnv`` docstring for each one).
@@ -138,7 +151,13 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     from nas_gym.latency import LATENCY_MODELS
     from nas_gym.tasks import TASKS
 
-    Reward(reward, latency_weight, 1.0 if latency_target_ms is None else latency_target_ms)  # fail fast
+    Reward(reward, latency_weight or 0.0, 1.0 if latency_target_ms is None else latency_target_ms)  # fail fast
+    _check_objectives(objectives)
+    # What asks for latency: the reward's weight, a limit, or an objective. Where nothing does, the
+    # "requested" mode (NAS-Bench-201-v0's) leaves the embedded table's latency column unused.
+    asks = [name for name, on in (("latency_weight", bool(latency_weight)),
+                                  ("latency_limit_ms", latency_limit_ms is not None),
+                                  ("objectives", "latency_ms" in (objectives or ()))) if on]
     the_space = SPACES.make(space, space_kwargs, what=f"Space {space!r}")
     if task == "npz" or task_kwargs:
         TASKS.check(task, task_kwargs, what="task_kwargs")
@@ -148,6 +167,8 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
         table = str(embedded_table)
         val_column = val_column or "val_accuracy"
         test_column = test_column or "test_accuracy"
+        if latency_column is None and (latency == "auto" or (latency == "requested" and asks)):
+            latency_column = "latency_ms"
     if on_table:
         evaluator = "table"
         if table is None:
@@ -179,13 +200,46 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
                 f"{', '.join(f'{k}={v!r}' for k, v in given.items())} name columns of a table, but no table "
                 "was given: pass table='/path/to/table.csv' (evaluator='table'), or drop them to train."
             )
-    if latency == "auto":
+    if latency in LATENCY_MODES:
         latency = "table" if latency_column else ("none" if parts.table is not None else "measured")
     parts.latency = latency
     parts.latency_model = LATENCY_MODELS.make(latency, latency_kwargs, parts, what="latency_kwargs")
+    if latency == "none" and asks:
+        raise ConfigError(
+            f"{asks[0]} needs latency, but this env has no latency model: "
+            + ("pass latency_column='<column of latency in ms>' naming the table's latency column"
+               if parts.table is not None else "pass latency='measured' or latency='op_table'")
+            + f", or drop {asks[0]}."
+        )
+    if params_limit is not None and parts.table is not None and "params" not in parts.table.columns:
+        raise ConfigError(
+            f"params_limit={params_limit!r} needs parameter counts, but table {parts.table.path.name} has no "
+            "'params' column: add one, or drop params_limit."
+        )
+    if latency_weight is None:
+        latency_weight = DEFAULT_LATENCY_WEIGHT if latency != "none" else 0.0
     if latency_target_ms is None:
         latency_target_ms = DEFAULT_LATENCY_TARGET_MS
         if latency == "table":
             latency_target_ms = float(np.median(parts.table.column(latency_column)))
     parts.reward = Reward(reward, latency_weight, latency_target_ms)
+    parts.latency_limit_ms = None if latency_limit_ms is None else float(latency_limit_ms)
+    parts.params_limit = None if params_limit is None else int(params_limit)
+    parts.objectives = None if objectives is None else tuple(objectives)
     return parts
+
+
+def _check_objectives(objectives: tuple[str, ...] | None) -> None:
+    """Refuse objectives that are not metrics of an evaluation, or repeated ones."""
+    from nas_gym.pareto import OBJECTIVES
+
+    if objectives is None:
+        return
+    if isinstance(objectives, str) or not all(isinstance(o, str) for o in objectives) or not objectives:
+        raise ConfigError(f"objectives must be a list of metric names such as ['val_accuracy', 'latency_ms'], "
+                          f"got {objectives!r}.")
+    for name in objectives:
+        if name not in OBJECTIVES:
+            raise unknown_name("objective", name, OBJECTIVES)
+    if len(set(objectives)) != len(objectives):
+        raise ConfigError(f"objectives must not repeat a metric, got {list(objectives)}.")

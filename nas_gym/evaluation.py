@@ -25,8 +25,11 @@ from nas_gym.evaluators.metrics import Metrics
 #: Keys of each ``history.jsonl`` record, in order.
 HISTORY_KEYS = (
     "index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms",
-    "cost_s", "cached", "params", "flops", "diverged", "timed_out", "best_reward",
+    "cost_s", "cached", "params", "flops", "diverged", "timed_out", "feasible", "constraint_violation",
+    "best_reward",
 )
+#: Keys that histories written before hard limits existed lack (treated as feasible).
+LIMIT_KEYS = ("feasible", "constraint_violation")
 #: Keys a record needs to be replayed (histories written before params/flops/diverged/timed_out lack those).
 REPLAY_KEYS = ("index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms", "cost_s", "cached")
 
@@ -57,6 +60,9 @@ class Evaluation:
         cached: The metrics came from the persistent cache.
         diverged: Training diverged; accuracies are chance level.
         timed_out: Training hit its time limit.
+        constraint_violation: How far the architecture is over the env's hard limits, summed
+            relative excesses (``latency / latency_limit_ms - 1`` and ``params / params_limit - 1``
+            where positive); 0 when it satisfies them (or there are none).
     """
 
     arch: str
@@ -71,9 +77,17 @@ class Evaluation:
     cached: bool = False
     diverged: bool = False
     timed_out: bool = False
+    constraint_violation: float = 0.0
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the architecture satisfies the env's hard limits."""
+        return self.constraint_violation <= 0.0
 
     @classmethod
-    def of(cls, arch: str, metrics: Metrics, reward: float, latency_penalty: float) -> Evaluation:
+    def of(
+        cls, arch: str, metrics: Metrics, reward: float, latency_penalty: float, constraint_violation: float = 0.0
+    ) -> Evaluation:
         """The evaluation of ``arch`` with ``metrics``, paid ``reward`` (what :meth:`NASEnv.score` builds)."""
         return cls(
             arch=arch,
@@ -88,6 +102,7 @@ class Evaluation:
             cached=bool(metrics.extra.get("cached", False)),
             diverged=bool(metrics.diverged),
             timed_out=bool(metrics.timed_out),
+            constraint_violation=float(constraint_violation),
         )
 
     def metrics(self) -> Metrics:
@@ -114,6 +129,8 @@ class Evaluation:
             "cached": self.cached,
             "diverged": self.diverged,
             "timed_out": self.timed_out,
+            "feasible": self.feasible,
+            "constraint_violation": self.constraint_violation,
             "invalid_action": False,
         }
 
@@ -126,7 +143,7 @@ class Evaluation:
             latency_ms=None if info["latency_ms"] is None else float(info["latency_ms"]),
             latency_penalty=float(info["latency_penalty"]), params=int(info["params"]), flops=int(info["flops"]),
             cost_s=float(info["cost_s"]), cached=bool(info["cached"]), diverged=bool(info["diverged"]),
-            timed_out=bool(info["timed_out"]),
+            timed_out=bool(info["timed_out"]), constraint_violation=float(info["constraint_violation"]),
         )
 
     # -- the history line -----------------------------------------------------------------
@@ -145,7 +162,7 @@ class Evaluation:
             latency_penalty=float(record["val_accuracy"] - record["reward"]),
             params=record.get("params") or 0, flops=record.get("flops") or 0, cost_s=record["cost_s"] or 0.0,
             cached=bool(record["cached"]), diverged=bool(record.get("diverged")),
-            timed_out=bool(record.get("timed_out")),
+            timed_out=bool(record.get("timed_out")), constraint_violation=record.get("constraint_violation") or 0.0,
         )
 
     def summary(self) -> dict[str, Any]:

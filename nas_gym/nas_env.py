@@ -18,6 +18,7 @@ from nas_gym.env_parts import EnvParts, build_parts
 from nas_gym.error import ConfigError, EpisodeEndedError, InvalidActionError, did_you_mean, unknown_name
 from nas_gym.evaluation import Evaluation
 from nas_gym.evaluators.metrics import Metrics
+from nas_gym.pareto import ACCURACY_LATENCY, OBJECTIVES, objective_matrix, pareto_indices
 from nas_gym.spaces import Architecture, SearchSpace
 
 if TYPE_CHECKING:
@@ -172,8 +173,11 @@ class NASEnv(gym.Env):
         latency: str = "auto",
         latency_kwargs: dict[str, Any] | None = None,
         reward: str = "hinge",
-        latency_weight: float = 0.1,
+        latency_weight: float | None = None,
         latency_target_ms: float | None = None,
+        latency_limit_ms: float | None = None,
+        params_limit: int | None = None,
+        objectives: Sequence[str] | None = None,
         cache: bool | str = True,
         invalid_action: str = "penalty",
         invalid_action_penalty: float = -1.0,
@@ -198,11 +202,19 @@ class NASEnv(gym.Env):
             val_column=val_column, test_column=test_column, latency_column=latency_column, latency=latency,
             latency_kwargs=_kwargs("latency_kwargs", latency_kwargs), reward=reward, latency_weight=latency_weight,
             latency_target_ms=latency_target_ms, cache=cache, embedded_table=embedded,
+            latency_limit_ms=latency_limit_ms, params_limit=params_limit,
+            objectives=None if objectives is None else tuple(objectives),
         )
         # An attribute, not a view of parts like the others: step reads it several times per action.
         self.space: SearchSpace = self.parts.space
         self.action_space = gym_spaces.Discrete(self.space.max_choices)
         self.observation_space = gym_spaces.MultiDiscrete(self.space.nvec + 1)
+        if self.parts.objectives is not None:
+            # MO-Gymnasium's convention: a Box reward space, larger is better in every component.
+            low = np.array([-np.inf if OBJECTIVES[o] < 0 else 0.0 for o in self.parts.objectives], np.float32)
+            high = np.array([0.0 if OBJECTIVES[o] < 0 else 1.0 for o in self.parts.objectives], np.float32)
+            self.reward_space = gym_spaces.Box(low, high, dtype=np.float32)
+            self.reward_dim = len(self.parts.objectives)
         self._masks_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._given_metrics: dict[tuple[int, ...], Metrics] = {}
         self._prefix: list[int] = []
@@ -241,13 +253,17 @@ class NASEnv(gym.Env):
 
     # -- Gymnasium API ----------------------------------------------------------
     def action_masks(self) -> np.ndarray:
-        """Boolean mask over actions for the current decision (all False once done)."""
-        if self._done:
-            return np.zeros(self.action_space.n, dtype=bool)
-        key = tuple(self._prefix)
+        """Boolean mask over actions for the current decision.
+
+        Once the episode has ended it is the mask of the first decision, the
+        one ``reset`` will ask for: a vector env's next step is its autoreset
+        step, whose action is ignored, and an agent sampling from a masked
+        distribution needs at least one valid action there.
+        """
+        key = () if self._done else tuple(self._prefix)
         mask = self._masks_cache.get(key)
         if mask is None:
-            valid = self.space.valid_choices(self._prefix)
+            valid = self.space.valid_choices(list(key))
             mask = np.zeros(self.action_space.n, dtype=bool)
             mask[: len(valid)] = valid
             if len(self._masks_cache) < 100_000:
@@ -284,12 +300,22 @@ class NASEnv(gym.Env):
             return self._invalid(a, mask)
         self._prefix.append(a)
         if len(self._prefix) < self.space.num_decisions:
-            return self._obs(), 0.0, False, False, {"action_mask": self.action_masks(), "step": len(self._prefix)}
+            info = {"action_mask": self.action_masks(), "step": len(self._prefix)}
+            return self._obs(), self._step_reward(0.0), False, False, info
         self._done = True
         arch = Architecture(self.space, tuple(self._prefix))
         evaluation = self.score(arch, self._given_metrics.pop(arch.indices, None))
         info = {**evaluation.info(), "action_mask": self.action_masks(), "step": len(self._prefix)}
-        return self._obs(), evaluation.reward, True, False, info
+        return self._obs(), self._step_reward(evaluation), True, False, info
+
+    def _step_reward(self, paid: float | Evaluation) -> float | np.ndarray:
+        """The reward ``step`` returns: the scalar, or with ``objectives`` the vector (0 before the last step)."""
+        objectives = self.parts.objectives
+        if objectives is None:
+            return paid.reward if isinstance(paid, Evaluation) else paid
+        if not isinstance(paid, Evaluation):
+            return np.full(len(objectives), paid, dtype=np.float32)
+        return objective_matrix([paid.info()], objectives)[0].astype(np.float32)
 
     def _invalid(self, action: int, mask: np.ndarray):
         k = len(self._prefix)
@@ -303,7 +329,7 @@ class NASEnv(gym.Env):
             raise InvalidActionError(msg)
         self._done = True
         info = {"action_mask": self.action_masks(), "step": k, "invalid_action": True, "message": msg}
-        return self._obs(), self.invalid_action_penalty, True, False, info
+        return self._obs(), self._step_reward(self.invalid_action_penalty), True, False, info
 
     def score(self, arch: Architecture, metrics: Metrics | None = None) -> Evaluation:
         """Score a complete architecture: evaluate it (unless ``metrics`` are given), add latency, pay the reward.
@@ -326,7 +352,61 @@ class NASEnv(gym.Env):
         if metrics.latency_ms is None and parts.latency_model is not None:
             metrics.latency_ms = parts.latency_model.latency_ms(arch)
         reward = parts.reward(metrics.val_accuracy, metrics.latency_ms)
-        return Evaluation.of(str(arch), metrics, reward, float(metrics.val_accuracy - reward))
+        penalty = float(metrics.val_accuracy - reward)
+        violation = self._violation(metrics)
+        if violation > 0:
+            # Below every feasible architecture that earns a non-negative reward, and graded, so a learning
+            # agent is pulled back inside the limits.
+            reward = min(reward, 0.0) - violation
+        return Evaluation.of(str(arch), metrics, reward, penalty, violation)
+
+    def _violation(self, metrics: Metrics) -> float:
+        """Summed relative excess over the hard limits (0 inside them)."""
+        parts, violation = self.parts, 0.0
+        if parts.latency_limit_ms is not None and metrics.latency_ms is not None:
+            violation += max(0.0, metrics.latency_ms / parts.latency_limit_ms - 1.0)
+        if parts.params_limit is not None:
+            violation += max(0.0, metrics.params / parts.params_limit - 1.0)
+        return violation
+
+    def hypervolume_reference(self) -> dict[str, Any] | None:
+        """The reference point of this env's hypervolumes: a table's median accuracy and 90th-percentile latency.
+
+        None for envs without a latency column (the caller picks one).
+        """
+        table = self.parts.table
+        if table is None or table.roles["latency"] is None:
+            return None
+        return {"val_accuracy": float(np.median(table.column(table.roles["val"]))),
+                "latency_ms": float(np.percentile(table.column(table.roles["latency"]), 90)),
+                "source": f"table {table.path.name}: median accuracy, 90th-percentile latency"}
+
+    def pareto_front(self, objectives: Sequence[str] | None = None) -> np.ndarray:
+        """The true Pareto front of a table env: the non-dominated objective vectors of every table row.
+
+        As MO-Gymnasium envs with a known front offer it: one row per point,
+        components in the order of ``objectives`` (default: the env's
+        ``objectives``, else validation accuracy and latency) and signed like
+        the vector reward (larger is better: latency, params and FLOPs negated).
+        Hard limits are ignored (the front of the whole table).
+
+        Raises:
+            ConfigError: The env has no table, or the table lacks a column an objective needs.
+        """
+        table = self.parts.table
+        names = tuple(objectives or self.parts.objectives or ACCURACY_LATENCY)
+        if table is None:
+            raise ConfigError("pareto_front() needs a table env (its every row); this env trains architectures.")
+        columns = {"val_accuracy": table.roles["val"], "latency_ms": table.roles["latency"],
+                   "params": "params" if "params" in table.columns else None,
+                   "flops": "flops" if "flops" in table.columns else None}
+        missing = [n for n in names if columns[n] is None]
+        if missing:
+            raise ConfigError(f"pareto_front() needs the table's {', '.join(missing)} "
+                              f"(pass {'latency_column=...' if 'latency_ms' in missing else 'a table with it'}).")
+        points = np.column_stack([OBJECTIVES[n] * np.asarray(table.column(columns[n]), float) for n in names])
+        points = np.unique(points, axis=0)
+        return points[pareto_indices(points)]
 
     def score_next_from(self, metrics: Metrics, actions: Sequence[int]) -> None:
         """Score the architecture ``actions`` from ``metrics`` when an episode next completes it.
@@ -398,9 +478,14 @@ def _check_arguments(unknown: dict[str, Any], given: dict[str, Any]) -> None:
             raise ConfigError(f"{name} must be {expected}, got {value!r}.")
     if given["table"] is not None and not isinstance(given["table"], (str, os.PathLike)):
         raise ConfigError(f"table must be a file path (string) or None, got {given['table']!r}.")
-    for name in ("latency_weight", "latency_target_ms", "invalid_action_penalty"):
+    for name in ("latency_weight", "latency_target_ms", "latency_limit_ms", "invalid_action_penalty"):
         value = given[name]
-        if value is None and name == "latency_target_ms":
+        if value is None and name != "invalid_action_penalty":
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number, got {value!r}.")
+    if given["latency_limit_ms"] is not None and not given["latency_limit_ms"] > 0:
+        raise ConfigError(f"latency_limit_ms must be > 0 (milliseconds), got {given['latency_limit_ms']!r}.")
+    limit = given["params_limit"]
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+        raise ConfigError(f"params_limit must be an integer ≥ 1 (trainable parameters), got {limit!r}.")

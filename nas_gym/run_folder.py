@@ -10,6 +10,8 @@ A run folder holds
   dropped when the folder is opened again;
 - ``summary.json``: best architecture and its metrics, written atomically at
   the end;
+- ``pareto.json``: where evaluations have latency, the non-dominated set of
+  the feasible ones (every metric) and its hypervolume;
 - ``run.lock``: held while a process writes the folder;
 - TensorBoard event files (written by :class:`nas_gym.run_logger.RunLogger`).
 
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 META_FILE = "run.json"
 HISTORY_FILE = "history.jsonl"
 SUMMARY_FILE = "summary.json"
+PARETO_FILE = "pareto.json"
 LOCK_FILE = "run.lock"
 
 
@@ -132,6 +135,10 @@ class RunFolder:
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json`` atomically."""
         _write_atomically(self.summary_path, json.dumps(summary, indent=2))
+
+    def write_pareto(self, pareto: dict[str, Any]) -> None:
+        """Write ``pareto.json`` atomically."""
+        _write_atomically(self.path / PARETO_FILE, json.dumps(pareto, indent=2))
 
     def close(self) -> None:
         """Close the history and release the lock."""
@@ -224,6 +231,10 @@ class RunFolder:
     def read_summary(self) -> dict[str, Any] | None:
         """``summary.json``, or None when it is missing or not valid JSON (a run still going, or killed)."""
         return _read_json(self.summary_path)
+
+    def read_pareto(self) -> dict[str, Any] | None:
+        """``pareto.json``, or None when the run had no latency (or is not finished)."""
+        return _read_json(self.path / PARETO_FILE)
 
     def read_history(self) -> list[dict[str, Any]]:
         """Every complete record of ``history.jsonl``, in order (empty when there is none)."""

@@ -55,6 +55,7 @@ from nas_gym.evaluation import HISTORY_KEYS, Evaluation
 from nas_gym.evaluators.cache import CachedEvaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.parallel import EvaluationPool, make_pool, play
+from nas_gym.pareto import ACCURACY_LATENCY, hypervolume, objective_matrix, pareto_indices
 from nas_gym.run_folder import RunFolder, run_meta
 from nas_gym.run_logger import RunLogger
 from nas_gym.scheduler import Actions, Scheduler
@@ -186,7 +187,9 @@ class SearchRun:
         self.history: list[dict[str, Any]] = []
         #: The best evaluation so far as plain data (``summary.json``'s ``best``), or None.
         self.best: dict[str, Any] | None = None
-        self._best_reward = -np.inf
+        #: (feasible, reward) of the best evaluation: a feasible architecture beats every infeasible one.
+        self._best_key: tuple[bool, float] = (False, -np.inf)
+        self._evaluations: list[Evaluation] = []
         self._search_cost_s = 0.0
         self._start = time.perf_counter()
         self.folder = None if self.out_dir is None else RunFolder(self.out_dir)
@@ -519,13 +522,36 @@ class SearchRun:
             evaluation = Evaluation.from_record(recorded)
         if not evaluation.cached:
             self._search_cost_s += evaluation.cost_s
-        if self.best is None or evaluation.reward > self._best_reward:
-            self.best, self._best_reward = evaluation.summary(), evaluation.reward
-        record = evaluation.record(index, self._best_reward)
+        if self.best is None or (evaluation.feasible, evaluation.reward) > self._best_key:
+            self.best, self._best_key = evaluation.summary(), (evaluation.feasible, evaluation.reward)
+        self._evaluations.append(evaluation)
+        record = evaluation.record(index, self._best_key[1])
         self.history.append(record)
         if self.folder is not None and not replaying:
             self.folder.append(record)
         self.logger.log_evaluation(record, self.elapsed_s, replayed=replaying)
+
+    def pareto(self) -> dict[str, Any] | None:
+        """The non-dominated set of the feasible evaluations (validation accuracy, latency) and its hypervolume.
+
+        The reference point is the env's (:meth:`NASEnv.hypervolume_reference`:
+        a table's median accuracy and 90th-percentile latency), else the worst
+        accuracy and latency evaluated. None when the evaluations have no latency.
+        """
+        evaluated = [e for e in self._evaluations if e.latency_ms is not None]
+        if not evaluated:
+            return None
+        feasible = [e for e in evaluated if e.feasible]
+        points = objective_matrix([e.info() for e in feasible], ACCURACY_LATENCY)
+        front = sorted((feasible[i] for i in pareto_indices(points)), key=lambda e: e.latency_ms) if feasible else []
+        reference = self.env.unwrapped.hypervolume_reference()
+        if reference is None:
+            reference = {"val_accuracy": min(e.val_accuracy for e in evaluated),
+                         "latency_ms": max(e.latency_ms for e in evaluated), "source": "evaluated architectures"}
+        volume = hypervolume([e.latency_ms for e in front], [e.val_accuracy for e in front],
+                             reference["latency_ms"], reference["val_accuracy"])
+        return {"objectives": list(ACCURACY_LATENCY), "reference_point": reference, "hypervolume": volume,
+                "evaluated": len(evaluated), "feasible": len(feasible), "front": [e.summary() for e in front]}
 
     def summary(self) -> dict[str, Any]:
         """Best architecture and its metrics, agent, seed, budget and wall seconds."""
@@ -547,11 +573,16 @@ class SearchRun:
         }
 
     def close(self) -> dict[str, Any]:
-        """Write the summary, close logs, the evaluation pool and the env; return the summary."""
+        """Write the summary (and ``pareto.json``), close logs, the evaluation pool and the env; return the summary."""
         summary = self.summary()
+        pareto = self.pareto()
+        if pareto is not None:
+            summary["hypervolume"] = pareto["hypervolume"]
         self._scheduler.close()
         if self.folder is not None:
             self.folder.write_summary(summary)
+            if pareto is not None:
+                self.folder.write_pareto(pareto)
         self.logger.log_summary(summary)
         self.logger.close()
         self.env.close()

@@ -166,10 +166,14 @@ def _as_inputs(x: np.ndarray, path: str, key: str) -> np.ndarray:
 
 
 def _as_labels(y: np.ndarray, path: str, key: str) -> np.ndarray:
-    if y.ndim != 1 or y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= MAX_CLASSES)):
+    expected = f"{path}: {key!r} must be a 1-D array of integer class labels in 0..{MAX_CLASSES - 1}"
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise DataError(f"{expected}, got dtype {y.dtype}, shape {y.shape}. Store labels as y.astype(np.int64).")
+    if len(y) and (y.min() < 0 or y.max() >= MAX_CLASSES):
+        # The dtype is right: what is wrong is the values, and a cast would not fix them.
         raise DataError(
-            f"{path}: {key!r} must be a 1-D array of integer class labels in 0..{MAX_CLASSES - 1}, "
-            f"got dtype {y.dtype}, shape {y.shape}. Store labels as y.astype(np.int64)."
+            f"{expected}, got labels from {int(y.min())} to {int(y.max())}. Map them to 0..K-1, "
+            "e.g. np.unique(y, return_inverse=True)[1]."
         )
     return y
 
@@ -194,6 +198,9 @@ def _read_npz(path: str) -> dict[str, np.ndarray]:
 
 
 def _npz(path: str, split_seed: int) -> Task:
+    if os.path.isdir(path):
+        raise DataError(f"Task 'npz': {path!r} is a folder, not a file. Pass path='/path/to/data.npz' "
+                        "with arrays x and y.")
     if not os.path.isfile(path):
         raise DataError(f"Task 'npz': file {path!r} does not exist. Pass path='/path/to/data.npz' with arrays x and y.")
     arrays = _read_npz(path)

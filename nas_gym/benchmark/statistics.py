@@ -40,6 +40,7 @@ import numpy as np
 
 from nas_gym.benchmark.layout import CONFIG_FILE, run_folder
 from nas_gym.error import ConfigError
+from nas_gym.pareto import hypervolume, pareto_front
 from nas_gym.run_folder import RunFolder
 
 # Two-sided 95 % Student t quantiles t_{0.975, df} for df = 1..30, used when
@@ -84,47 +85,6 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
     if len(x) == 1:
         return float(x[0]), math.nan
     return float(x.mean()), t_quantile_975(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
-
-
-def pareto_front(latency_ms: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
-    """Indices of the non-dominated points (minimise latency, maximise accuracy), by latency.
-
-    Of points with equal coordinates only the first is kept.
-
-    >>> pareto_front([1.0, 2.0, 2.0, 3.0, 4.0], [0.5, 0.7, 0.6, 0.65, 0.9]).tolist()
-    [0, 1, 4]
-    """
-    latency_ms, accuracy = np.asarray(latency_ms, float), np.asarray(accuracy, float)
-    order = np.lexsort((-accuracy, latency_ms))  # latency ascending, then accuracy descending
-    front, best = [], -math.inf
-    for i in order:
-        if accuracy[i] > best:
-            front.append(int(i))
-            best = accuracy[i]
-    return np.asarray(front, dtype=int)
-
-
-def hypervolume(
-    latency_ms: np.ndarray, accuracy: np.ndarray, ref_latency_ms: float, ref_accuracy: float = 0.0
-) -> float:
-    """Area dominated by the points up to the reference point (minimise latency, maximise accuracy).
-
-    Points beyond the reference latency or below the reference accuracy add nothing.
-
-    >>> round(hypervolume([1.0, 2.0, 4.0], [0.5, 0.7, 0.9], 5.0), 6)  # [1,2]x0.5 + [2,4]x0.7 + [4,5]x0.9
-    2.8
-    """
-    latency_ms, accuracy = np.asarray(latency_ms, float), np.asarray(accuracy, float)
-    keep = (latency_ms < ref_latency_ms) & (accuracy > ref_accuracy)
-    latency_ms, accuracy = latency_ms[keep], accuracy[keep]
-    if len(latency_ms) == 0:
-        return 0.0
-    idx = pareto_front(latency_ms, accuracy)
-    lat, acc = latency_ms[idx], accuracy[idx]
-    # On the front accuracy rises with latency, so between consecutive points
-    # the dominated height is the accuracy of the faster one.
-    widths = np.diff(np.append(lat, ref_latency_ms))
-    return float(np.sum(widths * (acc - ref_accuracy)))
 
 
 # -- statistics of the run folders ------------------------------------------------

@@ -179,8 +179,9 @@ class TabularBenchmark:
         self.path = path
         self.space = space
         if not path.is_file():
+            problem = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise DataError(
-                f"Table file {str(path)!r} does not exist. Pass the path of a {'/'.join(FORMATS)} file "
+                f"Table file {str(path)!r} {problem}. Pass the path of a {'/'.join(FORMATS)} file "
                 "with an arch string column and one row per architecture."
             )
         stat = path.stat()
