@@ -90,6 +90,22 @@ class NASEnv(gym.Env):
     ``reward`` (see :mod:`nas_gym.rewards`), by default the hinge
     ``val_accuracy - latency_weight * max(0, latency_ms / latency_target_ms - 1)``.
 
+    With hard limits (``latency_limit_ms``, ``params_limit``) an architecture
+    over them is paid ``min(reward, 0) - constraint_violation``, where the
+    violation sums the relative excesses (``latency_ms / latency_limit_ms - 1``
+    and ``params / params_limit - 1`` where positive): below every feasible
+    architecture with a non-negative reward, and graded, so a learning agent
+    is pulled back inside the limits.
+
+    With ``objectives`` (ids ``MO-NAS-v0``, ``MO-NAS-Bench-201-v1``) the
+    reward is a ``np.float32`` vector in MO-Gymnasium's convention, one
+    component per objective, larger is better (latency, params and FLOPs are
+    negated): ``reward_space`` is a ``Box`` and ``reward_dim`` its length;
+    zeros before the last step, ``invalid_action_penalty`` in every component
+    for an invalid action. ``mo_gymnasium.wrappers.LinearReward`` scalarises
+    it. :meth:`pareto_front` gives the true front of a table env in the same
+    convention.
+
     Failed trainings still get a defined reward, computed the same way:
     training that diverges (NaN or infinite loss or logits) is scored at
     chance accuracy (``1 / num_classes``) with ``info["diverged"] = True``;
@@ -110,11 +126,19 @@ class NASEnv(gym.Env):
 
     Every step: ``action_mask`` (bool array over actions), ``step`` (number
     of decisions made). The final step adds: ``arch`` (string form),
+    ``reward`` (the scalar reward, also with ``objectives``),
     ``val_accuracy`` and ``test_accuracy`` (fractions in [0, 1]),
     ``latency_ms`` (None without a latency model), ``latency_penalty``
-    (accuracy minus reward), ``params``, ``flops``, ``cost_s`` (seconds the
-    evaluation cost when it was made), ``cached`` (result came from the
-    cache), ``diverged``, ``timed_out``, ``invalid_action``.
+    (what the latency term took off the accuracy), ``params``, ``flops``,
+    ``cost_s`` (seconds the evaluation cost when it was made), ``cached``
+    (result came from the cache), ``diverged``, ``timed_out``, ``feasible``
+    and ``constraint_violation`` (hard limits; True and 0 without them),
+    ``invalid_action``.
+
+    The mask of the final step (and ``action_masks()`` after the end) is the
+    mask of the first decision, the one ``reset`` asks for: a vector env's
+    next step is its autoreset step, whose action is ignored, and an agent
+    that samples from a masked distribution needs a valid action there too.
 
     ## Arguments
 
@@ -131,11 +155,14 @@ class NASEnv(gym.Env):
     | ``val_column`` | str | None | table column of validation accuracy (% or fraction) |
     | ``test_column`` | str | None | table column of test accuracy |
     | ``latency_column`` | str | None | table column of latency in ms |
-    | ``latency`` | str | ``"auto"`` | ``measured`` (this host), ``op_table`` (per-op table), ``table`` (``latency_column``) or ``none``; ``auto`` = ``table`` with a latency column, else ``none`` for tables and ``measured`` for training |
+    | ``latency`` | str | ``"auto"`` | ``measured`` (this host), ``op_table`` (per-op table), ``table`` (``latency_column``), ``none``, or any in ``nas_gym.latency.LATENCY_MODELS``; ``auto`` = ``table`` with a latency column (the embedded table's ``latency_ms`` included), else ``none`` for tables and ``measured`` for training; ``requested`` (``NAS-Bench-201-v0``'s) = ``auto``, but the embedded table's latency column only when ``latency_weight``, ``latency_limit_ms`` or ``objectives`` asks for latency |
     | ``latency_kwargs`` | dict | ``{}`` | options of the latency model |
     | ``reward`` | str | ``"hinge"`` | ``hinge``, ``linear``, ``mnasnet``, ``mnasnet_hard`` |
-    | ``latency_weight`` | float | 0.1 | weight of the latency term; 0 = pure accuracy |
+    | ``latency_weight`` | float | None | weight of the latency term; 0 = pure accuracy; None = 0.1 where the env has latency, else 0. A weight > 0 without latency raises ``ConfigError`` |
     | ``latency_target_ms`` | float | None | latency target T in ms; None = the median of the table's latency column, or 0.25 ms for other latency models |
+    | ``latency_limit_ms`` | float | None | hard latency limit (see Rewards); needs latency |
+    | ``params_limit`` | int | None | hard limit on trainable parameters |
+    | ``objectives`` | list of str | None | vector reward of these metrics: ``val_accuracy``, ``latency_ms``, ``params``, ``flops`` |
     | ``cache`` | bool or str | True | persistent evaluation cache: True (user cache dir), False, or a file path |
     | ``invalid_action`` | str | ``"penalty"`` | ``penalty`` or ``raise`` |
     | ``invalid_action_penalty`` | float | -1.0 | reward for an invalid action |
@@ -152,7 +179,15 @@ class NASEnv(gym.Env):
 
     ## Version History
 
-    * v0: Initial version.
+    * v0: Initial version. Since the multi-objective release, a latency
+      weight, limit or objective that cannot apply raises ``ConfigError``
+      (it was silently ignored), on ``NAS-Bench-201-v0`` an explicit one
+      turns the embedded table's latency column on, and the final step's
+      action mask is the first decision's (it was all False).
+    * v1 (``NAS-Bench-201-v1``): the embedded table's latency column is on by
+      default, so the default reward has its latency term
+      (``latency_weight`` 0.1, target the column's median). ``NAS-v0`` has
+      no v1: its reward is unchanged.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
