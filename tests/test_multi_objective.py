@@ -17,8 +17,8 @@ from gymnasium.utils.env_checker import check_env
 
 import nas_gym
 from nas_gym.error import ConfigError, DataError
-from nas_gym.pareto import hypervolume, non_dominated
 from nas_gym.parallel import play
+from nas_gym.pareto import hypervolume, non_dominated
 from nas_gym.run_folder import RunFolder
 from nas_gym.search import run_search
 
@@ -32,7 +32,8 @@ ROW_9930 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor
 @pytest.fixture(scope="module")
 def fpga_kwargs(nb201_table):
     """NAS-Bench-201 CIFAR-100 with HW-NAS-Bench's FPGA latency, as the issue's acceptance names it."""
-    return {"table": nb201_table, "val_column": "c100_valid", "test_column": "c100_test", "latency_column": "lat_fpga_ms"}
+    return {"table": nb201_table, "val_column": "c100_valid", "test_column": "c100_test",
+            "latency_column": "lat_fpga_ms"}
 
 
 def _arch(env, text):
