@@ -14,48 +14,15 @@ import logging
 import warnings
 from typing import Any
 
-import numpy as np
 import optuna
 
 from nas_gym.error import ConfigError
+from nas_gym.optuna_space import CONSTRAINT, constraint_violation, has_limits, suggest_indices
 from nas_gym.search import SearchRun
 from nas_gym.searcher import Searcher, SearcherSettings
 from nas_gym.settings import boolean, positive_int, setting
-from nas_gym.spaces import SearchSpace
 
 logger = logging.getLogger(__name__)
-
-
-def suggest_indices(trial: optuna.trial.BaseTrial, space: SearchSpace) -> tuple[int, ...]:
-    """Ask ``trial`` for one architecture, decision by decision, respecting the space's masks.
-
-    Optuna fixes a parameter's distribution per name, while a masked space
-    allows different choices after different prefixes. Each decision is
-    therefore a conditional parameter whose name says which choices it ranges
-    over: the decision's name when all its choices are valid (always, in
-    NB201), ``"{name}[{valid choices}]"`` for a partial mask, and no parameter
-    at all when only one choice is valid (a don't-care decision). Suggested
-    values are always valid, so nothing needs repairing, and TPE never learns
-    from values the env would refuse.
-
-    Args:
-        trial: An Optuna trial (from ``study.ask()``).
-        space: The search space.
-
-    Returns:
-        Choice indices of a valid architecture (the env's actions).
-    """
-    prefix: list[int] = []
-    for decision in space.decisions:
-        valid = np.flatnonzero(space.valid_choices(prefix))
-        if len(valid) == 1:
-            prefix.append(int(valid[0]))
-            continue
-        name = decision.name
-        if len(valid) < decision.n:
-            name = f"{name}[{','.join(decision.choices[j] for j in valid)}]"
-        prefix.append(int(trial.suggest_categorical(name, [int(j) for j in valid])))
-    return tuple(prefix)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +65,14 @@ class TPESearch(Searcher):
     Optuna marks ``group`` experimental, and its warning is silenced.
     ``n_ei_candidates=24`` is Optuna's default.
 
+    When the env has hard limits (``latency_limit_ms``, ``params_limit``),
+    each trial carries the evaluation's ``constraint_violation`` as an Optuna
+    constraint (``trial.set_constraint``, which replaced the sampler's
+    ``constraints_func`` in Optuna 5): Optuna's constrained TPE then ranks
+    every infeasible trial after the feasible ones, by its violation, when it
+    splits the trials into good and bad. Without limits no constraint is set
+    and the study is the plain one.
+
     The hyperparameters are the fields of :class:`TPESettings`, given as
     keyword arguments.
 
@@ -125,10 +100,15 @@ class TPESearch(Searcher):
     def search(self, run: SearchRun) -> None:
         """Ask, evaluate through the env, tell; until ``run.done``."""
         study = self.make_study(run.seed)
+        limited = has_limits(run.parts)
         while not run.done:
             # Batched ask/tell: one trial per worker, evaluated at once, told in the order asked.
             trials = [study.ask() for _ in range(min(run.workers, run.remaining))]
             infos: list[dict[str, Any]] = run.evaluate_many([suggest_indices(t, run.space) for t in trials])
             for trial, info in zip(trials, infos, strict=True):
+                if limited:
+                    trial.set_constraint(CONSTRAINT, constraint_violation(info))
                 study.tell(trial, float(info["reward"]))
-        logger.info("TPE finished %d trials; best reward %.4f.", len(study.trials), study.best_value)
+        # Not study.best_value: in a constrained study it raises when no trial was feasible.
+        best = max(t.value for t in study.trials)
+        logger.info("TPE finished %d trials; best reward %.4f.", len(study.trials), best)

@@ -19,10 +19,36 @@ from typing import Any
 
 import numpy as np
 
+from nas_gym.error import ConfigError
+
 #: Objectives an evaluation reports, and their sense: +1 maximise, -1 minimise.
 OBJECTIVES: dict[str, int] = {"val_accuracy": 1, "latency_ms": -1, "params": -1, "flops": -1}
 #: The objectives of the classic hardware-aware trade-off.
 ACCURACY_LATENCY = ("val_accuracy", "latency_ms")
+
+
+def latency_fix(parts: Any) -> str:
+    """How to give an env a latency, for messages: the argument to pass, given its parts (``run.parts``)."""
+    table = parts.table
+    if table is not None:
+        columns = [c for c in table.columns if "lat" in c.lower()]
+        named = f" (this table has {', '.join(map(repr, columns))})" if columns else ""
+        return f"pass latency_column='<column of latency in ms>' naming the table's latency column{named}"
+    return "pass latency='measured' or latency='op_table'"
+
+
+def require_objectives(info: Mapping[str, Any], names: Sequence[str], who: str, parts: Any) -> dict[str, float]:
+    """The ``names`` objectives of one evaluation's ``info``, for a multi-objective method named ``who``.
+
+    Raises:
+        ConfigError: The evaluation lacks one (e.g. the env has no latency model); the message names the fix.
+    """
+    missing = [n for n in names if info.get(n) is None]
+    if missing:
+        fix = latency_fix(parts) if "latency_ms" in missing else "choose objectives the env reports"
+        raise ConfigError(f"{who} needs {', '.join(missing)} from every evaluation, but this env reports none: "
+                          f"{fix}.")
+    return {n: float(info[n]) for n in names}
 
 
 def objective_matrix(records: Iterable[Mapping[str, Any]], names: Sequence[str] = ACCURACY_LATENCY) -> np.ndarray:

@@ -1,0 +1,28 @@
+"""scripts/bench_pareto.py through its real command line on a tiny budget."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(*args, timeout=300):
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_bench_pareto_smoke(nb201_table):
+    out = _run("scripts/bench_pareto.py", "--table", nb201_table, "--seeds", "2", "--budget", "6",
+               "--agents", "nsga2", "mo_evolution", "random", "--workers", "1")
+    for agent in ("nsga2", "mo_evolution", "random"):
+        row = next(line for line in out.splitlines() if line.startswith(f"| {agent} |"))
+        fraction = float(row.split("|")[2].split("±")[0])
+        assert 0.0 <= fraction <= 1.0
+    assert "reference point: accuracy 0.6517" in out and "lat_fpga_ms" in out
+
+
+def test_bench_pareto_skips_without_the_table(tmp_path):
+    out = _run("scripts/bench_pareto.py", "--table", str(tmp_path / "absent.csv"), "--seeds", "1", "--budget", "2")
+    assert "is absent" in out
