@@ -14,7 +14,7 @@ def _run(*args, timeout=300):
 
 
 def test_bench_pareto_smoke(nb201_table):
-    out = _run("scripts/bench_pareto.py", "--table", nb201_table, "--seeds", "2", "--budget", "6",
+    out = _run("scripts/bench_pareto.py", "--table", nb201_table, "--seeds", "1", "--budget", "6",
                "--agents", "nsga2", "mo_evolution", "random", "--workers", "1")
     for agent in ("nsga2", "mo_evolution", "random"):
         row = next(line for line in out.splitlines() if line.startswith(f"| {agent} |"))

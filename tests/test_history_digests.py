@@ -34,9 +34,9 @@ EMBEDDED = {
     ("evolution", 2): "1a016e62f123b9cbff22ed79adb87ca2a2fb1bb242a5f1ca2ea8600861955de0",
     ("tpe", 2): "42ea14f67c5e45e9df0b2b5213a43b6728a5e07ca3d59aab06a0097e834cd250",
 }
-#: NAS-v0 (real training on digits), random search, seed 0, budget 6: latency is measured on this
-#: host, so it and the rewards made from it are left out with the timing.
-NAS_V0_RANDOM = "8f57247b20973cef8601f52816b7f5b1bf869a6ccd81232aefadb537437924f0"
+#: NAS-v0 (real training on digits), random search, seed 0, budget 3 (scripts/history_digests.py checks
+#: budget 6): latency is measured on this host, so it and the rewards made from it are left out with the timing.
+NAS_V0_RANDOM = "bbc9458293e588c4e6b6176f105a03f30ef9b4b963282734c068a5d4bf70630a"
 #: The timing field, and the keys histories gained after the pins were made (hard limits; no limit here).
 UNPINNED = ("cost_s", *LIMIT_KEYS)
 MEASURED = (*UNPINNED, "latency_ms", "reward", "best_reward")
@@ -59,5 +59,5 @@ def test_embedded_table_histories_are_pinned(tmp_path, agent, workers):
 
 @pytest.mark.slow
 def test_real_training_history_is_pinned(tmp_path):
-    run_search("random", "NAS-v0", {}, budget=6, seed=0, out_dir=tmp_path)
+    run_search("random", "NAS-v0", {}, budget=3, seed=0, out_dir=tmp_path)
     assert RunFolder(tmp_path).history_digest(MEASURED) == NAS_V0_RANDOM

@@ -108,7 +108,7 @@ def test_an_entry_point_evaluator_reaches_the_cli_and_the_benchmark(plugin_path,
     env_kwargs = json.dumps({"evaluator": "first_choice", "latency": "none", "cache": False})
     search = subprocess.run(
         [str(NAS_CLI), "search", "--agent", "evolution", "--env", "NAS-v0", "--env-kwargs", env_kwargs,
-         "--budget", "5", "--out", str(tmp_path / "run"), "--no-progress", "--workers", "2"],
+         "--budget", "5", "--out", str(tmp_path / "run"), "--no-progress"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert search.returncode == 0, search.stderr
