@@ -22,6 +22,7 @@ from nas_gym.error import ConfigError
 from nas_gym.pareto import (
     ACCURACY_LATENCY,
     OBJECTIVES,
+    check_accuracy_latency,
     crowding_distance,
     non_dominated_sort,
     objective_matrix,
@@ -108,12 +109,7 @@ class MOEvolutionSettings(SearcherSettings):
                 f"MO-Evolution sample_size must be ≤ population_size ({self.population_size}), got "
                 f"{self.sample_size}. Lower sample_size or raise population_size."
             )
-        names = self.objectives
-        if len(set(names)) < len(names) or not set(ACCURACY_LATENCY) <= set(names):
-            raise ConfigError(
-                f"MO-Evolution objectives must hold val_accuracy and latency_ms, each objective once "
-                f"(optionally also params, flops), got {list(names)!r}."
-            )
+        check_accuracy_latency("MO-Evolution", self.objectives)
 
 
 class MOEvolution(Searcher):

@@ -17,9 +17,8 @@ from typing import Any
 
 import optuna
 
-from nas_gym.error import ConfigError
 from nas_gym.optuna_space import CONSTRAINT, constraint_violation, has_limits, suggest_indices
-from nas_gym.pareto import ACCURACY_LATENCY, OBJECTIVES, require_objectives
+from nas_gym.pareto import ACCURACY_LATENCY, OBJECTIVES, check_accuracy_latency, require_objectives
 from nas_gym.search import SearchRun
 from nas_gym.searcher import Searcher, SearcherSettings
 from nas_gym.settings import boolean, in_range, integer, non_negative_int, one_of, optional, sequence_of, setting
@@ -63,12 +62,7 @@ class NSGA2Settings(SearcherSettings):
         Raises:
             ConfigError: ``objectives`` lacks val_accuracy or latency_ms, or names one twice.
         """
-        names = self.objectives
-        if len(set(names)) < len(names) or not set(ACCURACY_LATENCY) <= set(names):
-            raise ConfigError(
-                f"NSGA-II objectives must hold val_accuracy and latency_ms, each objective once "
-                f"(optionally also params, flops), got {list(names)!r}."
-            )
+        check_accuracy_latency("NSGA-II", self.objectives)
 
 
 class NSGA2Search(Searcher):

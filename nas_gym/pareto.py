@@ -51,6 +51,19 @@ def require_objectives(info: Mapping[str, Any], names: Sequence[str], who: str, 
     return {n: float(info[n]) for n in names}
 
 
+def check_accuracy_latency(who: str, names: Sequence[str]) -> None:
+    """Objectives of a Pareto method: validation accuracy and latency, optionally params and FLOPs, each once.
+
+    Raises:
+        ConfigError: ``names`` lacks val_accuracy or latency_ms, or repeats one.
+    """
+    if len(set(names)) < len(names) or not set(ACCURACY_LATENCY) <= set(names):
+        raise ConfigError(
+            f"{who} objectives must hold val_accuracy and latency_ms, each objective once "
+            f"(optionally also params, flops), got {list(names)!r}."
+        )
+
+
 def objective_matrix(records: Iterable[Mapping[str, Any]], names: Sequence[str] = ACCURACY_LATENCY) -> np.ndarray:
     """Rows of the ``names`` objectives of each record, signed so that larger is better in every column.
 
