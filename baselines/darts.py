@@ -54,6 +54,16 @@ is logged and ``darts.json`` records it. Remedies from P-DARTS (Chen et al.
 (operation-level dropout on skip outputs during search: the full rate in the
 first epoch, decaying linearly over the epochs as in P-DARTS).
 
+Device: the supernet, its ``alpha`` and the training split go to ``device``
+(``"auto"``: a CUDA GPU if torch sees one, else MPS, else the CPU; see
+:mod:`nas_gym.device`), trained at ``precision`` (``"fp32"``, or mixed
+``"bf16"``/``"fp16"`` through autocast, with a gradient scaler for
+``"fp16"``; second order takes ``"fp32"`` or ``"bf16"``). The supernet is
+built and initialised on the CPU and shuffling draws from a CPU generator,
+so every device starts from the same weights and sees the same batches. The
+derived architectures are still scored by the env, whose training evaluator
+has its own ``evaluator_kwargs={"device": ...}``.
+
 Table envs: ``NAS-Bench-201-v0`` scores by lookup, so there is nothing to
 train on; pass ``proxy_task`` (``"digits"`` or ``"mnist1d"``) to train the
 supernet on that offline task and evaluate the derived cell in the table.
@@ -83,6 +93,15 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from baselines.darts_supernet import Supernet, make_supernet
+from nas_gym.device import (
+    PRECISIONS,
+    autocast,
+    check_precision,
+    fork_rng,
+    grad_scaler,
+    quiet_skipped_steps,
+    resolve_device,
+)
 from nas_gym.error import ConfigError
 from nas_gym.latency import OpTableLatency
 from nas_gym.search import SearchRun
@@ -170,6 +189,26 @@ class DARTSSettings(SearcherSettings):
     """Dropout rate on skip outputs in the first search epoch (P-DARTS), decaying linearly; 0 disables it."""
     num_threads: int | None = setting(1, optional(positive_int, "torch's current setting"))
     """torch intra-op threads while training the supernet (restored afterwards); None keeps torch's setting."""
+    device: str = setting("auto", string, hint="E.g. 'auto', 'cpu', 'cuda' or 'cuda:0'.")
+    """Where the supernet trains: ``"auto"`` (CUDA, else MPS, else CPU), ``"cpu"``, ``"cuda[:N]"`` or ``"mps"``."""
+    precision: str = setting("fp32", one_of(*PRECISIONS))
+    """``"fp32"``, or mixed precision ``"bf16"`` or ``"fp16"`` (a GPU only) for the supernet's forward passes."""
+
+    def validate(self) -> None:
+        """Refuse a device this machine lacks, a precision it cannot run, and second order at fp16.
+
+        Raises:
+            ConfigError: With the reason (see :func:`nas_gym.device.resolve_device`).
+        """
+        try:
+            check_precision(self.precision, resolve_device(self.device))
+        except ConfigError as e:
+            raise ConfigError(f"{self.label()}: {e}") from None
+        if self.order == 2 and self.precision == "fp16":
+            raise ConfigError(
+                f"{self.label()} order=2 cannot take precision='fp16' (its finite-difference Hessian step is not "
+                "loss-scaled); use precision='bf16' or 'fp32', or order=1."
+            )
 
 
 class DARTS(Searcher):
@@ -255,16 +294,19 @@ class DARTS(Searcher):
         latency = OpTableLatency(space, task) if weight > 0 else None
 
         order = run.rng.permutation(len(task.x_train))
+        device = resolve_device(self.device)
         threads = torch.get_num_threads()
         try:
             if self.num_threads is not None:
                 torch.set_num_threads(self.num_threads)
-            # fork_rng: weight init and skip dropout draw from torch's global RNG,
-            # seeded here from the run, and the caller's stream stays untouched.
-            with torch.random.fork_rng(devices=[]):
+            # fork_rng: weight init and skip dropout draw from torch's global RNGs,
+            # seeded here from the run, and the caller's streams stay untouched. The
+            # supernet is built on the CPU, so its initial weights are the same on every device.
+            with fork_rng(device):
                 torch.manual_seed(run.seed)
                 generator = torch.Generator().manual_seed(run.seed)
                 net = make_supernet(space, task, generator, filters=self.filters, exclude_none=self.exclude_none)
+                net.to(device)
                 epochs = self._train(net, task, order, generator, run, latency, weight, target, shape)
         finally:
             torch.set_num_threads(threads)
@@ -282,6 +324,8 @@ class DARTS(Searcher):
             "searched": [names[k] for k in net.searched],
             "fixed": {names[k]: space.decisions[k].choices[c] for k, c in net.fixed.items()},
             "latency": {"weight": weight, "target_ms": target, "loss": shape},
+            "device": str(device),
+            "precision": self.precision,
             "epochs": epochs,
             "search_cost_s": search_s,
             "argmax": str(unconstrained),
@@ -346,8 +390,9 @@ class DARTS(Searcher):
         """Alternate arch and weight steps for ``epochs``; return one record per epoch."""
         from tqdm.auto import tqdm
 
-        x = torch.from_numpy(np.ascontiguousarray(task.x_train))
-        y = torch.from_numpy(np.ascontiguousarray(task.y_train))
+        device, precision = net.device, self.precision
+        x = torch.from_numpy(np.ascontiguousarray(task.x_train)).to(device)
+        y = torch.from_numpy(np.ascontiguousarray(task.y_train)).to(device)
         n_w = min(len(order) - 2, max(2, int(round(self.train_portion * len(order)))))
         w_idx, a_idx = torch.from_numpy(order[:n_w]), torch.from_numpy(order[n_w:])
         steps = math.ceil(len(w_idx) / self.batch_size)
@@ -357,11 +402,13 @@ class DARTS(Searcher):
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=self.epochs * steps, eta_min=self.lr_min)
         a_opt = torch.optim.Adam(net.alphas.parameters(), lr=self.arch_lr, betas=self.arch_betas,
                                  weight_decay=self.arch_weight_decay)
+        # One scaler for both optimisers (torch's recipe for several); a pass-through below fp16.
+        scaler = grad_scaler(device, precision)
         names = [d.name for d in net.space.decisions]
 
         def latency_term() -> torch.Tensor:
             if latency is None:
-                return torch.zeros(())
+                return torch.zeros((), device=device)
             ratio = net.expected_latency_ms(latency) / target
             return weight * (F.relu(ratio - 1) if shape == "hinge" else ratio)
 
@@ -381,29 +428,36 @@ class DARTS(Searcher):
                     continue
                 # The arch half is read cyclically, so it serves every step even when it is the smaller one.
                 ab = a_perm[(s * self.batch_size + torch.arange(len(wb))) % len(a_perm)]
+                wb, ab = wb.to(device), ab.to(device)
                 xw, yw, xa, ya = x[wb], y[wb], x[ab], y[ab]
                 lr = w_opt.param_groups[0]["lr"]
 
                 a_opt.zero_grad(set_to_none=True)
                 if self.order == 1:
-                    logits = net(xa, skip_drop)
-                    a_loss = F.cross_entropy(logits, ya)
-                    grads = torch.autograd.grad(a_loss + latency_term(), list(net.alphas))
+                    with autocast(device, precision):
+                        logits = net(xa, skip_drop)
+                        a_loss = F.cross_entropy(logits, ya)
+                    grads = torch.autograd.grad(scaler.scale(a_loss + latency_term()), list(net.alphas))
                 else:
                     a_loss, logits, grads = self._unrolled_grads(net, w_opt, lr, xw, yw, xa, ya, skip_drop,
                                                                  latency_term)
                 for a, g in zip(net.alphas, grads, strict=True):
                     a.grad = g
-                a_opt.step()
+                scaler.step(a_opt)
 
                 w_opt.zero_grad(set_to_none=True)
-                w_loss = F.cross_entropy(net(xw, skip_drop), yw)
+                with autocast(device, precision):
+                    w_loss = F.cross_entropy(net(xw, skip_drop), yw)
                 w_params = list(net.weight_parameters())
-                for p, g in zip(w_params, torch.autograd.grad(w_loss, w_params, allow_unused=True), strict=True):
+                w_grads = torch.autograd.grad(scaler.scale(w_loss), w_params, allow_unused=True)
+                for p, g in zip(w_params, w_grads, strict=True):
                     p.grad = g
+                scaler.unscale_(w_opt)  # clip the true gradients, not the scaled ones
                 torch.nn.utils.clip_grad_norm_(w_params, self.grad_clip)
-                w_opt.step()
-                schedule.step()
+                scaler.step(w_opt)
+                scaler.update()
+                with quiet_skipped_steps(precision):
+                    schedule.step()
 
                 w_loss_sum += w_loss.item() * len(wb)
                 a_loss_sum += a_loss.item() * len(ab)
@@ -429,11 +483,17 @@ class DARTS(Searcher):
         return records
 
     def _unrolled_grads(self, net, w_opt, lr, xw, yw, xa, ya, skip_drop, latency_term):
-        """Second-order arch gradient (DARTS eq. 7-8) with the finite-difference Hessian-vector product."""
+        """Second-order arch gradient (DARTS eq. 7-8) with the finite-difference Hessian-vector product.
+
+        Forward passes run under autocast at ``precision`` (never ``"fp16"``:
+        the settings refuse it), gradients are taken in the weights' float32.
+        """
+        device, precision = net.device, self.precision
         params = net.named_weight_parameters()
         names, ws = list(params), list(params.values())
         alphas = list(net.alphas)
-        train_loss = F.cross_entropy(net(xw, skip_drop), yw)
+        with autocast(device, precision):
+            train_loss = F.cross_entropy(net(xw, skip_drop), yw)
         gw = torch.autograd.grad(train_loss, ws, allow_unused=True)
         unrolled = {}
         for n, w, g in zip(names, ws, gw, strict=True):
@@ -442,8 +502,9 @@ class DARTS(Searcher):
             moment = self.momentum * buf if buf is not None else torch.zeros_like(w)
             # w' = w - xi * (momentum * buffer + grad + weight_decay * w), as the paper's code.
             unrolled[n] = (w - lr * (moment + g + self.weight_decay * w)).detach().requires_grad_(True)
-        logits = functional_call(net, unrolled, (xa, skip_drop))
-        a_loss = F.cross_entropy(logits, ya)
+        with autocast(device, precision):
+            logits = functional_call(net, unrolled, (xa, skip_drop))
+            a_loss = F.cross_entropy(logits, ya)
         grads = torch.autograd.grad(a_loss + latency_term(), alphas + list(unrolled.values()), allow_unused=True)
         d_alpha = [torch.zeros_like(a) if g is None else g for g, a in zip(grads[: len(alphas)], alphas, strict=True)]
         d_w = [torch.zeros_like(w) if g is None else g for g, w in zip(grads[len(alphas) :], ws, strict=True)]
@@ -451,7 +512,8 @@ class DARTS(Searcher):
 
         def alpha_grad(sign: float) -> list[torch.Tensor]:
             shifted = {n: (w + sign * eps * g).detach() for n, w, g in zip(names, ws, d_w, strict=True)}
-            loss = F.cross_entropy(functional_call(net, shifted, (xw, skip_drop)), yw)
+            with autocast(device, precision):
+                loss = F.cross_entropy(functional_call(net, shifted, (xw, skip_drop)), yw)
             out = torch.autograd.grad(loss, alphas, allow_unused=True)
             return [torch.zeros_like(a) if g is None else g for g, a in zip(out, alphas, strict=True)]
 

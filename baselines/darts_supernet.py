@@ -24,6 +24,10 @@ what its supernet path computed; and the expected latency under
   (default: the largest choice, i.e. the widest supernet), activation, norm
   and attention to their first choice, stride to 1 (the supernet mixes
   identity with the other ops, so spatial sizes must agree).
+
+A supernet is built on the CPU (so its initial weights do not depend on the
+device) and may then be moved with ``.to(device)``; :attr:`Supernet.device`
+is where its alphas are, and constants it makes live there too.
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ class Supernet(nn.Module):
             init = ALPHA_INIT_STD * torch.randn(self.space.decisions[k].n, generator=generator)
             self.alphas.append(nn.Parameter(init))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the supernet's parameters are (after ``.to(device)``)."""
+        return self.alphas[0].device
+
     def weight_parameters(self) -> Iterator[nn.Parameter]:
         """Return the operations' weights (everything but the alphas)."""
         alpha_ids = {id(a) for a in self.alphas}
@@ -94,7 +103,7 @@ class Supernet(nn.Module):
     def log_probs(self) -> dict[int, np.ndarray]:
         """Return ``log_softmax(alpha)`` per searched decision index, as float64 arrays."""
         return {
-            k: torch.log_softmax(a.detach(), -1).double().numpy()
+            k: torch.log_softmax(a.detach(), -1).cpu().double().numpy()
             for k, a in zip(self.searched, self.alphas, strict=True)
         }
 
@@ -194,7 +203,7 @@ class NB201Supernet(Supernet):
         """Sum the fixed blocks and, per cell edge, the softmax-weighted latency of its ops (``none`` costs 0)."""
         probs = self.probs()
         choices = self.space.decisions[0].choices
-        total = torch.zeros(())
+        total = torch.zeros((), device=self.device)
         for kind, keys in self._layout:
             if kind == "block":
                 total = total + latency.op_latency_ms(keys)
@@ -330,7 +339,7 @@ class LayersSupernet(Supernet):
         def field(name: str, values: list) -> dict:
             k = self._index.get((s, name))
             if k is None:  # one choice only: it is not a decision
-                return {values[0]: torch.ones(())}
+                return {values[0]: torch.ones((), device=self.device)}
             choices = space.decisions[k].choices
             return {v: probs[k][choices.index(str(v))] for v in values}
 
@@ -359,8 +368,8 @@ class LayersSupernet(Supernet):
         around pools, and around convolutions that follow a convolution.
         """
         probs = self.probs()
-        q = torch.zeros(())
-        total = torch.zeros(())
+        q = torch.zeros((), device=self.device)
+        total = torch.zeros((), device=self.device)
         for s in range(self.cfg["num_layers"]):
             w_op, w_kernel, p_skip = self._slot_probs(probs, s)
             for after_conv, p_state in ((True, q), (False, 1 - q)):

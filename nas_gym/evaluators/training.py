@@ -6,10 +6,23 @@ reports validation and test accuracy, parameter count, multiply-accumulates
 and wall time. The datasets are tiny, so whole splits live in memory as
 tensors and batches are index slices: no ``DataLoader``.
 
+Training runs on ``device`` (``"auto"``: a CUDA GPU if torch sees one,
+else Apple's MPS, else the CPU; see :mod:`nas_gym.device`) at ``precision``
+(``"fp32"``, or mixed ``"bf16"``/``"fp16"`` through autocast, with a
+gradient scaler for ``"fp16"``). The data splits move to the device once.
+Weights are initialised on the CPU, and shuffling draws from a CPU
+generator, so every device starts from the same weights and sees the same
+batches; multiply-accumulates are counted on the CPU before the model moves.
+Results computed on a GPU or at mixed precision carry ``device`` /
+``precision`` in :meth:`TrainingEvaluator.settings` (so their cache keys
+differ); on the CPU at ``"fp32"`` the settings are those from before devices
+existed.
+
 On CPU, two evaluations of the same architecture with the same settings give
 identical metrics (except ``cost_s``): weight initialisation and shuffling
 draw from generators seeded by ``seed``, and the caller's global torch RNG is
-left as it was.
+left as it was. On a GPU, kernels may be nondeterministic, so metrics can
+differ slightly between runs and from the CPU's.
 """
 
 from __future__ import annotations
@@ -26,6 +39,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nas_gym.device import (
+    autocast,
+    cache_settings,
+    check_precision,
+    fork_rng,
+    grad_scaler,
+    quiet_skipped_steps,
+    resolve_device,
+)
 from nas_gym.error import ConfigError, unknown_name
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
@@ -128,9 +150,16 @@ class TrainingEvaluator(Evaluator):
         num_threads: torch intra-op threads while evaluating; the previous
             setting is restored afterwards. Does not change results.
         lr_schedule: ``"cosine"`` (per-step decay to zero) or ``"constant"``.
+        device: Where to train: ``"auto"`` (a CUDA GPU, else MPS, else the
+            CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``. A device
+            this machine lacks is a ConfigError here, not a fall-back.
+        precision: ``"fp32"``, or mixed precision ``"bf16"`` or ``"fp16"``
+            (autocast on forward passes; ``"fp16"`` adds a gradient scaler and
+            needs a GPU).
 
     Raises:
-        ConfigError: A setting is out of range or an unknown name.
+        ConfigError: A setting is out of range or an unknown name, or the
+            device is not there or cannot run the precision.
     """
 
     def __init__(
@@ -148,6 +177,8 @@ class TrainingEvaluator(Evaluator):
         max_seconds: float | None = None,
         num_threads: int = 1,
         lr_schedule: str = "cosine",
+        device: str = "auto",
+        precision: str = "fp32",
     ) -> None:
         self.task = make_task(task) if isinstance(task, str) else task
         _check("epochs", isinstance(epochs, int) and epochs >= 1, "an integer >= 1", epochs)
@@ -184,6 +215,11 @@ class TrainingEvaluator(Evaluator):
             raise unknown_name("optimizer", optimizer, OPTIMIZERS)
         if lr_schedule not in LR_SCHEDULES:
             raise unknown_name("lr schedule", lr_schedule, LR_SCHEDULES)
+        try:
+            self.device = resolve_device(device)
+            self.precision = check_precision(precision, self.device)
+        except ConfigError as e:
+            raise ConfigError(f"TrainingEvaluator: {e}") from None
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
@@ -214,6 +250,8 @@ class TrainingEvaluator(Evaluator):
             "max_seconds": self.max_seconds,
             "lr_schedule": self.lr_schedule,
             "procedure_version": PROCEDURE_VERSION,
+            # Nothing on the CPU at fp32, so keys made before devices existed still match.
+            **cache_settings(self.device, self.precision),
         }
 
     def __repr__(self) -> str:
@@ -228,7 +266,7 @@ class TrainingEvaluator(Evaluator):
             keep = np.sort(np.random.default_rng(self.seed).permutation(len(x_train))[:n])
             x_train, y_train = x_train[keep], y_train[keep]
         return {
-            name: torch.from_numpy(np.ascontiguousarray(a))
+            name: torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
             for name, a in (
                 ("x_train", x_train),
                 ("y_train", y_train),
@@ -259,12 +297,15 @@ class TrainingEvaluator(Evaluator):
         threads = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:
-            # fork_rng keeps the caller's global torch RNG untouched while the
-            # seeded initialisation below draws from it.
-            with torch.random.fork_rng(devices=[]):
+            # fork_rng keeps the caller's global torch RNGs untouched while the
+            # seeded initialisation below draws from them. The model is built and
+            # counted on the CPU, so its initial weights are the same on every device.
+            with fork_rng(self.device):
                 torch.manual_seed(self.seed)
                 model = arch.space.build(arch, self.task)
-                metrics = self._train_and_score(model, start)
+                params = count_params(model)
+                flops = count_flops(model, self.task.input_shape)
+                metrics = self._train_and_score(model.to(self.device), params, flops, start)
         finally:
             torch.set_num_threads(threads)
         metrics.cost_s = time.perf_counter() - start
@@ -278,10 +319,8 @@ class TrainingEvaluator(Evaluator):
             return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         return torch.optim.SGD(params, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=self.weight_decay)
 
-    def _train_and_score(self, model: nn.Module, start: float) -> Metrics:
+    def _train_and_score(self, model: nn.Module, params: int, flops: int, start: float) -> Metrics:
         d = self._data
-        params = count_params(model)
-        flops = count_flops(model, self.task.input_shape)
         trainable = [p for p in model.parameters() if p.requires_grad]
         n = len(d["x_train"])
         steps_per_epoch = math.ceil(n / self.batch_size)
@@ -289,7 +328,9 @@ class TrainingEvaluator(Evaluator):
         scheduler = None
         if optimizer is not None and self.lr_schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs * steps_per_epoch)
+        # On the CPU, so every device sees the same batches.
         generator = torch.Generator().manual_seed(self.seed)
+        scaler = grad_scaler(self.device, self.precision)
 
         diverged = timed_out = False
         epochs_run = 0
@@ -297,7 +338,7 @@ class TrainingEvaluator(Evaluator):
         best_val_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
         for epoch in range(self.epochs):
             model.train()
-            order = torch.randperm(n, generator=generator)
+            order = torch.randperm(n, generator=generator).to(self.device)
             loss_sum = 0.0
             seen = 0
             for s in range(0, n, self.batch_size):
@@ -306,16 +347,20 @@ class TrainingEvaluator(Evaluator):
                 # 1-element batch; it is seen again in the next epoch's shuffle.
                 if len(idx) == 1 and n > 1:
                     continue
-                loss = F.cross_entropy(model(d["x_train"][idx]), d["y_train"][idx])
+                with autocast(self.device, self.precision):
+                    loss = F.cross_entropy(model(d["x_train"][idx]), d["y_train"][idx])
                 if not torch.isfinite(loss):
                     diverged = True
                     break
                 if optimizer is not None:
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
+                    # The scaler is a pass-through below fp16.
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
                     if scheduler is not None:
-                        scheduler.step()
+                        with quiet_skipped_steps(self.precision):
+                            scheduler.step()
                 loss_sum += loss.item() * len(idx)
                 seen += len(idx)
                 if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
@@ -367,8 +412,11 @@ class TrainingEvaluator(Evaluator):
 
     @torch.no_grad()
     def _logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Logits of ``x`` in eval mode, at the training precision, as float32."""
         model.eval()
-        return torch.cat([model(x[s : s + _EVAL_BATCH]) for s in range(0, len(x), _EVAL_BATCH)])
+        with autocast(self.device, self.precision):
+            logits = [model(x[s : s + _EVAL_BATCH]) for s in range(0, len(x), _EVAL_BATCH)]
+        return torch.cat(logits).float()
 
     def _loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float(F.cross_entropy(self._logits(model, x), y))
@@ -378,4 +426,6 @@ class TrainingEvaluator(Evaluator):
         if len(x) == 0:
             return math.nan, True
         logits = self._logits(model, x)
-        return float((logits.argmax(1) == y).double().mean()), bool(torch.isfinite(logits).all())
+        # A count over the length, not a float64 mean: MPS has no float64 (on the CPU the two are equal).
+        correct = int((logits.argmax(1) == y).sum())
+        return correct / len(y), bool(torch.isfinite(logits).all())
