@@ -4,6 +4,9 @@
   eval mode, inference mode, pinned thread count, warm-up, fastest of repeats)
   and caches the figure per host in the SQLite evaluation cache, so the same
   architecture on the same host always gets the same number.
+- :class:`OnnxRuntimeLatency` is the same, but times the network exported to
+  ONNX and run by onnxruntime on this host's CPU (the ``onnx`` extra): what a
+  deployment through onnxruntime would see.
 - :class:`OpTableLatency` times each distinct operation once on this host and
   sums the operations of an architecture: fast after the first measurements,
   and, being a sum over per-op costs, usable as a differentiable expectation
@@ -13,8 +16,21 @@ A table's device column (FPGA, Raspberry Pi 4, Pixel 3, ...) needs no model:
 the table evaluator reports it with the accuracies.
 
 :data:`LATENCY_MODELS` holds them by the names the env's ``latency``
-argument takes (``measured``, ``op_table``; ``table`` and ``none`` add no
-model). A new latency model is a :class:`LatencyModel` subclass and one
+argument takes (``measured``, ``onnxruntime``, ``op_table``; ``table`` and
+``none`` add no model):
+
+=============== ====================== =========================================
+name            class                  latency_kwargs
+=============== ====================== =========================================
+``measured``    MeasuredLatency        batch_size, warmup, repeats, num_threads
+``onnxruntime`` OnnxRuntimeLatency     batch_size, warmup, repeats, num_threads
+``op_table``    OpTableLatency         cache_dir, batch_size, warmup, repeats,
+                                       num_threads
+``table``       (the table's column)   none
+``none``        (no latency)           none
+=============== ====================== =========================================
+
+A new latency model is a :class:`LatencyModel` subclass and one
 ``LATENCY_MODELS.register`` line.
 """
 
@@ -30,12 +46,13 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from nas_gym import onnx_export
 from nas_gym.error import CacheError, ConfigError
 from nas_gym.evaluators.cache import EvalCache, cache_key, default_cache_dir
 from nas_gym.registry import Registry
@@ -81,6 +98,33 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _timing_input(batch_size: int, input_shape: tuple[int, ...]) -> torch.Tensor:
+    """The batch every timing model feeds (fixed, so no model draws from torch's global RNG)."""
+    return torch.randn((batch_size, *input_shape), generator=torch.Generator().manual_seed(0))
+
+
+def fastest_ms(call: Callable[[], object], *, warmup: int, repeats: int) -> float:
+    """Fastest wall time of ``call()`` over ``repeats`` after ``warmup`` untimed calls, in milliseconds.
+
+    The garbage collector is paused meanwhile, so a collection does not land
+    inside a timed call.
+    """
+    gc_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(warmup):
+            call()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+    finally:
+        if gc_enabled:
+            gc.enable()
+    return 1000.0 * min(times)
+
+
 def measure_ms(
     module: torch.nn.Module,
     input_shape: tuple[int, ...],
@@ -98,8 +142,7 @@ def measure_ms(
     where the median of the same repeats ranged from 0.71 to 0.96.
 
     Runs in eval mode under ``torch.inference_mode`` with torch pinned to
-    ``num_threads`` threads (restored afterwards) and the garbage collector
-    paused, so a collection does not land inside a timed call.
+    ``num_threads`` threads (restored afterwards), timed by :func:`fastest_ms`.
 
     Args:
         module: The network or operation to time.
@@ -109,28 +152,17 @@ def measure_ms(
         repeats: Timed passes; the fastest is returned.
         num_threads: Torch intra-op threads while timing.
     """
-    x = torch.randn((batch_size, *input_shape), generator=torch.Generator().manual_seed(0))
+    x = _timing_input(batch_size, input_shape)
     threads = torch.get_num_threads()
     was_training = module.training
-    gc_enabled = gc.isenabled()
     torch.set_num_threads(num_threads)
     module.eval()
-    gc.disable()
     try:
         with torch.inference_mode():
-            for _ in range(warmup):
-                module(x)
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                module(x)
-                times.append(time.perf_counter() - start)
+            return fastest_ms(lambda: module(x), warmup=warmup, repeats=repeats)
     finally:
-        if gc_enabled:
-            gc.enable()
         module.train(was_training)
         torch.set_num_threads(threads)
-    return 1000.0 * min(times)
 
 
 def _check_settings(batch_size: int, warmup: int, repeats: int, num_threads: int) -> dict[str, int]:
@@ -166,7 +198,8 @@ class MeasuredLatency(LatencyModel):
     """Time the whole built network on this host, cached per host.
 
     The canonical form of the architecture is built (with torch's global RNG
-    untouched) and timed with :func:`measure_ms`. The result is stored in the
+    untouched) and timed with :func:`measure_ms` (a subclass times it its own
+    way in :meth:`time_ms`). The result is stored in the
     evaluation cache under a key made of the host fingerprint, the space, the
     canonical arch string, the task's input shape and the timing settings;
     later calls on this host return the stored figure.
@@ -182,6 +215,9 @@ class MeasuredLatency(LatencyModel):
             keep figures in this object only.
     """
 
+    #: The ``kind`` of :meth:`settings`, so figures of different timing models never share a cache entry.
+    kind = "measured"
+
     def __init__(
         self,
         task: Task,
@@ -194,7 +230,7 @@ class MeasuredLatency(LatencyModel):
     ) -> None:
         self.task = task
         self._settings = _check_settings(batch_size, warmup, repeats, num_threads)
-        self.host = host_fingerprint(num_threads)
+        self.host = self.fingerprint(num_threads)
         if cache == "default":
             cache = EvalCache()
         elif isinstance(cache, (str, os.PathLike)):
@@ -202,10 +238,18 @@ class MeasuredLatency(LatencyModel):
         self.cache = cache
         self._memo: dict[str, float] = {}
 
+    def fingerprint(self, num_threads: int) -> dict[str, Any]:
+        """What makes this model's timings on this host comparable (:func:`host_fingerprint`)."""
+        return host_fingerprint(num_threads)
+
+    def time_ms(self, module: torch.nn.Module) -> float:
+        """Milliseconds per forward pass of the built network ``module``, not cached."""
+        return measure_ms(module, self.task.input_shape, **self._settings)
+
     def settings(self) -> dict[str, Any]:
         """Kind, timing settings, host fingerprint and input shape."""
         return {
-            "kind": "measured",
+            "kind": self.kind,
             **self._settings,
             "statistic": TIMING_STATISTIC,
             "host": self.host,
@@ -231,12 +275,51 @@ class MeasuredLatency(LatencyModel):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 module = arch.space.build(canonical, self.task)
-            value = measure_ms(module, self.task.input_shape, **self._settings)
-            logger.debug("Measured %s: %.4f ms.", canonical, value)
+            value = self.time_ms(module)
+            logger.debug("Measured %s (%s): %.4f ms.", canonical, self.kind, value)
             if self.cache is not None:
                 self.cache.put(key, {"latency_ms": value, "arch": str(canonical), "host": self.host})
         self._memo[key] = value
         return value
+
+
+class OnnxRuntimeLatency(MeasuredLatency):
+    """Time the whole network exported to ONNX and run by onnxruntime on this host, cached per host.
+
+    As :class:`MeasuredLatency` (canonical form, torch's global RNG untouched,
+    the same warm-up, repeats and statistic, the same cache), but the built
+    network is exported in memory with :func:`nas_gym.onnx_export.onnx_bytes`
+    and each timed call is one ``session.run`` of an onnxruntime CPU session
+    with ``num_threads`` intra-op threads (:func:`nas_gym.onnx_export.onnx_session`).
+    The host fingerprint holds onnxruntime's version and the settings the
+    ONNX opset, so figures of another runtime are never mixed with these.
+    Takes :class:`MeasuredLatency`'s arguments, and needs the ``onnx`` extra
+    (``pip install 'nas-gym[onnx]'``).
+
+    Raises:
+        MissingDependencyError: The ``onnx`` extra is not installed.
+    """
+
+    kind = "onnxruntime"
+
+    def fingerprint(self, num_threads: int) -> dict[str, Any]:
+        """The host fingerprint plus onnxruntime's version."""
+        _, ort = onnx_export.require_onnx()
+        return {**host_fingerprint(num_threads), "onnxruntime": ort.__version__}
+
+    def settings(self) -> dict[str, Any]:
+        """As :meth:`MeasuredLatency.settings`, plus the ONNX opset."""
+        return {**super().settings(), "opset": onnx_export.OPSET}
+
+    def time_ms(self, module: torch.nn.Module) -> float:
+        """Milliseconds per ``session.run`` of ``module`` exported to ONNX, not cached."""
+        session = onnx_export.onnx_session(
+            onnx_export.onnx_bytes(module, self.task.input_shape), num_threads=self._settings["num_threads"]
+        )
+        feed = {onnx_export.INPUT_NAME: _timing_input(self._settings["batch_size"], self.task.input_shape).numpy()}
+        return fastest_ms(
+            lambda: session.run(None, feed), warmup=self._settings["warmup"], repeats=self._settings["repeats"]
+        )
 
 
 def _as_key(data: Any) -> Any:
@@ -382,9 +465,19 @@ class OpTableLatency(LatencyModel):
 LATENCY_MODELS: Registry[LatencyModel | None] = Registry("latency model", group="nas_gym.latency_models")
 
 
-@LATENCY_MODELS.register("measured", takes=MeasuredLatency, fixed=("task", "cache"))
-def _measured(parts: EnvParts, /, **kwargs: Any) -> MeasuredLatency:
-    return MeasuredLatency(parts.task, cache=parts.cache, **kwargs)
+def _whole_network(model: type[MeasuredLatency]) -> Callable[..., MeasuredLatency]:
+    """The factory of a model that times whole networks: the env's task and cache, the user's settings."""
+
+    def factory(parts: EnvParts, /, **kwargs: Any) -> MeasuredLatency:
+        return model(parts.task, cache=parts.cache, **kwargs)
+
+    return factory
+
+
+LATENCY_MODELS.register("measured", _whole_network(MeasuredLatency), takes=MeasuredLatency, fixed=("task", "cache"))
+LATENCY_MODELS.register(
+    "onnxruntime", _whole_network(OnnxRuntimeLatency), takes=OnnxRuntimeLatency, fixed=("task", "cache")
+)
 
 
 @LATENCY_MODELS.register("op_table", takes=OpTableLatency, fixed=("space", "task"))
