@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from nas_gym.nas_env import NASEnv
 
 __version__ = "0.1.0"
-__all__ = ["NASEnv", "NASGymError", "__version__"]
+__all__ = ["NASEnv", "NASGymError", "__version__", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
@@ -36,6 +36,10 @@ def __getattr__(name: str) -> Any:
         from nas_gym.nas_env import NASEnv
 
         return NASEnv
+    if name == "load_model":
+        from nas_gym.model_folder import load_model
+
+        return load_model
     raise AttributeError(f"module 'nas_gym' has no attribute {name!r}")
 
 #: Registered ids and their default arguments. Each is registered twice: plainly and in the

@@ -4,6 +4,10 @@
 With no options it runs the embedded default: a short search on ``NAS-v0``
 (real training on scikit-learn's digits, latency measured on this host).
 
+``nas-gym train``: train a run's architecture fully and save it as a model
+folder (:mod:`nas_gym.retrain`); ``nas-gym scale``: compound-scale a trained
+model (:mod:`nas_gym.scaling`).
+
 ``nas-gym benchmark``: a grid of methods x seeds (x env settings) with one
 budget, in parallel processes and resumable, reported in ``summary.md``,
 ``curves.png`` and ``pareto.png`` (see :mod:`nas_gym.benchmark`).
@@ -199,6 +203,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(bench)
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     bench.set_defaults(func=cmd_benchmark)
+    from nas_gym.model_commands import add_scale_arguments, add_train_arguments, cmd_scale, cmd_train  # no torch
+
+    train = sub.add_parser(
+        "train", help="train a found architecture fully and save it (model.safetensors, model.json)",
+        description="Train a run's best architecture (or --rank K, --arch STR) from scratch with a longer "
+                    "schedule, or fine-tune a trained model on another task (--from); resumes after a kill.",
+    )
+    add_train_arguments(train)
+    train.set_defaults(func=cmd_train)
+    scale = sub.add_parser(
+        "scale", help="compound-scale a trained layers model (EfficientNet): depth, width, resolution by phi",
+        description="Find depth, width and resolution multipliers (alpha * beta^2 * gamma^2 ~ 2) at phi = 1 by a "
+                    "small grid search, then train the model scaled by alpha^phi, beta^phi, gamma^phi for each phi.",
+    )
+    add_scale_arguments(scale)
+    scale.set_defaults(func=cmd_scale)
     return parser
 
 
