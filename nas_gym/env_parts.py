@@ -62,7 +62,7 @@ class EnvParts:
         cache: The persistent evaluation cache, or None.
         table: The tabular benchmark the env reads, or None.
         latency: The resolved name of the latency model (``measured``,
-            ``op_table``, ``table`` or ``none``; never ``auto``).
+            ``onnxruntime``, ``op_table``, ``table`` or ``none``; never ``auto``).
         latency_limit_ms: Hard latency limit, or None.
         params_limit: Hard limit on trainable parameters, or None.
         objectives: The metrics of a vector reward (MO-Gymnasium's convention), or None for a scalar reward.

@@ -155,7 +155,7 @@ class NASEnv(gym.Env):
     | ``val_column`` | str | None | table column of validation accuracy (% or fraction) |
     | ``test_column`` | str | None | table column of test accuracy |
     | ``latency_column`` | str | None | table column of latency in ms |
-    | ``latency`` | str | ``"auto"`` | ``measured`` (this host), ``op_table`` (per-op table), ``table`` (``latency_column``), ``none``, or any in ``nas_gym.latency.LATENCY_MODELS``; ``auto`` = ``table`` with a latency column (the embedded table's ``latency_ms`` included), else ``none`` for tables and ``measured`` for training; ``requested`` (``NAS-Bench-201-v0``'s) = ``auto``, but the embedded table's latency column only when ``latency_weight``, ``latency_limit_ms`` or ``objectives`` asks for latency |
+    | ``latency`` | str | ``"auto"`` | ``measured`` (this host), ``onnxruntime`` (this host, with onnxruntime; extra ``onnx``), ``op_table`` (per-op table), ``table`` (``latency_column``), ``none``, or any in ``nas_gym.latency.LATENCY_MODELS``; ``auto`` = ``table`` with a latency column (the embedded table's ``latency_ms`` included), else ``none`` for tables and ``measured`` for training; ``requested`` (``NAS-Bench-201-v0``'s) = ``auto``, but the embedded table's latency column only when ``latency_weight``, ``latency_limit_ms`` or ``objectives`` asks for latency |
     | ``latency_kwargs`` | dict | ``{}`` | options of the latency model |
     | ``reward`` | str | ``"hinge"`` | ``hinge``, ``linear``, ``mnasnet``, ``mnasnet_hard`` |
     | ``latency_weight`` | float | None | weight of the latency term; 0 = pure accuracy; None = 0.1 where the env has latency, else 0. A weight > 0 without latency raises ``ConfigError`` |

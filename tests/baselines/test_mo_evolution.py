@@ -8,7 +8,7 @@ import pytest
 import nas_gym  # noqa: F401  (registers the envs)
 from baselines.mo_evolution import Member, MOEvolution, selection_keys
 from nas_gym.error import ConfigError
-from nas_gym.pareto import hypervolume
+from nas_gym.pareto import hypervolume, non_dominated_sort, objective_matrix
 from nas_gym.search import SearchRun
 from nas_gym.searcher import load_searcher
 
@@ -94,7 +94,7 @@ def test_budget_is_met_exactly(budget):
 
 def test_population_ages_and_children_are_one_mutation_from_a_living_member(fpga_kwargs):
     size = 8
-    searcher, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3)
+    searcher, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, archive_prob=0)
     history, space = run.history, run.space
     # The population at the end is the last P evaluations, oldest first: the oldest left, not the worst.
     assert [(str(m.arch), m.objectives["val_accuracy"], m.objectives["latency_ms"]) for m in searcher.population] == [
@@ -106,6 +106,18 @@ def test_population_ages_and_children_are_one_mutation_from_a_living_member(fpga
         assert any(child in space.neighbours(space.from_string(p["arch"])) for p in alive), (
             f"child {i} {history[i]['arch']} is not one decision away from any of the {size} members alive"
         )
+
+
+def test_with_the_archive_every_parent_is_alive_or_on_the_front_so_far(fpga_kwargs):
+    """archive_prob=1: each child is one mutation from a member of the non-dominated set of all earlier evaluations."""
+    size = 8
+    _, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, archive_prob=1)
+    history, space = run.history, run.space
+    for i in range(size, len(history)):
+        earlier = objective_matrix(history[:i], ("val_accuracy", "latency_ms"))
+        front = [history[j] for j in non_dominated_sort(earlier)[0]]
+        child = space.from_string(history[i]["arch"])
+        assert any(child in space.neighbours(space.from_string(p["arch"])) for p in front), (i, history[i]["arch"])
 
 
 class _SpyRng:
@@ -124,7 +136,7 @@ class _SpyRng:
 
 def test_every_parent_is_its_tournaments_best_ranked_member(fpga_kwargs, monkeypatch):
     """The parent mutated is, of the members drawn, the one of best rank, ties to the larger crowding distance."""
-    searcher = MOEvolution(population_size=8, sample_size=3)
+    searcher = MOEvolution(population_size=8, sample_size=3, archive_prob=0)
     checked = []
     with SearchRun("NAS-Bench-201-v0", fpga_kwargs, agent="mo_evolution", seed=3, budget=50) as run:
         run.rng = spy = _SpyRng(run.rng)
