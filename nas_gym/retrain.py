@@ -203,7 +203,9 @@ def train(
     metrics: dict[str, Any] = {**result.to_json(), "params": params, "flops": flops}
     if transfer is not None:
         metrics["transfer"] = transfer
-    if "search" in choice.source:
+    searched_here = (choice.network.get("task"), choice.network.get("task_kwargs") or {}) == (
+        network["task"], network["task_kwargs"])
+    if "search" in choice.source and searched_here:  # the search's figure compares only on its own task
         metrics["search_test_accuracy"] = choice.source["search"].get("test_accuracy")
     if onnx:
         from nas_gym.onnx_export import check_onnx, export_onnx
