@@ -17,7 +17,7 @@ from typing import Any
 
 from nas_gym.error import ConfigError
 from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.searcher import Searcher, SearcherSettings, draw_until
 from nas_gym.settings import boolean, integer, non_negative_int, positive_int, setting
 from nas_gym.spaces import Architecture
 
@@ -117,12 +117,7 @@ class RegularizedEvolution(Searcher):
 
         def fresh(draw: Callable[[], Architecture]) -> Architecture:
             """``draw()``, redrawn while its canonical form was already evaluated (if ``dedup``)."""
-            arch = draw()
-            for _ in range(cfg.max_redraws if cfg.dedup else 0):
-                if space.canonical(arch) not in seen:
-                    break
-                arch = draw()
-            return arch
+            return draw_until(draw, lambda a: space.canonical(a) not in seen, cfg.max_redraws if cfg.dedup else 0)
 
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""

@@ -33,7 +33,7 @@ from nas_gym.pareto import (
     require_objectives,
 )
 from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.searcher import Searcher, SearcherSettings, draw_until
 from nas_gym.settings import (
     boolean,
     in_range,
@@ -226,12 +226,7 @@ class MOEvolution(Searcher):
 
         def fresh(draw: Callable[[], Architecture]) -> Architecture:
             """``draw()``, redrawn while its canonical form was already evaluated (if ``dedup``)."""
-            arch = draw()
-            for _ in range(cfg.max_redraws if cfg.dedup else 0):
-                if space.canonical(arch) not in seen:
-                    break
-                arch = draw()
-            return arch
+            return draw_until(draw, lambda a: space.canonical(a) not in seen, cfg.max_redraws if cfg.dedup else 0)
 
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""

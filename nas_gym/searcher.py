@@ -9,12 +9,34 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from nas_gym.settings import Settings, from_kwargs
 
 if TYPE_CHECKING:
     from nas_gym.search import SearchRun
+
+T = TypeVar("T")
+
+
+def draw_until(draw: Callable[[], T], accept: Callable[[T], bool], redraws: int) -> T:
+    """``draw()``, drawn again up to ``redraws`` times until ``accept`` takes it; the last draw if none is.
+
+    The dedup of evolution-like methods: redraw a child or sample whose
+    canonical form was already evaluated, but give up after ``redraws``
+    (a small or converged space may have nothing new to offer).
+
+    >>> values = iter([1, 1, 2, 3])
+    >>> draw_until(lambda: next(values), lambda v: v > 1, redraws=5)
+    2
+    """
+    value = draw()
+    for _ in range(redraws):
+        if accept(value):
+            break
+        value = draw()
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
