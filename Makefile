@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,ray,mo,onnx
+EXTRAS ?= dev,ray,mo,onnx,gbdt
 
 .PHONY: setup demo test lint clean
 
