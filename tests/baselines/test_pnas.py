@@ -10,6 +10,7 @@ from nas_gym.error import ConfigError
 from nas_gym.evaluators import EVALUATORS
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
+from nas_gym.registry import Entry
 from nas_gym.search import SearchRun
 from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.nb201 import OPS, NB201Space
@@ -119,10 +120,10 @@ class _DepthScore(Evaluator):
         return Metrics(val_accuracy=share, test_accuracy=share)
 
 
-def test_layers_search_grows_depth_slot_by_slot():
+def test_layers_search_grows_depth_slot_by_slot(monkeypatch):
     pytest.importorskip("lightgbm")
-    if "pnas_depth" not in EVALUATORS:
-        EVALUATORS.register("pnas_depth", lambda parts, /: _DepthScore(parts.space))
+    # Registered for this test only: a name left in the global registry would show up in other tests' messages.
+    monkeypatch.setitem(EVALUATORS._entries, "pnas_depth", Entry(lambda parts, /: _DepthScore(parts.space)))
     env_kwargs = {"space_kwargs": {"num_layers": 3, "skip": False}, "evaluator": "pnas_depth",
                   "latency": "none", "cache": False}
     searcher, run = _run(0, 18, "NAS-v0", env_kwargs, predictor="gbdt", k=5, max_initial=8)
