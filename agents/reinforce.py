@@ -144,6 +144,24 @@ class Controller(nn.Module):
             x = self.embeddings[k](action)
         return [tuple(p) for p in prefixes], log_prob, entropy
 
+    def log_prob(self, actions: Sequence[tuple[int, ...]], space: SearchSpace) -> torch.Tensor:
+        """Summed log-probability of each given valid action tuple under the controller, with gradients.
+
+        The teacher-forced counterpart of :meth:`sample`: the same inputs and
+        the same masks, so the same probabilities.
+        """
+        acts = torch.tensor(actions, dtype=torch.long)
+        x = self.start.expand(len(actions), 1, -1)
+        state = None
+        total = torch.zeros(len(actions))
+        for k in range(len(self.nvec)):
+            out, state = self.lstm(x, state)
+            mask = torch.from_numpy(np.stack([space.valid_choices(a[:k]) for a in actions]))
+            logp = torch.log_softmax(self.heads[k](out[:, 0]).masked_fill(~mask, float("-inf")), dim=-1)
+            total = total + logp.gather(1, acts[:, k : k + 1])[:, 0]
+            x = self.embeddings[k](acts[:, k : k + 1])
+        return total
+
 
 @dataclasses.dataclass(frozen=True)
 class ReinforceSettings(SearcherSettings):
@@ -169,6 +187,10 @@ class ReinforceSettings(SearcherSettings):
         0.3, optional(in_range(0, 1, lo_open=True), "plain REINFORCE"), hint="Petersen et al. use 0.05."
     )
     """Fraction of each batch trained on by the risk-seeking update; None for plain REINFORCE."""
+    topk_weight: float = setting(0.0, non_negative, hint="Abolafia et al. use 0.5 with PG+PQT.")
+    """Weight of the priority-queue term: the mean log-likelihood of the ``topk_size`` best architectures so far."""
+    topk_size: int = setting(10, positive_int, hint="Abolafia et al. use 10.")
+    """Architectures in the priority queue (the best rewards of the search so far)."""
     reuse_rewards: bool = setting(True, boolean)
     """A repeated architecture is trained on the env's earlier reward instead of being evaluated again."""
     max_stale_batches: int = setting(10, non_negative_int)
@@ -224,6 +246,7 @@ class Reinforce(Searcher):
     | ``entropy_weight`` | 1e-4 | 1e-5 (NASNet); 1e-4 (ENAS) |
     | ``init_range`` | 0.1 | 0.1 (NASNet); 0.08 (Zoph & Le) |
     | ``top_fraction`` | 0.3 | None = plain REINFORCE (Zoph & Le, NASNet); 0.05 (Petersen et al.) |
+    | ``topk_weight`` | 0 (off) | 0.5 with ``topk_size`` 10 (Abolafia et al. 2018, PG+PQT) |
 
     **Small budgets.** The literature settings were made for ~10⁴
     evaluations (NASNet trained 20,000 child models); in a budget of 100 the
@@ -244,6 +267,20 @@ class Reinforce(Searcher):
     architectures that it then re-evaluates (repeats count against the
     budget); too low a rate leaves it uniform, i.e. random search.
     Pass ``**Reinforce.NASNET`` for the paper's settings at large budgets.
+
+    Priority queue (``topk_weight > 0``; Abolafia et al., "Neural Program
+    Synthesis with Priority Queue Training", 2018): the loss gains
+    ``-topk_weight * mean(log π(a))`` over the ``topk_size`` best
+    architectures evaluated so far (ties in the order found), so the
+    controller keeps being pulled towards the best it has seen rather than
+    only the current batch's. Tuned on the embedded MNIST-1D table (budget
+    100, seeds 0-49, validation accuracy of the best found, 51 settings of
+    batch size, learning rate, top fraction, entropy, width and queue
+    weight), the best was ``batch_size=5, lr=0.01, top_fraction=0.5,
+    topk_weight=1``: 77.06 % against 75.91 % for these defaults (regularised
+    evolution: 77.74 %). On the CIFAR-100 columns (seeds 0-19, test
+    accuracy) it reached 72.14 ± 0.52 %, below these defaults' 72.66 ± 0.48 %,
+    so the defaults stay as they are and the queue is opt-in.
 
     Reward reuse (``reuse_rewards``, default on): an architecture sampled
     again is not sent to the env again: the controller is trained on the
@@ -280,7 +317,8 @@ class Reinforce(Searcher):
     NASNET = {
         "hidden_size": 100, "num_layers": 1, "lr": 3.5e-4, "batch_size": 20,
         "baseline_decay": 0.95, "entropy_weight": 1e-5, "init_range": 0.1, "top_fraction": None,
-        "reuse_rewards": True, "max_stale_batches": 10, "scalarization": None, "objectives": ACCURACY_LATENCY,
+        "topk_weight": 0.0, "topk_size": 10, "reuse_rewards": True, "max_stale_batches": 10,
+        "scalarization": None, "objectives": ACCURACY_LATENCY,
     }
 
     settings: ReinforceSettings
@@ -291,6 +329,8 @@ class Reinforce(Searcher):
         self.optimizer: torch.optim.Optimizer | None = None
         self.baseline: float | None = None
         self.scalarizer: Scalarizer | None = None
+        #: The env's reward of every architecture evaluated, for the priority queue (``topk_weight``).
+        self.queue: dict[Key, float] = {}
 
     def search(self, run: SearchRun) -> None:
         """Sample, evaluate and update in batches until the budget is spent.
@@ -307,6 +347,7 @@ class Reinforce(Searcher):
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=cfg.lr)
         self.baseline = None
         self.scalarizer = scalarizer_for(cfg, run)
+        self.queue = {}
         # Rewards the env already returned; one stale unit is a batch with nothing new.
         memory = RewardMemory(cfg.max_stale_batches) if cfg.reuse_rewards else None
         while not run.done:
@@ -329,6 +370,7 @@ class Reinforce(Searcher):
             if len(infos) < len(fresh):  # a wall-clock budget ran out mid-batch
                 return
             rewards = [float(info["reward"]) for info in infos]
+            self.queue.update(zip(fresh, rewards, strict=True))
             if memory is not None:
                 for arch, reward in zip(fresh, rewards, strict=True):
                     memory.remember(arch, reward)
@@ -366,6 +408,13 @@ class Reinforce(Searcher):
         policy_loss = -(advantage * log_prob).mean()
         mean_entropy = entropy.mean()
         loss = policy_loss - cfg.entropy_weight * mean_entropy
+        if cfg.topk_weight > 0:
+            # Priority-queue training (Abolafia et al. 2018): raise the likelihood of the best found so far.
+            # sorted() is stable, so ties keep the order they were found in and a seed fixes the queue.
+            best = sorted(self.queue, key=self.queue.__getitem__, reverse=True)[: cfg.topk_size]
+            topk_loss = -self.controller.log_prob(best, run.space).mean()
+            loss = loss + cfg.topk_weight * topk_loss
+            run.log_scalar("losses/topk_loss", topk_loss.item())
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()

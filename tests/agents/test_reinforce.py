@@ -34,6 +34,12 @@ def test_same_seed_same_history_and_seeds_differ(nb201_kwargs):
     assert [r["arch"] for r in _history(nb201_kwargs, 4)] != [r["arch"] for r in first]
 
 
+def test_the_priority_queue_is_deterministic_and_changes_the_search(nb201_kwargs):
+    queued = _history(nb201_kwargs, 3, budget=25, topk_weight=1.0, topk_size=5)
+    assert queued == _history(nb201_kwargs, 3, budget=25, topk_weight=1.0, topk_size=5)
+    assert [r["arch"] for r in queued] != [r["arch"] for r in _history(nb201_kwargs, 3, budget=25)]
+
+
 def test_global_torch_state_is_left_alone(nb201_kwargs):
     torch.manual_seed(123)
     rng_state, threads = torch.get_rng_state(), torch.get_num_threads()
@@ -105,6 +111,9 @@ def test_samples_respect_the_layers_space_masks():
             assert not terminated and not info.get("invalid_action")
         assert env.unwrapped.action_masks()[actions[-1]]
     env.close()
+
+    # Teacher forcing gives the sampling pass's log-probabilities (the priority queue trains on them).
+    torch.testing.assert_close(controller.log_prob(archs[:50], space), log_prob[:50].detach(), rtol=1e-5, atol=1e-5)
 
 
 def test_controller_learns_on_nb201(nb201_kwargs):
