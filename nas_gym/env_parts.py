@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 DEFAULT_LATENCY_TARGET_MS = 0.25
 #: Weight of the latency term when none is given and the env has latency (0 when it has none).
 DEFAULT_LATENCY_WEIGHT = 0.1
+#: Evaluators that score an architecture otherwise but read the env's table (the embedded one on ``nb201``) as the
+#: stand-alone reference: its test accuracy and latency fill their metrics.
+TABLE_REFERENCE_EVALUATORS = ("zero_cost",)
 #: Latency modes resolved here rather than registered: which latency model they mean depends on the env.
 LATENCY_MODES = ("auto", "requested")
 
@@ -161,8 +164,11 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     the_space = SPACES.make(space, space_kwargs, what=f"Space {space!r}")
     if task == "npz" or task_kwargs:
         TASKS.check(task, task_kwargs, what="task_kwargs")
-    on_table = evaluator == "table" or table is not None
-    if on_table and table is None and the_space.name == "nb201" and embedded_table is not None:
+    # Evaluators that score otherwise but keep a table as the stand-alone reference (test accuracy, latency).
+    keeps_table = evaluator in TABLE_REFERENCE_EVALUATORS
+    on_table = evaluator == "table" or (table is not None and not keeps_table)
+    wants_table = on_table or keeps_table and (table is not None or the_space.name == "nb201")
+    if wants_table and table is None and the_space.name == "nb201" and embedded_table is not None:
         # The table this project built (see nas_gym/data/nb201_mnist1d.md): works offline.
         table = str(embedded_table)
         val_column = val_column or "val_accuracy"
@@ -182,7 +188,7 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
             )
     parts = EnvParts(the_space, make_cache(cache), None, task, task_kwargs)
     EVALUATORS.check(evaluator, evaluator_kwargs, what="evaluator_kwargs")
-    if on_table:
+    if wants_table and table is not None:
         from nas_gym.evaluators.table import TabularBenchmark
 
         parts.table = TabularBenchmark.load(

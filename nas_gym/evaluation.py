@@ -15,7 +15,7 @@ the env paid for those metrics.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,10 @@ HISTORY_KEYS = (
     "cost_s", "cached", "params", "flops", "diverged", "timed_out", "feasible", "constraint_violation",
     "best_reward",
 )
+#: Keys an evaluator may add to the final ``info`` and the history line (after :data:`HISTORY_KEYS`), from its
+#: metrics' ``extra``; present only where the evaluator reports them, so other histories keep their form. Each
+#: maps to the value that JSON's null stands for (JSON has no infinities).
+EXTRA_KEYS = {"zero_cost_score": -math.inf}
 #: Keys that histories written before hard limits existed lack (treated as feasible).
 LIMIT_KEYS = ("feasible", "constraint_violation")
 #: Keys a record needs to be replayed (histories written before params/flops/diverged/timed_out lack those).
@@ -63,6 +67,7 @@ class Evaluation:
         constraint_violation: How far the architecture is over the env's hard limits, summed
             relative excesses (``latency / latency_limit_ms - 1`` and ``params / params_limit - 1``
             where positive); 0 when it satisfies them (or there are none).
+        extra: The evaluator's further figures named in :data:`EXTRA_KEYS` (e.g. ``zero_cost_score``).
     """
 
     arch: str
@@ -78,6 +83,7 @@ class Evaluation:
     diverged: bool = False
     timed_out: bool = False
     constraint_violation: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feasible(self) -> bool:
@@ -103,6 +109,7 @@ class Evaluation:
             diverged=bool(metrics.diverged),
             timed_out=bool(metrics.timed_out),
             constraint_violation=float(constraint_violation),
+            extra={k: metrics.extra[k] for k in EXTRA_KEYS if k in metrics.extra},
         )
 
     def metrics(self) -> Metrics:
@@ -110,7 +117,7 @@ class Evaluation:
         return Metrics(
             val_accuracy=self.val_accuracy, test_accuracy=self.test_accuracy, latency_ms=self.latency_ms,
             params=self.params, flops=self.flops, cost_s=self.cost_s, diverged=self.diverged,
-            timed_out=self.timed_out, extra={"cached": self.cached},
+            timed_out=self.timed_out, extra={"cached": self.cached, **self.extra},
         )
 
     # -- the final step's info ----------------------------------------------------------
@@ -132,6 +139,7 @@ class Evaluation:
             "feasible": self.feasible,
             "constraint_violation": self.constraint_violation,
             "invalid_action": False,
+            **self.extra,
         }
 
     @classmethod
@@ -144,13 +152,14 @@ class Evaluation:
             latency_penalty=float(info["latency_penalty"]), params=int(info["params"]), flops=int(info["flops"]),
             cost_s=float(info["cost_s"]), cached=bool(info["cached"]), diverged=bool(info["diverged"]),
             timed_out=bool(info["timed_out"]), constraint_violation=float(info["constraint_violation"]),
+            extra=_extra(info),
         )
 
     # -- the history line -----------------------------------------------------------------
     def record(self, index: int, best_reward: float) -> dict[str, Any]:
         """The ``history.jsonl`` line of evaluation number ``index``, keys in :data:`HISTORY_KEYS` order."""
         values = {**self.info(), "index": index, "best_reward": best_reward}
-        return {k: json_value(values[k]) for k in HISTORY_KEYS}
+        return {k: json_value(values[k]) for k in (*HISTORY_KEYS, *self.extra)}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Evaluation:
@@ -163,8 +172,14 @@ class Evaluation:
             params=record.get("params") or 0, flops=record.get("flops") or 0, cost_s=record["cost_s"] or 0.0,
             cached=bool(record["cached"]), diverged=bool(record.get("diverged")),
             timed_out=bool(record.get("timed_out")), constraint_violation=record.get("constraint_violation") or 0.0,
+            extra=_extra(record),
         )
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready form for ``summary.json``'s ``best``."""
         return {k: json_value(v) for k, v in self.info().items()}
+
+
+def _extra(data: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`EXTRA_KEYS` in an ``info`` or a history line (JSON's null back to the value it stands for)."""
+    return {k: missing if data[k] is None else data[k] for k, missing in EXTRA_KEYS.items() if k in data}

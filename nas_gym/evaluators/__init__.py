@@ -40,3 +40,11 @@ def _table(parts: EnvParts, /) -> Evaluator:
     if parts.table is None:
         raise ConfigError("evaluator='table' needs table='/path/to/table.csv' and val_column=...")
     return TableEvaluator(parts.table)
+
+
+@EVALUATORS.register("zero_cost", takes="nas_gym.evaluators.zero_cost:ZeroCostEvaluator", fixed=("task", "table"))
+def _zero_cost(parts: EnvParts, /, **kwargs: Any) -> Evaluator:
+    """A zero-cost proxy on one batch of the env's task; a table, if any, stays the stand-alone reference."""
+    from nas_gym.evaluators.zero_cost import ZeroCostEvaluator
+
+    return ZeroCostEvaluator(parts.task, table=parts.table, **kwargs)
