@@ -8,6 +8,9 @@ Importing the package registers the environments:
   (the embedded MNIST-1D one by default); latency only when asked for.
 - ``NAS-Bench-201-v1``: the same, with the table's latency column in the
   default reward.
+- ``NAS-Surrogate-v0``: ``NAS-v0``'s space and reward, scored instantly by a
+  surrogate model fitted to thousands of real ``NAS-v0`` trainings (its card:
+  ``nas_gym/data/surrogate_layers.md``), for RL research that needs millions of steps.
 - ``MO-NAS-v0``, ``MO-NAS-Bench-201-v1``: vector rewards (validation
   accuracy, negative latency) in MO-Gymnasium's convention.
 
@@ -54,6 +57,8 @@ ENV_IDS: dict[str, dict[str, Any]] = {
                   "objectives": ["val_accuracy", "latency_ms"]},
     "MO-NAS-Bench-201-v1": {"space": "nb201", "evaluator": "table", "latency": "auto",
                             "objectives": ["val_accuracy", "latency_ms"]},
+    # Instant: accuracies, latency, parameters and FLOPs predicted by the shipped surrogate (nas_gym/data/).
+    "NAS-Surrogate-v0": {"space": "layers", "evaluator": "surrogate", "reward": "hinge", "cache": False},
 }
 for _id, _kwargs in ENV_IDS.items():
     for _name in (_id, f"nas_gym/{_id}"):

@@ -207,7 +207,9 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
                 "was given: pass table='/path/to/table.csv' (evaluator='table'), or drop them to train."
             )
     if latency in LATENCY_MODES:
-        latency = "table" if latency_column else ("none" if parts.table is not None else "measured")
+        # An evaluator that predicts latency itself (the surrogate) names the model that means "its own figure".
+        own = getattr(parts.evaluator, "own_latency", None)
+        latency = "table" if latency_column else ("none" if parts.table is not None else own or "measured")
     parts.latency = latency
     parts.latency_model = LATENCY_MODELS.make(latency, latency_kwargs, parts, what="latency_kwargs")
     if latency == "none" and asks:

@@ -492,6 +492,13 @@ def _table_column(parts: EnvParts, /) -> None:
         raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
 
 
+@LATENCY_MODELS.register("surrogate")
+def _surrogate_latency(parts: EnvParts, /) -> None:
+    """The surrogate evaluator's predicted latency arrives in its metrics."""
+    if getattr(parts.evaluator, "own_latency", None) != "surrogate":
+        raise ConfigError("latency='surrogate' needs evaluator='surrogate', whose predictions include latency.")
+
+
 @LATENCY_MODELS.register("none")
 def _no_latency(parts: EnvParts, /) -> None:
     """Rewards are pure accuracy."""

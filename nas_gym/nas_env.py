@@ -133,7 +133,9 @@ class NASEnv(gym.Env):
     ``cost_s`` (seconds the evaluation cost when it was made), ``cached``
     (result came from the cache), ``diverged``, ``timed_out``, ``feasible``
     and ``constraint_violation`` (hard limits; True and 0 without them),
-    ``invalid_action``.
+    ``invalid_action``; with ``evaluator="zero_cost"`` also ``zero_cost_score``
+    (the proxy's score; ``val_accuracy`` is then that score squashed onto
+    [0, 1], see :mod:`nas_gym.zero_cost`).
 
     The mask of the final step (and ``action_masks()`` after the end) is the
     mask of the first decision, the one ``reset`` asks for: a vector env's
@@ -148,14 +150,14 @@ class NASEnv(gym.Env):
     | ``space_kwargs`` | dict | ``{}`` | options of the space (e.g. ``num_layers``) |
     | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``npz`` or any in ``nas_gym.tasks.TASKS`` |
     | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
-    | ``evaluator`` | str | ``"train"`` | ``train`` (real training), ``table``, or any in ``nas_gym.evaluators.EVALUATORS`` |
+    | ``evaluator`` | str | ``"train"`` | ``train`` (real training), ``table``, ``surrogate`` (a fitted model's prediction; ``NAS-Surrogate-v0``'s), ``zero_cost`` (a training-free proxy on one batch of ``task``; a table stays the stand-alone reference), or any in ``nas_gym.evaluators.EVALUATORS`` |
     | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |
     | ``table`` | str | None | CSV/JSON table file (``evaluator="table"``); for ``nb201`` None means the embedded MNIST-1D table (columns ``val_accuracy``, ``test_accuracy``, ``latency_ms``) |
     | ``arch_column`` | str | ``"arch_str"`` | table column of arch strings |
     | ``val_column`` | str | None | table column of validation accuracy (% or fraction) |
     | ``test_column`` | str | None | table column of test accuracy |
     | ``latency_column`` | str | None | table column of latency in ms |
-    | ``latency`` | str | ``"auto"`` | ``measured`` (this host), ``onnxruntime`` (this host, with onnxruntime; extra ``onnx``), ``op_table`` (per-op table), ``table`` (``latency_column``), ``none``, or any in ``nas_gym.latency.LATENCY_MODELS``; ``auto`` = ``table`` with a latency column (the embedded table's ``latency_ms`` included), else ``none`` for tables and ``measured`` for training; ``requested`` (``NAS-Bench-201-v0``'s) = ``auto``, but the embedded table's latency column only when ``latency_weight``, ``latency_limit_ms`` or ``objectives`` asks for latency |
+    | ``latency`` | str | ``"auto"`` | ``measured`` (this host), ``onnxruntime`` (this host, with onnxruntime; extra ``onnx``), ``op_table`` (per-op table), ``table`` (``latency_column``), ``surrogate`` (the surrogate evaluator's prediction), ``none``, or any in ``nas_gym.latency.LATENCY_MODELS``; ``auto`` = ``table`` with a latency column (the embedded table's ``latency_ms`` included), else ``none`` for tables, ``surrogate`` with the surrogate evaluator and ``measured`` for training; ``requested`` (``NAS-Bench-201-v0``'s) = ``auto``, but the embedded table's latency column only when ``latency_weight``, ``latency_limit_ms`` or ``objectives`` asks for latency |
     | ``latency_kwargs`` | dict | ``{}`` | options of the latency model |
     | ``reward`` | str | ``"hinge"`` | ``hinge``, ``linear``, ``mnasnet``, ``mnasnet_hard`` |
     | ``latency_weight`` | float | None | weight of the latency term; 0 = pure accuracy; None = 0.1 where the env has latency, else 0. A weight > 0 without latency raises ``ConfigError`` |
@@ -253,7 +255,9 @@ class NASEnv(gym.Env):
         self._masks_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._given_metrics: dict[tuple[int, ...], Metrics] = {}
         self._prefix: list[int] = []
+        self._obs_now = np.zeros(self.space.num_decisions, dtype=np.int64)
         self._done = True
+        self._update_mask()
 
     # -- the parts (read-only: build another env to change one) -------------------------
     @property
@@ -295,6 +299,10 @@ class NASEnv(gym.Env):
         step, whose action is ignored, and an agent sampling from a masked
         distribution needs at least one valid action there.
         """
+        return self._mask.copy()
+
+    def _update_mask(self) -> None:
+        """Compute the current decision's mask once per step (``step`` checks it, ``info`` and agents copy it)."""
         key = () if self._done else tuple(self._prefix)
         mask = self._masks_cache.get(key)
         if mask is None:
@@ -303,7 +311,7 @@ class NASEnv(gym.Env):
             mask[: len(valid)] = valid
             if len(self._masks_cache) < 100_000:
                 self._masks_cache[key] = mask
-        return mask.copy()
+        self._mask = mask
 
     def observation(self, prefix: Sequence[int]) -> np.ndarray:
         """The observation after the decisions ``prefix``: each choice index + 1, then zeros for those not made.
@@ -316,28 +324,34 @@ class NASEnv(gym.Env):
         return obs
 
     def _obs(self) -> np.ndarray:
-        return self.observation(self._prefix)
+        # Kept up to date by reset and step (what observation(self._prefix) would build), copied out.
+        return self._obs_now.copy()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start a new architecture. The env itself is deterministic; ``seed`` seeds ``np_random``."""
         super().reset(seed=seed)
         self._prefix = []
+        self._obs_now[:] = 0
         self._done = False
+        self._update_mask()
         return self._obs(), {"action_mask": self.action_masks(), "step": 0}
 
     def step(self, action):
         """Make the next decision; score the architecture after the last one."""
         if self._done:
             raise EpisodeEndedError("The episode has ended (or never started): call reset() before step().")
-        mask = self.action_masks()
+        mask = self._mask
         a = _as_action(action, self.action_space.n)
         if not (0 <= a < len(mask) and mask[a]):
             return self._invalid(a, mask)
+        self._obs_now[len(self._prefix)] = a + 1
         self._prefix.append(a)
         if len(self._prefix) < self.space.num_decisions:
+            self._update_mask()
             info = {"action_mask": self.action_masks(), "step": len(self._prefix)}
             return self._obs(), self._step_reward(0.0), False, False, info
         self._done = True
+        self._update_mask()
         arch = Architecture(self.space, tuple(self._prefix))
         evaluation = self.score(arch, self._given_metrics.pop(arch.indices, None))
         info = {**evaluation.info(), "action_mask": self.action_masks(), "step": len(self._prefix)}
@@ -363,6 +377,7 @@ class NASEnv(gym.Env):
         if self.invalid_action == "raise":
             raise InvalidActionError(msg)
         self._done = True
+        self._update_mask()
         info = {"action_mask": self.action_masks(), "step": k, "invalid_action": True, "message": msg}
         return self._obs(), self._step_reward(self.invalid_action_penalty), True, False, info
 
@@ -468,12 +483,17 @@ class NASEnv(gym.Env):
 
 def _as_action(action: Any, n: int) -> int:
     """The integer an action stands for; anything that is not one integer raises."""
-    problem = f"Action must be an integer in 0..{n - 1} (e.g. int or np.int64), got {action!r}."
+    if type(action) is int or isinstance(action, np.integer):  # the common case, on every step
+        return int(action)
+
+    def problem() -> InvalidActionError:
+        return InvalidActionError(f"Action must be an integer in 0..{n - 1} (e.g. int or np.int64), got {action!r}.")
+
     if isinstance(action, (str, bytes)):
-        raise InvalidActionError(problem)
+        raise problem()
     if isinstance(action, np.ndarray):  # a one-element array, as vectorised agents give
         if action.size != 1 or action.dtype.kind not in "biuf":
-            raise InvalidActionError(problem)
+            raise problem()
         action = action.reshape(()).item()
     try:
         a = int(action)
@@ -481,9 +501,9 @@ def _as_action(action: Any, n: int) -> int:
         # values equal to their integer (np.int64(2), 2.0, array([2])) count.
         integral = bool(action == a)
     except (TypeError, ValueError, OverflowError) as e:
-        raise InvalidActionError(problem) from e
+        raise problem() from e
     if not integral:
-        raise InvalidActionError(problem)
+        raise problem()
     return a
 
 

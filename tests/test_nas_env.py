@@ -28,7 +28,7 @@ def test_both_ids_registered():
     assert {"NAS-v0", "NAS-Bench-201-v0"} <= set(_registered_ids())
 
 
-@pytest.mark.parametrize("env_id", ["NAS-v0", "NAS-Bench-201-v0"])
+@pytest.mark.parametrize("env_id", ["NAS-v0", "NAS-Bench-201-v0", "NAS-Surrogate-v0"])
 def test_gymnasium_check_env(env_id, nb201_kwargs):
     env = gym.make(env_id, **_kwargs_for(env_id, nb201_kwargs))
     with warnings.catch_warnings():
@@ -36,7 +36,7 @@ def test_gymnasium_check_env(env_id, nb201_kwargs):
         gym_check_env(env.unwrapped, skip_render_check=True)
 
 
-@pytest.mark.parametrize("env_id", ["NAS-v0", "NAS-Bench-201-v0"])
+@pytest.mark.parametrize("env_id", ["NAS-v0", "NAS-Bench-201-v0", "NAS-Surrogate-v0"])
 def test_sb3_check_env(env_id, nb201_kwargs):
     env = gym.make(env_id, **_kwargs_for(env_id, nb201_kwargs))
     with warnings.catch_warnings():
@@ -193,7 +193,7 @@ def test_determinism_real_training(tmp_path):
         ({"task": "cifar10"}, "Unknown task 'cifar10'"),
         ({"reward": "acc"}, "Unknown reward 'acc'"),
         ({"latency": "gpu"}, "Unknown latency model 'gpu'"),
-        ({"evaluator": "surrogate"}, "Unknown evaluator 'surrogate'"),
+        ({"evaluator": "surogate"}, "Unknown evaluator .surogate.. Did you mean .surrogate"),
         ({"latency_target_ms": 0}, "latency_target_ms must be a number > 0"),
         ({"invalid_action": "ignore"}, "Unknown invalid_action mode 'ignore'"),
         ({"evaluator_kwargs": {"epochs": 0}}, "epochs"),

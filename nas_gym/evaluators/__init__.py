@@ -42,6 +42,14 @@ def _table(parts: EnvParts, /) -> Evaluator:
     return TableEvaluator(parts.table)
 
 
+@EVALUATORS.register("surrogate", takes="nas_gym.evaluators.surrogate:SurrogateEvaluator", fixed=("space",))
+def _surrogate(parts: EnvParts, /, **kwargs: Any) -> Evaluator:
+    """A fitted model's prediction (NAS-Surrogate-v0's): instant and deterministic, so not cached."""
+    from nas_gym.evaluators.surrogate import SurrogateEvaluator
+
+    return SurrogateEvaluator(parts.space, **kwargs)
+
+
 @EVALUATORS.register("zero_cost", takes="nas_gym.evaluators.zero_cost:ZeroCostEvaluator", fixed=("task", "table"))
 def _zero_cost(parts: EnvParts, /, **kwargs: Any) -> Evaluator:
     """A zero-cost proxy on one batch of the env's task; a table, if any, stays the stand-alone reference."""

@@ -342,6 +342,13 @@ class LayersSpace(SearchSpace):
             )
         self._per_slot = len(self._fields)
         self._field_pos = {f: k for k, f in enumerate(self._fields)}
+        # The two masks a field can have, made once and read-only: valid_choices runs on every env step.
+        self._all_valid: dict[str, np.ndarray] = {}
+        self._first_valid: dict[str, np.ndarray] = {}
+        for f in self._fields:
+            self._all_valid[f] = np.ones(len(values[f]), dtype=bool)
+            self._first_valid[f] = np.arange(len(values[f])) == 0
+            self._all_valid[f].flags.writeable = self._first_valid[f].flags.writeable = False
         self.decisions = tuple(
             Decision(f"layer{i}/{f}", tuple(_choice_name(f, v) for v in values[f]))
             for i in range(self.num_layers)
@@ -393,24 +400,22 @@ class LayersSpace(SearchSpace):
 
     # -- masks ----------------------------------------------------------------------
     def valid_choices(self, prefix: Sequence[int]) -> np.ndarray:
-        """Boolean mask over the choices of decision ``len(prefix)`` (see the class docstring)."""
+        """Boolean mask over the choices of decision ``len(prefix)`` (see the class docstring); read-only."""
         k = len(prefix)
         slot, field = divmod(k, self._per_slot)
         field = self._fields[field]
-        n = len(self._values[field])
         if field == "op":
-            return np.ones(n, dtype=bool)
+            return self._all_valid[field]
         op = self._value(prefix, slot, "op")
-        first_only = np.zeros(n, dtype=bool)
-        first_only[0] = True
+        first_only = self._first_valid[field]
         if op == "identity" or (op in POOL_OPS and field in _CONV_ONLY):
             return first_only
         if field != "skip":
-            return np.ones(n, dtype=bool)
+            return self._all_valid[field]
         if self._value(prefix, slot, "stride") != 1:
             return first_only
         if op in POOL_OPS or self._in_channels(prefix, slot) == self._value(prefix, slot, "filters"):
-            return np.ones(n, dtype=bool)
+            return self._all_valid[field]
         return first_only
 
     # -- equivalence and size --------------------------------------------------------
