@@ -95,8 +95,8 @@ def check_exactly_once(out: Path, reference: Path, budget: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("agent", "budget"), [("random", 300), ("reinforce", 200), ("evolution", 300),
-                                               ("tpe", 60), ("ppo", 80), ("local_search", 150), ("genetic", 150),
-                                               ("bananas", 40), ("pnas", 40)])
+                                               ("tpe", 60), ("ppo", 80), ("local_search", 100), ("genetic", 100),
+                                               ("bananas", 25), ("pnas", 25)])
 def test_sigkill_table_search(agent, budget, tmp_path, nb201_kwargs):
     out, reference = tmp_path / "killed", tmp_path / "reference"
     run_search(agent, "NAS-Bench-201-v0", nb201_kwargs, budget=budget, seed=3, out_dir=reference)
