@@ -39,7 +39,7 @@ class Args:
     cells: int = 1000
     """NB201 cells of the embedded table to score (0 = all)."""
     archs: int = 300
-    """NAS-v0 architectures from the run folder to score."""
+    """NAS-v0 architectures from the run folder to score (0 = skip that part)."""
     nas_v0: Path = REPO / "runs" / "surrogate_data"
     """Run folder of real NAS-v0 trainings (history.jsonl)."""
     seed: int = 0
@@ -85,7 +85,9 @@ def main(args: Args) -> None:
         {"env_id": "NAS-Bench-201-v1", "evaluator": "zero_cost", "task": "mnist1d", "latency_weight": 0},
         [str(table.arch_at(int(r))) for r in rows], table.column(table.roles["val"])[rows])}
     history = args.nas_v0 / "history.jsonl"
-    if history.is_file():
+    if args.archs <= 0:
+        pass
+    elif history.is_file():
         records = [json.loads(line) for line in history.read_text().splitlines() if line.strip()][: args.archs]
         sets[f"layers (NAS-v0, {history.parent.name})"] = (
             {"env_id": "NAS-v0", "evaluator": "zero_cost", "latency": "none", "cache": False},
@@ -94,7 +96,7 @@ def main(args: Args) -> None:
         print(f"NAS-v0 part skipped: {history} does not exist (run scripts/build_surrogate.py collect)")
     jobs = []
     for label, (kwargs, archs, _) in sets.items():
-        chunk = -(-len(archs) // max(1, args.workers))
+        chunk = max(1, -(-len(archs) // max(1, args.workers)))
         for proxy in PROXIES:
             jobs += [(label, dict(kwargs), proxy, archs[i:i + chunk], args.seed) for i in range(0, len(archs), chunk)]
     scores: dict[tuple[str, str], list[float]] = {}
