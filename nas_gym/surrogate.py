@@ -142,12 +142,12 @@ class Surrogate:
         A log-transformed metric's mean is ``exp`` of the members' mean log, and its spread that of the
         members' ``exp``.
         """
-        from nas_gym.predictors.encodings import encode
-
         if self.encoding == "onehot":
             columns = np.array([tuple(a) for a in archs], dtype=np.int64).reshape(len(archs), -1) + self._offsets
             h = self._first[columns].sum(axis=1).transpose(1, 0, 2)  # (G, n, width)
         else:
+            from nas_gym.predictors.encodings import encode
+
             x = encode(self.space, archs, self.encoding)
             h = np.matmul(x[None], self._weights[0])
         for w, b in zip(self._weights[1:], self._biases[:-1], strict=True):

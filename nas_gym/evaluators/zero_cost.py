@@ -66,7 +66,7 @@ class ZeroCostEvaluator(Evaluator):
         num_threads: int = 1,
         table: TabularBenchmark | None = None,
     ):
-        ZERO_COST_PROXIES.entry(proxy)  # an unknown name raises with a did-you-mean
+        score = ZERO_COST_PROXIES.entry(proxy).factory  # an unknown name raises with a did-you-mean
         if int(batch_size) < 2 or int(num_threads) < 1:
             raise ConfigError(f"zero_cost needs batch_size ≥ 2 and num_threads ≥ 1, got {batch_size!r}, "
                               f"{num_threads!r}.")
@@ -79,7 +79,7 @@ class ZeroCostEvaluator(Evaluator):
         rows = np.random.default_rng(self.seed).permutation(len(task.x_train))[: self.batch_size]
         self._x = torch.from_numpy(task.x_train[rows])
         self._y = torch.from_numpy(task.y_train[rows])
-        self._score = ZERO_COST_PROXIES.entry(proxy).factory
+        self._score = score
 
     def evaluate(self, arch: Architecture) -> Metrics:
         """The proxy's score of ``arch`` at initialisation (plus the table's stand-alone figures, if any)."""
