@@ -371,7 +371,12 @@ class SearchRun:
                 self._scheduler.drop()
             if not self.pending:
                 return
-            yield self.result()
+            recorded = self.num_evaluated
+            info = self.result()
+            # A result that comes back after the time budget ran out is not recorded
+            # (``_record``), so it is not yielded either: every yielded info is in the history.
+            if self.num_evaluated > recorded:
+                yield info
 
     def submit(self, arch: Architecture | Sequence[int] | str) -> None:
         """Start evaluating an architecture; collect its ``info`` later with :meth:`result`.

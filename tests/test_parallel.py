@@ -276,7 +276,8 @@ def test_evaluate_stream_stops_at_a_time_budget_and_drops_what_is_left(nb201_kwa
             time.sleep(0.005)
             yield run.space.sample(run.rng)
 
-    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=Budget(10_000, seconds=0.5), seed=0, workers=2) as run:
+    # Long enough for the pool to start (about 0.6 s here) and record some results before the deadline.
+    with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=Budget(10_000, seconds=2.0), seed=0, workers=2) as run:
         infos = list(run.evaluate_stream(slow_proposals(run)))
         assert run.time_is_up and run.done and run.pending == 0
         assert 0 < len(infos) == run.num_evaluated < 10_000
