@@ -135,7 +135,9 @@ class NASEnv(gym.Env):
     and ``constraint_violation`` (hard limits; True and 0 without them),
     ``invalid_action``; with ``evaluator="zero_cost"`` also ``zero_cost_score``
     (the proxy's score; ``val_accuracy`` is then that score squashed onto
-    [0, 1], see :mod:`nas_gym.zero_cost`).
+    [0, 1], see :mod:`nas_gym.zero_cost`); in an episode reset with
+    ``options={"epochs": e}`` (a fidelity, see :meth:`reset`) also ``epochs``
+    (= e) and ``learning_curve`` (validation accuracy after each epoch).
 
     The mask of the final step (and ``action_masks()`` after the end) is the
     mask of the first decision, the one ``reset`` asks for: a vector env's
@@ -255,6 +257,7 @@ class NASEnv(gym.Env):
         self._masks_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._given_metrics: dict[tuple[int, ...], Metrics] = {}
         self._prefix: list[int] = []
+        self._fidelity: int | None = None
         self._obs_now = np.zeros(self.space.num_decisions, dtype=np.int64)
         self._done = True
         self._update_mask()
@@ -328,13 +331,53 @@ class NASEnv(gym.Env):
         return self._obs_now.copy()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Start a new architecture. The env itself is deterministic; ``seed`` seeds ``np_random``."""
+        """Start a new architecture. The env itself is deterministic; ``seed`` seeds ``np_random``.
+
+        ``options={"epochs": e}`` sets the fidelity of this episode's
+        architecture: it is trained for the first ``e`` epochs of the
+        evaluator's full budget (``evaluator_kwargs["epochs"]``, the largest
+        fidelity), continuing from a checkpoint of a lower fidelity where one
+        exists; the final ``info`` then carries ``epochs`` and
+        ``learning_curve``. Without it the architecture gets the full budget,
+        as always.
+
+        Raises:
+            ConfigError: An unknown option, a fidelity out of 1..full budget,
+                or a fidelity on an evaluator that has none (a table, a proxy).
+        """
         super().reset(seed=seed)
+        self._fidelity = self._check_options(options)
         self._prefix = []
         self._obs_now[:] = 0
         self._done = False
         self._update_mask()
         return self._obs(), {"action_mask": self.action_masks(), "step": 0}
+
+    def _check_options(self, options: dict[str, Any] | None) -> int | None:
+        """The episode's fidelity from ``reset``'s options (None: the evaluator's full budget)."""
+        if not options:
+            return None
+        unknown = [k for k in options if k != "epochs"]
+        if unknown:
+            raise ConfigError(f"reset() got unknown option(s) {unknown}; the one option is 'epochs' (the fidelity).")
+        epochs = options["epochs"]
+        if epochs is None:
+            return None
+        most = self.parts.evaluator.max_epochs()
+        if most is None:
+            raise ConfigError(
+                f"reset(options={{'epochs': {epochs!r}}}): the {self.parts.evaluator.name} evaluator has no "
+                "fidelities; use evaluator='train' (or a table with per-epoch columns)."
+            )
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or not 1 <= epochs <= most:
+            raise ConfigError(f"reset(options={{'epochs': ...}}) must be an integer in 1..{most} "
+                              f"(evaluator_kwargs['epochs'] is the full budget), got {epochs!r}.")
+        return int(epochs)
+
+    @property
+    def fidelity(self) -> int | None:
+        """The episode's fidelity in epochs (``reset(options={"epochs": ...})``), or None for the full budget."""
+        return self._fidelity
 
     def step(self, action):
         """Make the next decision; score the architecture after the last one."""
@@ -353,7 +396,7 @@ class NASEnv(gym.Env):
         self._done = True
         self._update_mask()
         arch = Architecture(self.space, tuple(self._prefix))
-        evaluation = self.score(arch, self._given_metrics.pop(arch.indices, None))
+        evaluation = self.score(arch, self._given_metrics.pop(arch.indices, None), epochs=self._fidelity)
         info = {**evaluation.info(), "action_mask": self.action_masks(), "step": len(self._prefix)}
         return self._obs(), self._step_reward(evaluation), True, False, info
 
@@ -381,7 +424,7 @@ class NASEnv(gym.Env):
         info = {"action_mask": self.action_masks(), "step": k, "invalid_action": True, "message": msg}
         return self._obs(), self._step_reward(self.invalid_action_penalty), True, False, info
 
-    def score(self, arch: Architecture, metrics: Metrics | None = None) -> Evaluation:
+    def score(self, arch: Architecture, metrics: Metrics | None = None, *, epochs: int | None = None) -> Evaluation:
         """Score a complete architecture: evaluate it (unless ``metrics`` are given), add latency, pay the reward.
 
         This is what the last ``step`` calls, and the one scoring hook for
@@ -392,13 +435,14 @@ class NASEnv(gym.Env):
             arch: A complete architecture of :attr:`space`.
             metrics: What an evaluation of ``arch`` already measured; None
                 evaluates it with :attr:`evaluator`.
+            epochs: The fidelity to evaluate at (see :meth:`reset`); None: the full budget.
 
         Returns:
             The :class:`~nas_gym.evaluation.Evaluation` the final ``info`` is built from.
         """
         parts = self.parts
         if metrics is None:
-            metrics = parts.evaluator.evaluate(arch)
+            metrics = parts.evaluator.evaluate(arch) if epochs is None else parts.evaluator.evaluate_at(arch, epochs)
         if metrics.latency_ms is None and parts.latency_model is not None:
             metrics.latency_ms = parts.latency_model.latency_ms(arch)
         reward = parts.reward(metrics.val_accuracy, metrics.latency_ms)

@@ -85,15 +85,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def play(env: Any, actions: Sequence[int]) -> dict[str, Any]:
+def play(env: Any, actions: Sequence[int], epochs: int | None = None) -> dict[str, Any]:
     """Play ``actions`` through ``env`` from a reset and return the final step's ``info``.
 
     The one loop that turns a proposed architecture into an episode: the
     search run's own evaluations and every worker's go through it. The
     ``info`` has no ``arch`` key when the actions were invalid (the env's
-    penalty info).
+    penalty info). ``epochs`` is the episode's fidelity (``reset``'s option).
     """
-    env.reset()
+    env.reset(options=None if epochs is None else {"epochs": epochs})
     info: dict[str, Any] = {}
     for a in actions:
         _, _, terminated, _, info = env.step(int(a))
@@ -102,7 +102,9 @@ def play(env: Any, actions: Sequence[int]) -> dict[str, Any]:
     return info
 
 
-def evaluate_actions(env_id: str, env_kwargs: dict[str, Any], actions: Sequence[int]) -> dict[str, Any]:
+def evaluate_actions(
+    env_id: str, env_kwargs: dict[str, Any], actions: Sequence[int], epochs: int | None = None
+) -> dict[str, Any]:
     """Play ``actions`` through this process's env and return the final ``info`` as plain data.
 
     This is the function every worker runs; it is module level so that both
@@ -112,11 +114,12 @@ def evaluate_actions(env_id: str, env_kwargs: dict[str, Any], actions: Sequence[
         env_id: Registered env id.
         env_kwargs: Keyword arguments of ``gym.make``.
         actions: One action per decision.
+        epochs: The fidelity (``reset(options={"epochs": ...})``), or None for the full budget.
 
     Returns:
         The final-step ``info`` (see :func:`play`) with arrays turned into lists.
     """
-    info = play(_worker_env(env_id, env_kwargs), actions)
+    info = play(_worker_env(env_id, env_kwargs), actions, epochs)
     return {k: _plain(v) for k, v in info.items()}
 
 
@@ -203,8 +206,8 @@ class EvaluationPool(abc.ABC):
         return  # by default every worker is ready from the start
 
     @abc.abstractmethod
-    def submit(self, actions: Sequence[int]) -> PendingEvaluation:
-        """Start evaluating ``actions`` (queued when every worker is busy)."""
+    def submit(self, actions: Sequence[int], epochs: int | None = None) -> PendingEvaluation:
+        """Start evaluating ``actions`` at fidelity ``epochs`` (queued when every worker is busy)."""
 
     @abc.abstractmethod
     def wait_any(self, pending: Sequence[PendingEvaluation]) -> None:
@@ -263,9 +266,11 @@ class LocalPool(EvaluationPool):
         for f in self._warmups:
             f.result()
 
-    def submit(self, actions: Sequence[int]) -> cf.Future:
-        """Queue ``actions`` for the next free worker process."""
-        return self._executor.submit(evaluate_actions, self.env_id, self.env_kwargs, tuple(int(a) for a in actions))
+    def submit(self, actions: Sequence[int], epochs: int | None = None) -> cf.Future:
+        """Queue ``actions`` (at fidelity ``epochs``) for the next free worker process."""
+        return self._executor.submit(
+            evaluate_actions, self.env_id, self.env_kwargs, tuple(int(a) for a in actions), epochs
+        )
 
     def wait_any(self, pending: Sequence[cf.Future]) -> None:
         """Block until one of ``pending`` is done."""
@@ -369,9 +374,9 @@ class RayPool(EvaluationPool):
         # Ship the kwargs once; every task refers to the stored copy.
         self._kwargs_ref = ray.put(self.env_kwargs)
 
-    def submit(self, actions: Sequence[int]) -> _RayPending:
-        """Start a Ray task evaluating ``actions``."""
-        ref = self._evaluate.remote(self.env_id, self._kwargs_ref, tuple(int(a) for a in actions))
+    def submit(self, actions: Sequence[int], epochs: int | None = None) -> _RayPending:
+        """Start a Ray task evaluating ``actions`` (at fidelity ``epochs``)."""
+        ref = self._evaluate.remote(self.env_id, self._kwargs_ref, tuple(int(a) for a in actions), epochs)
         return _RayPending(self._ray, ref)
 
     def wait_any(self, pending: Sequence[_RayPending]) -> None:

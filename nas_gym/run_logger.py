@@ -46,13 +46,17 @@ class RunLogger:
 
             self._bar = tqdm(total=total, desc=desc, unit="arch")
 
-    def log_evaluation(self, record: dict[str, Any], search_cost_s: float, *, replayed: bool = False) -> None:
+    def log_evaluation(
+        self, record: dict[str, Any], search_cost_s: float, *, replayed: bool = False, epochs_trained: int | None = None
+    ) -> None:
         """The ``nas/*`` scalars of one history record (x = architectures evaluated), and a tick of the bar.
 
         Args:
             record: The history record (:meth:`nas_gym.evaluation.Evaluation.record`).
             search_cost_s: Wall seconds of the search so far.
             replayed: The record is a resumed run's replay: the bar shows no new best for it.
+            epochs_trained: The run's epochs trained so far (envs that train): adds ``nas/epochs_trained``, and
+                ``nas/best_reward_by_epochs`` with epochs trained as x, for comparing methods at equal epochs.
         """
         if self.writer is not None:
             step = record["index"] + 1
@@ -63,6 +67,11 @@ class RunLogger:
             self.writer.add_scalar("nas/best_reward", record["best_reward"], step)
             self.writer.add_scalar("nas/num_evaluated", step, step)
             self.writer.add_scalar("nas/search_cost_s", search_cost_s, step)
+            if epochs_trained is not None:
+                self.writer.add_scalar("nas/epochs_trained", epochs_trained, step)
+                self.writer.add_scalar("nas/best_reward_by_epochs", record["best_reward"], epochs_trained)
+            if record.get("epochs") is not None:
+                self.writer.add_scalar("nas/fidelity_epochs", record["epochs"], step)
         if self._bar is not None:
             self._bar.update(1)
             if not replayed:

@@ -62,6 +62,7 @@ class Submission:
         info: The final-step ``info`` once ``DONE``.
         by_worker: A pool worker evaluated it (its result is scored again by the run's env).
         remote: That worker wrote no cache (Ray): the run stores the result.
+        epochs: The fidelity to evaluate at (``reset(options={"epochs": ...})``), or None for the full budget.
     """
 
     actions: Actions
@@ -71,6 +72,7 @@ class Submission:
     info: dict[str, Any] | None = None
     by_worker: bool = False
     remote: bool = False
+    epochs: int | None = None
 
 
 class Scheduler:
@@ -78,16 +80,16 @@ class Scheduler:
 
     Args:
         pool: The evaluation pool, or None to evaluate everything in this process.
-        evaluate_here: Plays actions through this process's env and returns the final ``info``.
-        cache_key: The persistent-cache key of actions, or None when the env has no cache.
+        evaluate_here: Plays actions (at a fidelity) through this process's env and returns the final ``info``.
+        cache_key: The persistent-cache key of actions at a fidelity, or None when the env has no cache.
         in_cache: Whether the cache already holds a key.
     """
 
     def __init__(
         self,
         pool: EvaluationPool | None,
-        evaluate_here: Callable[[Actions], dict[str, Any]],
-        cache_key: Callable[[Actions], str | None],
+        evaluate_here: Callable[[Actions, int | None], dict[str, Any]],
+        cache_key: Callable[[Actions, int | None], str | None],
         in_cache: Callable[[str], bool],
     ):
         self.pool = pool
@@ -112,18 +114,18 @@ class Scheduler:
         """Submissions not handed back yet."""
         return len(self._queue)
 
-    def submit(self, actions: Actions, info: dict[str, Any] | None = None) -> None:
-        """Queue an evaluation of ``actions``; with ``info`` it is already done (a replayed record)."""
+    def submit(self, actions: Actions, info: dict[str, Any] | None = None, epochs: int | None = None) -> None:
+        """Queue an evaluation of ``actions`` at fidelity ``epochs``; with ``info`` it is already done (a replay)."""
         if info is not None:
-            entry = Submission(actions, State.DONE, info=info)
+            entry = Submission(actions, State.DONE, info=info, epochs=epochs)
         elif self.pool is None:
-            entry = Submission(actions, State.IN_TURN)
+            entry = Submission(actions, State.IN_TURN, epochs=epochs)
         else:
-            key = self._cache_key(actions)
+            key = self._cache_key(actions, epochs)
             if key is not None and (key in self._in_flight or self._in_cache(key)):
-                entry = Submission(actions, State.IN_TURN)
+                entry = Submission(actions, State.IN_TURN, epochs=epochs)
             else:
-                entry = Submission(actions, State.QUEUED, key=key)
+                entry = Submission(actions, State.QUEUED, key=key, epochs=epochs)
                 if key is not None:
                     self._in_flight.add(key)
         with self._lock:
@@ -141,7 +143,7 @@ class Scheduler:
             self._dispatch()
             entry = self._take(head)
             if entry is not None:
-                info = self._evaluate_here(entry.actions)
+                info = self._evaluate_here(entry.actions, entry.epochs)
                 with self._lock:
                     entry.info, entry.state = info, State.DONE
             elif head.handle.done():
@@ -192,7 +194,7 @@ class Scheduler:
                     break
                 if entry is keep or entry.state is not State.QUEUED:
                     continue
-                entry.handle, entry.state = self.pool.submit(entry.actions), State.RUNNING
+                entry.handle, entry.state = self.pool.submit(entry.actions, entry.epochs), State.RUNNING
                 started.append(entry.handle)
                 busy += 1
         for handle in started:  # outside the lock: a handle already done calls back at once, in this thread

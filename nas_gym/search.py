@@ -85,16 +85,24 @@ class Budget:
     Attributes:
         evaluations: Number of architectures to evaluate (≥ 1).
         seconds: Optional wall-clock limit in seconds.
+        epochs: Optional limit on epochs trained (envs that train: see
+            :attr:`SearchRun.epochs_trained`); the run is done once they reach
+            it, so the last evaluation may overrun it by its own epochs.
     """
 
     evaluations: int
     seconds: float | None = None
+    epochs: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.evaluations, (int, np.integer)) or self.evaluations < 1:
             raise ConfigError(f"budget must be an integer ≥ 1 (architectures to evaluate), got {self.evaluations!r}.")
         if self.seconds is not None and not self.seconds > 0:
             raise ConfigError(f"budget seconds must be > 0 or None, got {self.seconds!r}.")
+        if self.epochs is not None and (
+            isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1
+        ):
+            raise ConfigError(f"budget epochs must be an integer ≥ 1 (epochs trained) or None, got {self.epochs!r}.")
 
 
 class _RecordEpisodes(gym.Wrapper):
@@ -115,7 +123,7 @@ class _RecordEpisodes(gym.Wrapper):
 
     def step(self, action):
         self._actions.append(action)
-        known = self._run._replayed_metrics(self._run.num_evaluated, self._actions)
+        known = self._run._replayed_metrics(self._run.num_evaluated, self._actions, self.env.unwrapped.fidelity)
         if known is not None:
             self.env.unwrapped.score_next_from(known, [int(a) for a in self._actions])
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -191,6 +199,9 @@ class SearchRun:
         self._best_key: tuple[bool, float] = (False, -np.inf)
         self._evaluations: list[Evaluation] = []
         self._search_cost_s = 0.0
+        self._epochs_trained = 0
+        #: The highest fidelity each architecture (as built) was evaluated at in this run: what its next costs.
+        self._trained_to: dict[str, int] = {}
         self._start = time.perf_counter()
         self.folder = None if self.out_dir is None else RunFolder(self.out_dir)
         try:
@@ -222,9 +233,20 @@ class SearchRun:
             self._release_folder()
             raise
         self.env.reset(seed=self.seed)
+        #: The evaluator's full training budget in epochs (its largest fidelity), or None where it does not train.
+        self.max_epochs: int | None = self.env.unwrapped.evaluator.max_epochs()
+        if self.budget.epochs is not None and self.max_epochs is None:
+            self.env.close()
+            if pool is not None:
+                pool.close()
+            self._release_folder()
+            raise ConfigError(f"A budget of epochs needs an env that trains (evaluator='train'); {env_id} with "
+                              f"evaluator {self.env.unwrapped.evaluator.name!r} trains nothing.")
         self.backend = backend if pool is None else pool.backend
         # The scheduler looks _evaluate_here up at each call, so it can be observed (tests count it).
-        self._scheduler = Scheduler(pool, lambda actions: self._evaluate_here(actions), self._cache_key, self._in_cache)
+        self._scheduler = Scheduler(
+            pool, lambda actions, epochs: self._evaluate_here(actions, epochs), self._cache_key, self._in_cache
+        )
         self.logger = RunLogger(
             self.out_dir, {"agent": agent, "seed": seed, **self.hparams}, purge_step=1 if self._replay else None,
             progress=progress, total=self.budget.evaluations, desc=f"{agent} on {env_id}",
@@ -263,10 +285,28 @@ class SearchRun:
 
     @property
     def remaining(self) -> int:
-        """Evaluations left in the budget (0 when time ran out)."""
-        if self.time_is_up:
+        """Evaluations left in the budget (0 when time or the epochs budget ran out)."""
+        if self.time_is_up or self.epochs_are_up:
             return 0
         return max(0, self.budget.evaluations - self.num_evaluated)
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs of training the recorded evaluations cost (0 where the env does not train).
+
+        An evaluation at fidelity ``e`` (``epochs=e``; without one, the full
+        budget :attr:`max_epochs`) costs ``e`` minus the highest fidelity the
+        same architecture was evaluated at earlier in this run, never less
+        than 0: continuing from that checkpoint trains only the difference,
+        and a repeat costs nothing. The count is the run's, not the cache's,
+        so a run costs the same epochs on a warm cache as on a cold one.
+        """
+        return self._epochs_trained
+
+    @property
+    def epochs_are_up(self) -> bool:
+        """Whether the optional budget of epochs trained is spent."""
+        return self.budget.epochs is not None and self._epochs_trained >= self.budget.epochs
 
     @property
     def time_is_up(self) -> bool:
@@ -283,12 +323,14 @@ class SearchRun:
         """Wall seconds since the run started."""
         return time.perf_counter() - self._start
 
-    def evaluate(self, arch: Architecture | Sequence[int] | str) -> dict[str, Any]:
+    def evaluate(self, arch: Architecture | Sequence[int] | str, *, epochs: int | None = None) -> dict[str, Any]:
         """Replay a whole architecture through the env and return its final-step ``info``.
 
         The architecture is given as an :class:`Architecture`, its string form,
         or its choice indices (which are exactly the env's actions). With an
-        evaluation pool it is evaluated by a worker.
+        evaluation pool it is evaluated by a worker. ``epochs`` is the
+        episode's fidelity (``env.reset(options={"epochs": epochs})``); None
+        trains the full budget.
 
         Raises:
             BudgetExhausted: If the budget is already spent.
@@ -298,11 +340,13 @@ class SearchRun:
         if self.done:
             raise BudgetExhausted(f"Budget of {self.budget.evaluations} evaluations is spent.")
         self._check_no_pending("evaluate")
-        self.submit(arch)
+        self.submit(arch, epochs=epochs)
         return self.result()
 
-    def evaluate_many(self, archs: Iterable[Architecture | Sequence[int] | str]) -> list[dict[str, Any]]:
-        """Evaluate several architectures, up to :attr:`workers` at once; infos in the order given.
+    def evaluate_many(
+        self, archs: Iterable[Architecture | Sequence[int] | str], *, epochs: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Evaluate several architectures (at fidelity ``epochs``), up to :attr:`workers` at once; infos in order.
 
         Only the first :attr:`remaining` architectures are evaluated, so a
         batch never overruns the budget. They are recorded in the order given,
@@ -319,7 +363,7 @@ class SearchRun:
         self._check_no_pending("evaluate_many")
         batch = [self._actions(a) for a in archs][: self.remaining]
         for actions in batch:
-            self.submit(actions)
+            self.submit(actions, epochs=epochs)
         return [self.result() for _ in batch]
 
     def evaluate_stream(
@@ -378,7 +422,7 @@ class SearchRun:
             if self.num_evaluated > recorded:
                 yield info
 
-    def submit(self, arch: Architecture | Sequence[int] | str) -> None:
+    def submit(self, arch: Architecture | Sequence[int] | str, *, epochs: int | None = None) -> None:
         """Start evaluating an architecture; collect its ``info`` later with :meth:`result`.
 
         Up to :attr:`workers` evaluations run at once; more are queued. For a
@@ -395,23 +439,25 @@ class SearchRun:
 
         Without a pool the evaluation runs in this process when its result
         is asked for; so do cache hits, once every earlier submission is
-        recorded.
+        recorded. ``epochs`` is the fidelity (see :meth:`evaluate`).
 
         Raises:
             BudgetExhausted: If the budget would be overrun: evaluated plus
                 pending architectures already reach it (or time is up).
             ConfigError: The actions do not form a valid architecture.
         """
-        if self.time_is_up or self.num_evaluated + self.pending >= self.budget.evaluations:
+        if self.time_is_up or self.epochs_are_up or self.num_evaluated + self.pending >= self.budget.evaluations:
             raise BudgetExhausted(
                 f"Budget of {self.budget.evaluations} evaluations is spent or fully submitted "
                 f"({self.num_evaluated} evaluated, {self.pending} pending)."
             )
         actions = self._actions(arch)
-        known = self._replayed_metrics(self.num_evaluated + self.pending, actions)
+        if epochs is not None:
+            self.env.unwrapped._check_options({"epochs": epochs})  # refused here, not in a worker
+        known = self._replayed_metrics(self.num_evaluated + self.pending, actions, epochs)
         # Resuming: scored from the history by this process's env, by no worker.
         info = None if known is None else self._final_info(self.env.unwrapped.score(self._arch(actions), known))
-        self._scheduler.submit(actions, info)
+        self._scheduler.submit(actions, info, epochs)
     def result(self) -> dict[str, Any]:
         """Wait for the oldest submitted evaluation, record it and return its final-step ``info``.
 
@@ -435,7 +481,10 @@ class SearchRun:
             arch, measured = self._arch(done.actions), Evaluation.from_info(info).metrics()
             if done.remote and done.key is not None:
                 # Latency is left out of the cache: the env's latency model fills it in per host.
-                self.env.unwrapped.evaluator.store(arch, dataclasses.replace(measured, latency_ms=None, extra={}))
+                kept = {k: v for k, v in measured.extra.items() if k != "cached"}
+                self.env.unwrapped.evaluator.store(
+                    arch, dataclasses.replace(measured, latency_ms=None, extra=kept), epochs=done.epochs
+                )
             info = self._final_info(self.env.unwrapped.score(arch, measured))
         self._record(Evaluation.from_info(info))
         return info
@@ -445,9 +494,9 @@ class SearchRun:
         self.logger.log_scalar(tag, float(value), self.num_evaluated)
 
     # -- evaluating in this process ----------------------------------------------------
-    def _evaluate_here(self, actions: Actions) -> dict[str, Any]:
+    def _evaluate_here(self, actions: Actions, epochs: int | None = None) -> dict[str, Any]:
         """Play ``actions`` through this process's env, unrecorded (:meth:`result` records in order)."""
-        return play(self.env.unwrapped, actions)
+        return play(self.env.unwrapped, actions, epochs)
 
     def _final_info(self, evaluation: Evaluation) -> dict[str, Any]:
         """The final-step ``info`` the env's ``step`` returns for ``evaluation``."""
@@ -474,11 +523,11 @@ class SearchRun:
         except ArchitectureError as e:
             raise ConfigError(f"Actions {list(actions)} do not form a valid architecture: {e}") from e
 
-    def _cache_key(self, actions: Actions) -> str | None:
-        """Key of ``actions`` in the env's persistent cache, or None when the env has no cache."""
+    def _cache_key(self, actions: Actions, epochs: int | None = None) -> str | None:
+        """Key of ``actions`` (at fidelity ``epochs``) in the env's persistent cache, or None without a cache."""
         evaluator = self.env.unwrapped.evaluator
         if isinstance(evaluator, CachedEvaluator) and evaluator.cache is not None:
-            return evaluator.key(self._arch(actions))
+            return evaluator.key(self._arch(actions), epochs)
         return None
 
     def _in_cache(self, key: str) -> bool:
@@ -489,8 +538,8 @@ class SearchRun:
         if self.folder is not None:
             self.folder.close()
 
-    def _replayed_metrics(self, index: int, actions: Sequence[Any]) -> Metrics | None:
-        """The recorded metrics if ``actions`` build the architecture history holds as evaluation ``index``."""
+    def _replayed_metrics(self, index: int, actions: Sequence[Any], epochs: int | None = None) -> Metrics | None:
+        """The recorded metrics if ``actions`` at fidelity ``epochs`` are evaluation ``index`` of the history."""
         if index >= len(self._replay) or len(actions) != self.space.num_decisions:
             return None
         if not hasattr(self.env.unwrapped, "score_next_from"):
@@ -500,7 +549,7 @@ class SearchRun:
         except (NASGymError, TypeError, ValueError, OverflowError):
             return None  # not a valid architecture: the env handles the action itself
         record = self._replay[index]
-        if record["arch"] != str(arch):
+        if record["arch"] != str(arch) or record.get("epochs") != epochs:
             return None  # the env scores it and _record reports the mismatch
         return Evaluation.from_record(record).metrics()
 
@@ -518,13 +567,15 @@ class SearchRun:
         replaying = index < len(self._replay)
         if replaying:
             recorded = self._replay[index]
-            if recorded["arch"] != evaluation.arch:
+            if (recorded["arch"], recorded.get("epochs")) != (evaluation.arch, evaluation.extra.get("epochs")):
                 raise ResumeError(
-                    f"Cannot resume {self.out_dir}: evaluation {index} was {recorded['arch']!r} but the method now "
-                    f"proposes {evaluation.arch!r}, so it is not deterministic for seed {self.seed}. "
+                    f"Cannot resume {self.out_dir}: evaluation {index} was {recorded['arch']!r} (fidelity "
+                    f"{recorded.get('epochs')}) but the method now proposes {evaluation.arch!r} (fidelity "
+                    f"{evaluation.extra.get('epochs')}), so it is not deterministic for seed {self.seed}. "
                     "Start a new run folder."
                 )
             evaluation = Evaluation.from_record(recorded)
+        evaluation = self._count_epochs(evaluation)
         if not evaluation.cached:
             self._search_cost_s += evaluation.cost_s
         if self.best is None or (evaluation.feasible, evaluation.reward) > self._best_key:
@@ -534,7 +585,21 @@ class SearchRun:
         self.history.append(record)
         if self.folder is not None and not replaying:
             self.folder.append(record)
-        self.logger.log_evaluation(record, self.elapsed_s, replayed=replaying)
+        self.logger.log_evaluation(
+            record, self.elapsed_s, replayed=replaying,
+            epochs_trained=None if self.max_epochs is None else self._epochs_trained,
+        )
+
+    def _count_epochs(self, evaluation: Evaluation) -> Evaluation:
+        """Add what ``evaluation`` cost in epochs to :attr:`epochs_trained` and to its record (envs that train)."""
+        if self.max_epochs is None:
+            return evaluation
+        fidelity = evaluation.extra.get("epochs") or self.max_epochs
+        before = self._trained_to.get(evaluation.arch, 0)
+        cost = max(0, fidelity - before)
+        self._trained_to[evaluation.arch] = max(before, fidelity)
+        self._epochs_trained += cost
+        return dataclasses.replace(evaluation, extra={**evaluation.extra, "epochs_trained": cost})
 
     def pareto(self) -> dict[str, Any] | None:
         """The non-dominated set of the feasible evaluations (validation accuracy, latency) and its hypervolume.
@@ -567,7 +632,9 @@ class SearchRun:
             "seed": self.seed,
             "budget": self.budget.evaluations,
             "budget_seconds": self.budget.seconds,
+            "budget_epochs": self.budget.epochs,
             "num_evaluated": self.num_evaluated,
+            "epochs_trained": None if self.max_epochs is None else self._epochs_trained,
             "wall_s": self.elapsed_s,
             "search_cost_s": self._search_cost_s,
             "resumed_from": self.resumed_from,

@@ -27,7 +27,9 @@ def _count_here(run, monkeypatch):
     """Count the evaluations the driver makes itself (the rest ran in worker processes)."""
     calls = []
     evaluate_here = run._evaluate_here
-    monkeypatch.setattr(run, "_evaluate_here", lambda actions: calls.append(actions) or evaluate_here(actions))
+    monkeypatch.setattr(
+        run, "_evaluate_here", lambda actions, epochs=None: calls.append(actions) or evaluate_here(actions, epochs)
+    )
     return calls
 
 

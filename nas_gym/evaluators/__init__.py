@@ -26,10 +26,15 @@ EVALUATORS: Registry[Evaluator] = Registry("evaluator", group="nas_gym.evaluator
 @EVALUATORS.register("train", takes="nas_gym.evaluators.training:TrainingEvaluator", fixed=("task",))
 def _train(parts: EnvParts, /, **kwargs: Any) -> Evaluator:
     """Real training on the env's task, behind the persistent cache."""
+    from nas_gym.checkpoints import CheckpointStore
     from nas_gym.evaluators.cache import CachedEvaluator
     from nas_gym.evaluators.training import TrainingEvaluator
 
-    return CachedEvaluator(TrainingEvaluator(parts.task, **kwargs), parts.cache)
+    evaluator = TrainingEvaluator(parts.task, **kwargs)
+    if parts.cache is not None:
+        # Low-fidelity trainings' states, beside the cache that records their results (nas_gym.checkpoints).
+        evaluator.checkpoints = CheckpointStore(parts.cache.path + ".checkpoints")
+    return CachedEvaluator(evaluator, parts.cache)
 
 
 @EVALUATORS.register("table")

@@ -409,20 +409,30 @@ class CachedEvaluator(Evaluator):
     def __repr__(self) -> str:
         return f"CachedEvaluator({self.evaluator!r}, {self.cache!r})"
 
-    def key(self, arch: Architecture) -> str:
-        """Cache key of ``arch`` under this evaluator (its canonical form counts)."""
+    def key(self, arch: Architecture, epochs: int | None = None) -> str:
+        """Cache key of ``arch`` under this evaluator (its canonical form counts), at fidelity ``epochs`` if given."""
         space = arch.space
-        return cache_key(space.key, str(space.canonical(arch)), self.name, self.settings())
+        settings = self.settings() if epochs is None else {**self.settings(), "fidelity_epochs": int(epochs)}
+        return cache_key(space.key, str(space.canonical(arch)), self.name, settings)
 
-    def evaluate(self, arch: Architecture) -> Metrics:
+    def max_epochs(self) -> int | None:
+        """The wrapped evaluator's largest fidelity."""
+        return self.evaluator.max_epochs()
+
+    def evaluate_at(self, arch: Architecture, epochs: int) -> Metrics:
+        """:meth:`evaluate` at a fidelity: a record per fidelity (its key says which)."""
+        return self.evaluate(arch, epochs)
+
+    def evaluate(self, arch: Architecture, epochs: int | None = None) -> Metrics:
         """Metrics of ``arch`` from the cache, else from the wrapped evaluator (then stored).
 
         When another process is evaluating the same architecture, waits for
-        its result instead of training it a second time.
+        its result instead of training it a second time. With ``epochs`` the
+        wrapped evaluator's :meth:`~Evaluator.evaluate_at` is asked instead.
         """
         if self.cache is None:
-            return self._fresh(arch)
-        key = self.key(arch)
+            return self._fresh(arch, epochs)
+        key = self.key(arch, epochs)
         while True:
             record = self.cache.get(key)
             if record is None:
@@ -434,14 +444,14 @@ class CachedEvaluator(Evaluator):
                 metrics.extra["cached"] = True
                 return metrics
         try:
-            metrics = self._fresh(arch)
+            metrics = self._fresh(arch, epochs)
         except BaseException:
             self.cache.release(key)
             raise
         self.store(arch, metrics, key=key)
         return metrics
 
-    def store(self, arch: Architecture, metrics: Metrics, *, key: str | None = None) -> None:
+    def store(self, arch: Architecture, metrics: Metrics, *, key: str | None = None, epochs: int | None = None) -> None:
         """Put ``metrics`` of ``arch`` into the cache, as :meth:`evaluate` does after evaluating.
 
         The search run calls it for results computed elsewhere (a Ray worker
@@ -452,7 +462,7 @@ class CachedEvaluator(Evaluator):
         stored = metrics.to_dict()
         stored["extra"].pop("cached", None)
         self.cache.put(
-            self.key(arch) if key is None else key,
+            self.key(arch, epochs) if key is None else key,
             {
                 "metrics": stored,
                 "space": arch.space.key,
@@ -462,7 +472,7 @@ class CachedEvaluator(Evaluator):
             },
         )
 
-    def _fresh(self, arch: Architecture) -> Metrics:
-        metrics = self.evaluator.evaluate(arch)
+    def _fresh(self, arch: Architecture, epochs: int | None = None) -> Metrics:
+        metrics = self.evaluator.evaluate(arch) if epochs is None else self.evaluator.evaluate_at(arch, epochs)
         metrics.extra["cached"] = False
         return metrics

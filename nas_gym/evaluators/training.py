@@ -39,6 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nas_gym.checkpoints import CheckpointStore
 from nas_gym.device import (
     autocast,
     cache_settings,
@@ -233,6 +234,8 @@ class TrainingEvaluator(Evaluator):
         self.num_threads = num_threads
         self.lr_schedule = lr_schedule
         self._data = self._tensors()
+        #: Where :meth:`evaluate_at` keeps and finds training states (the env's factory puts it beside the cache).
+        self.checkpoints = CheckpointStore()
 
     def settings(self) -> dict[str, Any]:
         """Every setting that changes results, plus the task's name and fingerprint."""
@@ -312,6 +315,109 @@ class TrainingEvaluator(Evaluator):
         logger.debug("%s: %s", arch, metrics)
         return metrics
 
+    # -- fidelity: training to fewer epochs than the budget, continued from checkpoints --------------------
+    def max_epochs(self) -> int:
+        """The largest fidelity :meth:`evaluate_at` trains to: ``epochs``."""
+        return self.epochs
+
+    def checkpoint_key(self, arch: Architecture) -> str:
+        """Key of ``arch``'s checkpoints: the architecture as built (not its canonical form) and every setting."""
+        from nas_gym.evaluators.cache import cache_key
+
+        return cache_key(arch.space.key, str(arch), self.name, self.settings())
+
+    def evaluate_at(self, arch: Architecture, epochs: int) -> Metrics:
+        """Train ``arch`` for its first ``epochs`` epochs of the full ``epochs`` budget and score it.
+
+        The learning-rate schedule is the full budget's, so the weights after
+        ``epochs`` epochs are the same whether trained now from scratch or
+        continued from a checkpoint of a lower fidelity (:attr:`checkpoints`,
+        the latest one at or below ``epochs``); only the extra epochs are
+        trained, and ``cost_s`` is what they cost. Each call that trains
+        leaves a checkpoint at ``epochs``. At ``epochs == self.epochs`` the
+        accuracies equal :meth:`evaluate`'s.
+
+        Returns:
+            Metrics whose ``extra`` holds ``epochs`` (the fidelity),
+            ``learning_curve`` (validation accuracy after each epoch 1..``epochs``),
+            ``resumed_from_epoch`` (0 when trained from scratch), ``epochs_run``
+            and ``final_train_loss``.
+
+        Raises:
+            ConfigError: ``epochs`` is not an integer in 1..``self.epochs``, or
+                early stopping is on (it would pick weights from before the fidelity).
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= self.epochs:
+            raise ConfigError(f"TrainingEvaluator: a fidelity must be an integer in 1..{self.epochs} (epochs), "
+                              f"got {epochs!r}.")
+        if self.early_stopping_patience is not None:
+            raise ConfigError("TrainingEvaluator: fidelities (epochs per episode) need early_stopping_patience=None; "
+                              "early stopping would report weights from before the requested epoch.")
+        _import_optimizer_machinery()
+        start = time.perf_counter()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.num_threads)
+        try:
+            with fork_rng(self.device):
+                torch.manual_seed(self.seed)
+                model = arch.space.build(arch, self.task)
+                params = count_params(model)
+                flops = count_flops(model, self.task.input_shape)
+                metrics = self._train_to(arch, model.to(self.device), int(epochs), params, flops, start)
+        finally:
+            torch.set_num_threads(threads)
+        metrics.cost_s = time.perf_counter() - start
+        return metrics
+
+    def _train_to(self, arch: Architecture, model: nn.Module, epochs: int, params: int, flops: int,
+                  start: float) -> Metrics:
+        d = self._data
+        optimizer, scheduler, generator, scaler = self._training_state(model)
+        key = self.checkpoint_key(arch)
+        found = self.checkpoints.latest(key, epochs)
+        done, curve, final_train_loss = 0, [], None
+        if found is not None:
+            done, state = found
+            model.load_state_dict(state["model"])
+            if optimizer is not None:
+                optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            if "scaler" in state:
+                scaler.load_state_dict(state["scaler"])
+            generator.set_state(state["generator"])
+            curve, final_train_loss = list(state["curve"]), state["final_train_loss"]
+        diverged = timed_out = False
+        for _ in range(done, epochs):
+            mean_loss, diverged, timed_out = self._epoch(model, optimizer, scheduler, scaler, generator, start)
+            if diverged or timed_out:
+                break
+            final_train_loss = mean_loss if mean_loss is not None else final_train_loss
+            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"])
+            if not val_ok:
+                diverged = True
+                break
+            curve.append(val_acc)
+        extra: dict[str, Any] = {"epochs": epochs, "learning_curve": curve, "resumed_from_epoch": done,
+                                 "epochs_run": len(curve), "final_train_loss": final_train_loss}
+        if not diverged:
+            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"])
+            test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"])
+            diverged = not (val_ok and test_ok)
+        if diverged:
+            val_acc = test_acc = 1.0 / self.task.num_classes
+            extra["final_train_loss"] = None
+        elif not timed_out and len(curve) > done:
+            # Only a complete, finite state is worth continuing from.
+            self.checkpoints.save(key, epochs, {
+                "model": model.state_dict(), "optimizer": None if optimizer is None else optimizer.state_dict(),
+                "scheduler": None if scheduler is None else scheduler.state_dict(),
+                "generator": generator.get_state(), "curve": curve, "final_train_loss": final_train_loss,
+                **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
+            })
+        return Metrics(val_accuracy=val_acc, test_accuracy=test_acc, params=params, flops=flops,
+                       diverged=diverged, timed_out=timed_out, extra=extra)
+
     def _make_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
@@ -319,57 +425,67 @@ class TrainingEvaluator(Evaluator):
             return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         return torch.optim.SGD(params, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=self.weight_decay)
 
-    def _train_and_score(self, model: nn.Module, params: int, flops: int, start: float) -> Metrics:
-        d = self._data
+    def _training_state(self, model: nn.Module) -> tuple[Any, Any, torch.Generator, Any]:
+        """Optimiser, learning-rate schedule (over the whole ``epochs`` budget), shuffling generator, grad scaler."""
         trainable = [p for p in model.parameters() if p.requires_grad]
-        n = len(d["x_train"])
-        steps_per_epoch = math.ceil(n / self.batch_size)
+        steps_per_epoch = math.ceil(len(self._data["x_train"]) / self.batch_size)
         optimizer = self._make_optimizer(trainable) if trainable else None
         scheduler = None
         if optimizer is not None and self.lr_schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs * steps_per_epoch)
         # On the CPU, so every device sees the same batches.
         generator = torch.Generator().manual_seed(self.seed)
-        scaler = grad_scaler(self.device, self.precision)
+        return optimizer, scheduler, generator, grad_scaler(self.device, self.precision)
+
+    def _epoch(
+        self, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, generator: torch.Generator, start: float
+    ) -> tuple[float | None, bool, bool]:
+        """Train one pass over the training split: (mean loss or None if no step was taken, diverged, timed out)."""
+        d = self._data
+        n = len(d["x_train"])
+        model.train()
+        order = torch.randperm(n, generator=generator).to(self.device)
+        loss_sum = 0.0
+        seen = 0
+        for s in range(0, n, self.batch_size):
+            idx = order[s : s + self.batch_size]
+            # A lone trailing example would make batch norm fail on a
+            # 1-element batch; it is seen again in the next epoch's shuffle.
+            if len(idx) == 1 and n > 1:
+                continue
+            with autocast(self.device, self.precision):
+                loss = F.cross_entropy(model(d["x_train"][idx]), d["y_train"][idx])
+            if not torch.isfinite(loss):
+                return None, True, False
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                # The scaler is a pass-through below fp16.
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                if scheduler is not None:
+                    with quiet_skipped_steps(self.precision):
+                        scheduler.step()
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+            if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
+                return (loss_sum / seen if seen else None), False, True
+        return (loss_sum / seen if seen else None), False, False
+
+    def _train_and_score(self, model: nn.Module, params: int, flops: int, start: float) -> Metrics:
+        d = self._data
+        optimizer, scheduler, generator, scaler = self._training_state(model)
 
         diverged = timed_out = False
         epochs_run = 0
         final_train_loss: float | None = None
         best_val_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
         for epoch in range(self.epochs):
-            model.train()
-            order = torch.randperm(n, generator=generator).to(self.device)
-            loss_sum = 0.0
-            seen = 0
-            for s in range(0, n, self.batch_size):
-                idx = order[s : s + self.batch_size]
-                # A lone trailing example would make batch norm fail on a
-                # 1-element batch; it is seen again in the next epoch's shuffle.
-                if len(idx) == 1 and n > 1:
-                    continue
-                with autocast(self.device, self.precision):
-                    loss = F.cross_entropy(model(d["x_train"][idx]), d["y_train"][idx])
-                if not torch.isfinite(loss):
-                    diverged = True
-                    break
-                if optimizer is not None:
-                    optimizer.zero_grad(set_to_none=True)
-                    # The scaler is a pass-through below fp16.
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                    if scheduler is not None:
-                        with quiet_skipped_steps(self.precision):
-                            scheduler.step()
-                loss_sum += loss.item() * len(idx)
-                seen += len(idx)
-                if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
-                    timed_out = True
-                    break
+            mean_loss, diverged, timed_out = self._epoch(model, optimizer, scheduler, scaler, generator, start)
             if diverged:
                 break
-            if seen:
-                final_train_loss = loss_sum / seen
+            if mean_loss is not None:
+                final_train_loss = mean_loss
             if timed_out:
                 break
             epochs_run = epoch + 1
