@@ -48,7 +48,11 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default: {DEFAULT_ENV})")
     p.add_argument("--env-kwargs", type=_json_arg, default={}, help="env keyword arguments as a JSON object")
     p.add_argument("--agent-kwargs", type=_json_arg, default={}, help="method hyperparameters as a JSON object")
-    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="architectures to evaluate")
+    p.add_argument("--budget", type=int, default=None,
+                   help=f"architectures to evaluate (default: {DEFAULT_BUDGET}, or at most --budget-epochs)")
+    p.add_argument("--budget-epochs", type=int, default=None,
+                   help="stop once this many epochs are trained (envs that train; a promoted architecture "
+                        "counts only its extra epochs)")
     p.add_argument("--seed", type=int, default=0, help="seed of the run")
     p.add_argument("--out", default=None, help="run folder (default: runs/{env}__{agent}__{seed}__{timestamp})")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -83,6 +87,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         if flag is not None:
             args.env_kwargs = {**args.env_kwargs, key: flag}
     limited = args.latency_limit_ms is not None or args.params_limit is not None
+    from nas_gym.budget import Budget
+
+    # With only an epochs budget, no more evaluations than epochs: each new one trains at least one.
+    budget = Budget(args.budget or args.budget_epochs or DEFAULT_BUDGET, epochs=args.budget_epochs)
     # Workers start first, so they import torch and build their env while this process does the same
     # instead of after it: on a short search that start-up is a large part of the wall time.
     pool = make_pool(args.env, args.env_kwargs, args.workers, args.backend, args.ray_address)
@@ -90,10 +98,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     out = args.out or f"runs/{args.env}__{args.agent}__{args.seed}__{int(time.time())}"
     summary = run_search(
-        args.agent, args.env, args.env_kwargs, budget=args.budget, seed=args.seed, out_dir=out,
+        args.agent, args.env, args.env_kwargs, budget=budget, seed=args.seed, out_dir=out,
         agent_kwargs=args.agent_kwargs, progress=not args.no_progress, pool=pool,
     )
-    best = summary["best"]
+    # A multi-fidelity run's result is its best full training, not a lucky short one.
+    best = summary.get("best_full_fidelity") or summary["best"]
     if best is None:
         print(f"No architecture was evaluated. Run folder: {out}")
         return 1
@@ -106,6 +115,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(f"  {best['arch']}")
     for key in ("reward", "val_accuracy", "test_accuracy", "latency_ms", "params", "cost_s"):
         print(f"  {key:14s} {_format_metric(best.get(key))}")
+    if summary.get("epochs_trained") is not None:
+        print(f"Epochs trained:      {summary['epochs_trained']}"
+              + (f" of a budget of {args.budget_epochs}" if args.budget_epochs else ""))
     if "hypervolume" in summary:
         print(f"Pareto front:        {out}/pareto.json (hypervolume {summary['hypervolume']:.4f})")
     print(f"History and summary: {out}/history.jsonl, {out}/summary.json")

@@ -42,13 +42,13 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from nas_gym.budget import Budget
 from nas_gym.env_parts import EnvParts
 from nas_gym.error import ArchitectureError, ConfigError, NASGymError
 from nas_gym.evaluation import HISTORY_KEYS, Evaluation
@@ -76,33 +76,6 @@ class ResumeError(NASGymError):
 
 class BudgetExhausted(Exception):
     """Raised inside a run when an evaluation is asked for after the budget is spent."""
-
-
-@dataclass
-class Budget:
-    """How much a search may spend.
-
-    Attributes:
-        evaluations: Number of architectures to evaluate (≥ 1).
-        seconds: Optional wall-clock limit in seconds.
-        epochs: Optional limit on epochs trained (envs that train: see
-            :attr:`SearchRun.epochs_trained`); the run is done once they reach
-            it, so the last evaluation may overrun it by its own epochs.
-    """
-
-    evaluations: int
-    seconds: float | None = None
-    epochs: int | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.evaluations, (int, np.integer)) or self.evaluations < 1:
-            raise ConfigError(f"budget must be an integer ≥ 1 (architectures to evaluate), got {self.evaluations!r}.")
-        if self.seconds is not None and not self.seconds > 0:
-            raise ConfigError(f"budget seconds must be > 0 or None, got {self.seconds!r}.")
-        if self.epochs is not None and (
-            isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1
-        ):
-            raise ConfigError(f"budget epochs must be an integer ≥ 1 (epochs trained) or None, got {self.epochs!r}.")
 
 
 class _RecordEpisodes(gym.Wrapper):
@@ -200,6 +173,9 @@ class SearchRun:
         self._evaluations: list[Evaluation] = []
         self._search_cost_s = 0.0
         self._epochs_trained = 0
+        #: The best evaluation at the full budget (no fidelity, or the largest): a multi-fidelity run's result.
+        self.best_full_fidelity: dict[str, Any] | None = None
+        self._best_full_key: tuple[bool, float] = (False, -np.inf)
         #: The highest fidelity each architecture (as built) was evaluated at in this run: what its next costs.
         self._trained_to: dict[str, int] = {}
         self._start = time.perf_counter()
@@ -578,8 +554,12 @@ class SearchRun:
         evaluation = self._count_epochs(evaluation)
         if not evaluation.cached:
             self._search_cost_s += evaluation.cost_s
-        if self.best is None or (evaluation.feasible, evaluation.reward) > self._best_key:
-            self.best, self._best_key = evaluation.summary(), (evaluation.feasible, evaluation.reward)
+        key = (evaluation.feasible, evaluation.reward)
+        if self.best is None or key > self._best_key:
+            self.best, self._best_key = evaluation.summary(), key
+        full = evaluation.extra.get("epochs") in (None, self.max_epochs)
+        if full and (self.best_full_fidelity is None or key > self._best_full_key):
+            self.best_full_fidelity, self._best_full_key = evaluation.summary(), key
         self._evaluations.append(evaluation)
         record = evaluation.record(index, self._best_key[1])
         self.history.append(record)
@@ -639,6 +619,8 @@ class SearchRun:
             "search_cost_s": self._search_cost_s,
             "resumed_from": self.resumed_from,
             "best": self.best,
+            # A low-fidelity evaluation can out-score the full trainings; this is the best of those.
+            "best_full_fidelity": self.best_full_fidelity if self.max_epochs is not None else None,
             "hparams": self.hparams,
             "workers": self.workers,
             "backend": self.backend,
