@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nas_gym.budget import Budget
 from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.search import run_search
 
@@ -165,3 +166,21 @@ def test_a_run_folder_has_one_writer(tmp_path, nb201_kwargs):
     with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=2, out_dir=tmp_path) as again:
         assert again.resumed_from == 1
 
+
+
+@pytest.mark.slow
+def test_sigkill_multi_fidelity_search_with_an_epochs_budget(tmp_path):
+    """``nas-gym search --agent hyperband --budget-epochs``: kills land mid-rung; finished rungs are not retrained."""
+    out, reference = tmp_path / "killed", tmp_path / "reference"
+    env = {**os.environ, "NAS_GYM_CACHE_DIR": str(tmp_path / "cache")}
+    kwargs = {**TINY_TRAINING, "evaluator_kwargs": {"epochs": 3, "train_fraction": 0.3}}
+    cmd = [*search_command("hyperband", "NAS-v0", kwargs, 16, 0, out), "--budget-epochs", "16"]
+    run_search("hyperband", "NAS-v0", {**kwargs, "cache": False}, budget=Budget(16, epochs=16), seed=0,
+               out_dir=reference)
+    n = len(records(reference / "history.jsonl"))
+    at = kill_and_resume(cmd, out, n, kills=2, rng=np.random.default_rng(3), env=env)
+    got, want = records(out / "history.jsonl"), records(reference / "history.jsonl")
+    keys = (*SAME, "epochs", "epochs_trained", "learning_curve")
+    assert [{k: r.get(k) for k in keys} for r in got] == [{k: r.get(k) for k in keys} for r in want]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_trained"] >= 16 and summary["resumed_from"] == at[-1]

@@ -1,0 +1,152 @@
+"""Fidelity as an episode option: reset(options={"epochs": e}), checkpoints, cache keys and epochs trained."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import nas_gym  # noqa: F401
+from nas_gym.budget import Budget
+from nas_gym.checkpoints import CheckpointStore
+from nas_gym.error import ConfigError
+from nas_gym.evaluators.training import TrainingEvaluator
+from nas_gym.parallel import play
+from nas_gym.search import SearchRun
+from nas_gym.spaces import make_space
+
+TINY = {"space_kwargs": {"num_layers": 2}, "latency": "none",
+        "evaluator_kwargs": {"epochs": 3, "train_fraction": 0.2, "num_threads": 1}}
+
+
+@pytest.fixture(scope="module")
+def arch():
+    return make_space("layers", num_layers=2).sample(np.random.default_rng(4))
+
+
+def evaluator(store: CheckpointStore | None = None) -> TrainingEvaluator:
+    ev = TrainingEvaluator("digits", epochs=3, train_fraction=0.2, num_threads=1)
+    if store is not None:
+        ev.checkpoints = store
+    return ev
+
+
+def test_a_fidelity_episode_reports_its_epochs_and_learning_curve(tmp_path):
+    env = gym.make("NAS-v0", **TINY, cache=str(tmp_path / "c.sqlite")).unwrapped
+    actions = env.space.sample(np.random.default_rng(0)).indices
+    low = play(env, actions, epochs=1)
+    assert env.fidelity == 1
+    full = play(env, actions, epochs=3)
+    assert (low["epochs"], len(low["learning_curve"])) == (1, 1)
+    assert (full["epochs"], len(full["learning_curve"])) == (3, 3)
+    assert full["learning_curve"][:1] == low["learning_curve"]  # continued, not retrained differently
+    assert full["learning_curve"][-1] == full["val_accuracy"]
+    # The full budget by option scores what an episode without the option scores.
+    plain = play(env, actions)
+    assert env.fidelity is None and "epochs" not in plain
+    assert (plain["val_accuracy"], plain["test_accuracy"]) == (full["val_accuracy"], full["test_accuracy"])
+    # Each fidelity has its own cache record; asking again is a hit.
+    assert not low["cached"] and not full["cached"] and play(env, actions, epochs=1)["cached"]
+
+
+@pytest.mark.parametrize("bad", [0, 4, True, 1.5, "2"])
+def test_a_fidelity_out_of_range_is_refused(bad):
+    env = gym.make("NAS-v0", **TINY, cache=False)
+    with pytest.raises(ConfigError, match="1..3"):
+        env.reset(options={"epochs": bad})
+
+
+def test_unknown_options_and_fidelities_on_tables_are_refused():
+    env = gym.make("NAS-v0", **TINY, cache=False)
+    with pytest.raises(ConfigError, match="unknown option"):
+        env.reset(options={"epoch": 2})
+    table = gym.make("NAS-Bench-201-v1")
+    with pytest.raises(ConfigError, match="no fidelities"):
+        table.reset(options={"epochs": 2})
+    table.reset(options={"epochs": None})  # None: the full budget, on any env
+
+
+def test_continuing_from_a_checkpoint_equals_training_from_scratch(arch, tmp_path):
+    store = CheckpointStore(tmp_path / "ckpt")
+    staged = evaluator(store)
+    first = staged.evaluate_at(arch, 1)
+    # A new evaluator (another process, say) finds the checkpoint on disk and trains only epochs 2-3.
+    continued = evaluator(store).evaluate_at(arch, 3)
+    scratch = evaluator().evaluate_at(arch, 3)
+    assert first.extra["resumed_from_epoch"] == 0 and continued.extra["resumed_from_epoch"] == 1
+    assert scratch.extra["resumed_from_epoch"] == 0
+    for key in ("val_accuracy", "test_accuracy", "params", "flops"):
+        assert getattr(continued, key) == getattr(scratch, key)
+    assert continued.extra["learning_curve"] == scratch.extra["learning_curve"]
+    assert continued.extra["final_train_loss"] == scratch.extra["final_train_loss"]
+    key = staged.checkpoint_key(arch)
+    a, b = store.latest(key, 3)[1]["model"], scratch_store_state(arch)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # The full budget equals the plain evaluation.
+    assert evaluator().evaluate(arch).val_accuracy == evaluator().evaluate_at(arch, 3).val_accuracy
+
+
+def scratch_store_state(arch) -> dict:
+    """The weights after 3 epochs trained in one go (an in-memory store of a fresh evaluator)."""
+    ev = evaluator()
+    ev.evaluate_at(arch, 3)
+    return ev.checkpoints.latest(ev.checkpoint_key(arch), 3)[1]["model"]
+
+
+def test_checkpoints_are_loaded_weights_only_and_a_corrupt_one_is_skipped(arch, tmp_path):
+    store = CheckpointStore(tmp_path / "ckpt")
+    ev = evaluator(store)
+    ev.evaluate_at(arch, 1)
+    ev.evaluate_at(arch, 2)
+    key = ev.checkpoint_key(arch)
+    (store._dir(key) / "e2.pt").write_bytes(b"not a checkpoint")
+    assert store.latest(key, 3)[0] == 1
+    assert evaluator(store).evaluate_at(arch, 3).extra["resumed_from_epoch"] == 1
+    assert store.latest(key, 0) is None and store.latest("0" * 64, 3) is None
+
+
+def test_early_stopping_and_fidelities_do_not_mix(arch):
+    ev = TrainingEvaluator("digits", epochs=3, train_fraction=0.2, early_stopping_patience=1)
+    with pytest.raises(ConfigError, match="early_stopping_patience"):
+        ev.evaluate_at(arch, 2)
+
+
+def test_a_run_counts_the_epochs_each_evaluation_adds_and_stops_at_an_epochs_budget(tmp_path):
+    kwargs = {**TINY, "cache": str(tmp_path / "c.sqlite")}
+    with SearchRun("NAS-v0", kwargs, budget=Budget(50, epochs=6), seed=0, out_dir=tmp_path / "run") as run:
+        a, b = (run.space.sample(run.rng) for _ in range(2))
+        run.evaluate(a, epochs=1)
+        run.evaluate(a, epochs=3)  # 2 more
+        run.evaluate(a, epochs=2)  # below what it had: nothing more
+        assert run.epochs_trained == 3 and not run.done
+        run.evaluate(b)  # the full budget, 3
+        assert run.epochs_trained == 6 and run.done
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [(r.get("epochs"), r["epochs_trained"]) for r in history] == [(1, 1), (3, 2), (2, 0), (None, 3)]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert (summary["epochs_trained"], summary["budget_epochs"]) == (6, 6)
+    # The multi-fidelity result is the best full training, whatever a short one scored.
+    assert summary["best_full_fidelity"]["arch"] in (str(a), str(b))
+    assert summary["best_full_fidelity"].get("epochs") in (None, 3)
+
+
+def test_an_epochs_budget_needs_an_env_that_trains():
+    with pytest.raises(ConfigError, match="trains nothing"):
+        SearchRun("NAS-Bench-201-v1", budget=Budget(10, epochs=5))
+
+
+def test_workers_evaluate_fidelities_as_this_process_does(tmp_path):
+    archs = [make_space("layers", num_layers=2).sample(np.random.default_rng(s)) for s in range(3)]
+    infos = {}
+    for workers in (1, 2):
+        kwargs = {**TINY, "cache": str(tmp_path / f"c{workers}.sqlite")}
+        with SearchRun("NAS-v0", kwargs, budget=6, seed=0, workers=workers) as run:
+            for a in archs:
+                run.submit(a, epochs=1)
+            got = [run.result() for _ in archs]
+            got += [run.evaluate(archs[0], epochs=2)]
+        infos[workers] = [(i["arch"], i["epochs"], i["val_accuracy"], i["learning_curve"]) for i in got]
+    assert infos[1] == infos[2]
