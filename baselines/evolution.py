@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from nas_gym.error import ConfigError
+from nas_gym.prefilter import best_by_proxy
 from nas_gym.search import SearchRun
 from nas_gym.searcher import Searcher, SearcherSettings, draw_until
-from nas_gym.settings import boolean, integer, non_negative_int, positive_int, setting
+from nas_gym.settings import boolean, integer, name, non_negative_int, optional, positive_int, setting
 from nas_gym.spaces import Architecture
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,14 @@ class EvolutionSettings(SearcherSettings):
     """Redraw samples and children already evaluated up to canonical form."""
     max_redraws: int = setting(100, non_negative_int)
     """Redraws per sample or child before one is accepted anyway (a small space may have no unseen neighbour)."""
+    prefilter: str | None = setting(
+        None, optional(name("zero-cost proxy"), "no pre-filter"), hint="E.g. 'synflow' or 'naswot' (nas_gym.zero_cost)."
+    )
+    """Zero-cost proxy that picks the initial population from ``prefilter_factor`` times as many samples."""
+    prefilter_factor: int = setting(10, integer(1))
+    """Samples scored by the proxy per initial member (with ``prefilter``)."""
+    prefilter_task: str | None = setting(None, optional(name("task"), "the env's task"))
+    """Task whose batch the proxy sees (on a table env: the real offline task the proxy runs on)."""
 
     def validate(self) -> None:
         """A tournament draws from the population.
@@ -119,10 +128,19 @@ class RegularizedEvolution(Searcher):
             """``draw()``, redrawn while its canonical form was already evaluated (if ``dedup``)."""
             return draw_until(draw, lambda a: space.canonical(a) not in seen, cfg.max_redraws if cfg.dedup else 0)
 
+        initial: deque[Architecture] = deque()
+        if cfg.prefilter is not None:
+            candidates = []
+            for _ in range(cfg.population_size * cfg.prefilter_factor):
+                candidates.append(fresh(lambda: space.sample(run.rng)))
+                seen.add(space.canonical(candidates[-1]))
+            initial.extend(best_by_proxy(run, candidates, cfg.population_size, cfg.prefilter, cfg.prefilter_task))
+            seen = {space.canonical(a) for a in initial}  # the rejected ones may still be bred later
+
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""
             if len(population) + len(in_flight) < cfg.population_size or not population:
-                return fresh(lambda: space.sample(run.rng))
+                return initial.popleft() if initial else fresh(lambda: space.sample(run.rng))
             picks = run.rng.integers(len(population), size=cfg.sample_size)
             parent = max((population[int(i)] for i in picks), key=lambda member: member[1])[0]
             return fresh(lambda parent=parent: space.mutate(parent, run.rng))

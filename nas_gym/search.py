@@ -465,6 +465,10 @@ class SearchRun:
         self._record(Evaluation.from_info(info))
         return info
 
+    def add_search_cost(self, seconds: float) -> None:
+        """Count work a method did outside evaluations (e.g. a zero-cost pre-filter) in ``search_cost_s``."""
+        self._search_cost_s += float(seconds)
+
     def log_scalar(self, tag: str, value: float) -> None:
         """Log a method-specific scalar against the number of architectures evaluated."""
         self.logger.log_scalar(tag, float(value), self.num_evaluated)

@@ -123,6 +123,11 @@ def one_of(*choices: Any) -> Check:
     )
 
 
+def name(what: str) -> Check:
+    """A non-empty string naming a registered ``what`` (the registry refuses an unknown one when it is used)."""
+    return Check(f"the name of a {what}", lambda v: isinstance(v, str) and bool(v))
+
+
 def optional(check: Check, meaning: str | None = None) -> Check:
     """None (which means ``meaning``) or a value ``check`` accepts."""
     return Check(

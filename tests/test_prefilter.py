@@ -1,0 +1,64 @@
+"""The zero-cost pre-filter: scores through a zero-cost env, the best kept, used by evolution's initial population."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+from nas_gym.error import ConfigError
+from nas_gym.parallel import play
+from nas_gym.prefilter import best_by_proxy, proxy_env_kwargs, proxy_scores
+from nas_gym.search import SearchRun, run_search
+
+EMBEDDED = {"latency_weight": 0}
+
+
+def test_the_proxy_env_keeps_the_space_and_task_and_drops_scoring_parts():
+    kwargs = proxy_env_kwargs({"space_kwargs": {"num_layers": 2}, "latency_weight": 0.1, "cache": True,
+                               "objectives": ["val_accuracy", "latency_ms"]}, "naswot", task="mnist1d")
+    assert kwargs == {"space_kwargs": {"num_layers": 2}, "evaluator": "zero_cost", "evaluator_kwargs":
+                      {"proxy": "naswot"}, "latency": "none", "cache": False, "task": "mnist1d"}
+
+
+def test_best_by_proxy_keeps_the_highest_scores_as_the_zero_cost_env_pays_them():
+    with SearchRun("NAS-Bench-201-v0", EMBEDDED, budget=5, seed=0) as run:
+        candidates = [run.space.sample(run.rng) for _ in range(12)]
+        scores = proxy_scores(run, candidates, "synflow")
+        kept = best_by_proxy(run, candidates, 4, "synflow")
+        assert run.num_evaluated == 0 and run.summary()["search_cost_s"] > 0  # scored, not evaluated
+    env = gym.make("NAS-Bench-201-v0", evaluator="zero_cost", evaluator_kwargs={"proxy": "synflow"}, cache=False)
+    assert scores == [play(env.unwrapped, a.indices)["zero_cost_score"] for a in candidates]
+    threshold = sorted(scores, reverse=True)[3]
+    assert kept == [a for a, s in zip(candidates, scores, strict=True) if s >= threshold][:4]
+
+
+def test_evolution_starts_from_the_pre_filtered_population(monkeypatch, tmp_path):
+    import baselines.evolution as evolution
+
+    calls = []
+    real = evolution.best_by_proxy
+
+    def spy(run, candidates, keep, proxy, task=None):
+        kept = real(run, candidates, keep, proxy, task)
+        calls.append((list(candidates), kept, proxy_scores(run, candidates, proxy, task)))
+        return kept
+
+    monkeypatch.setattr(evolution, "best_by_proxy", spy)
+    hp = {"population_size": 5, "sample_size": 2, "prefilter": "params", "prefilter_factor": 4}
+    summary = run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=8, seed=1, agent_kwargs=hp,
+                         out_dir=tmp_path)
+    [(candidates, kept, scores)] = calls
+    assert len(candidates) == 20 and len({str(a) for a in candidates}) == 20
+    # The initial population is the 5 candidates with most parameters, evaluated first, then children.
+    top = sorted(range(20), key=lambda i: -scores[i])[:5]
+    assert sorted(map(str, kept)) == sorted(str(candidates[i]) for i in top)
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert [r["arch"] for r in history[:5]] == [str(a) for a in kept]
+    assert summary["num_evaluated"] == 8 and summary["search_cost_s"] > 0
+
+
+def test_an_unknown_proxy_is_refused_before_anything_is_evaluated():
+    with pytest.raises(ConfigError, match="synflo"):
+        run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=5, agent_kwargs={"prefilter": "synflo"})
