@@ -371,7 +371,7 @@ class NASEnv(gym.Env):
             )
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or not 1 <= epochs <= most:
             raise ConfigError(f"reset(options={{'epochs': ...}}) must be an integer in 1..{most} "
-                              f"(evaluator_kwargs['epochs'] is the full budget), got {epochs!r}.")
+                              f"(the evaluator's full budget), got {epochs!r}.")
         return int(epochs)
 
     @property

@@ -150,3 +150,39 @@ def test_workers_evaluate_fidelities_as_this_process_does(tmp_path):
             got += [run.evaluate(archs[0], epochs=2)]
         infos[workers] = [(i["arch"], i["epochs"], i["val_accuracy"], i["learning_curve"]) for i in got]
     assert infos[1] == infos[2]
+
+
+@pytest.fixture()
+def curve_table(tmp_path):
+    """The embedded NB201 table, with validation accuracy after epochs 1, 2 and 4 made up from it (in %)."""
+    table = gym.make("NAS-Bench-201-v0").unwrapped.table
+    val, test = table.column(table.roles["val"]), table.column(table.roles["test"])
+    lines = ["arch_str,val,test,val@1,val@2,val@4,test@4"]
+    for row in range(table.rows):
+        v = 100 * val[row]
+        lines.append(f"{table.arch_at(row)},{v},{100 * test[row]},{v * 0.5},{v * 0.8},{v},{100 * test[row]}")
+    path = tmp_path / "curves.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_table_with_per_epoch_columns_serves_fidelities_by_lookup(curve_table):
+    env = gym.make("NAS-Bench-201-v0", table=str(curve_table), val_column="val", test_column="test").unwrapped
+    assert env.parts.evaluator.max_epochs() == 4
+    actions = env.table.arch_at(3).indices
+    full, two = play(env, actions), play(env, actions, epochs=2)
+    assert two["epochs"] == 2 and two["val_accuracy"] == pytest.approx(0.8 * full["val_accuracy"])
+    assert two["learning_curve"] == pytest.approx([0.5 * full["val_accuracy"], 0.8 * full["val_accuracy"]])
+    assert np.isnan(two["test_accuracy"])  # no test@2 column
+    assert play(env, actions, epochs=4)["test_accuracy"] == full["test_accuracy"]
+    with pytest.raises(ConfigError, match=r"after epochs \[1, 2, 4\]"):
+        play(env, actions, epochs=3)
+
+
+def test_hyperband_runs_on_a_table_with_learning_curves(curve_table):
+    from nas_gym.search import run_search
+
+    kwargs = {"table": str(curve_table), "val_column": "val", "test_column": "test"}
+    summary = run_search("hyperband", "NAS-Bench-201-v0", kwargs, budget=Budget(100, epochs=30), seed=0,
+                         agent_kwargs={"eta": 2, "dedup": False})
+    assert summary["epochs_trained"] >= 30 and summary["best_full_fidelity"] is not None

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -452,6 +453,47 @@ class TableEvaluator(Evaluator):
         # params/flops are optional extras picked up by name; they must be counts.
         self._params = table.column("params") if "params" in table.columns else None
         self._flops = table.column("flops") if "flops" in table.columns else None
+        self._curve = self._epoch_columns(role["val"])
+        self._test_curve = self._epoch_columns(role["test"]) if role["test"] else {}
+
+    def _epoch_columns(self, name: str) -> dict[int, np.ndarray]:
+        """Columns ``{name}@{e}`` (the metric after epoch e), by epoch, as fractions like ``name`` itself."""
+        table, found = self.table, {}
+        pattern = re.compile(rf"^{re.escape(name)}@(\d+)$")
+        for column in table.columns:
+            if (m := pattern.match(column)) and int(m.group(1)) >= 1:
+                found[int(m.group(1))] = table._to_fraction(column, table.column(column), table.percent.get(name))
+        return dict(sorted(found.items()))
+
+    def max_epochs(self) -> int | None:
+        """The last epoch the table's ``{val_column}@{e}`` columns record; None without such columns."""
+        return max(self._curve) if self._curve else None
+
+    def evaluate_at(self, arch: Architecture, epochs: int) -> Metrics:
+        """Metrics of ``arch`` after ``epochs`` epochs, from the table's per-epoch columns.
+
+        ``{val_column}@{epochs}`` (and ``{test_column}@{epochs}`` if present,
+        else NaN) give the accuracies; ``learning_curve`` lists the
+        validation accuracy at every recorded epoch up to ``epochs``, and
+        ``cost_s`` is the cost column scaled by ``epochs`` over the last
+        recorded epoch.
+
+        Raises:
+            ConfigError: The table has no column for that epoch.
+        """
+        if epochs not in self._curve:
+            raise ConfigError(f"{self.table.path.name} records validation accuracy after epochs "
+                              f"{list(self._curve) or 'none'} ({self.table.roles['val']}@<epoch> columns), "
+                              f"not after {epochs!r}.")
+        full = self.evaluate(arch)
+        row = full.extra["table_row"]
+        test = self._test_curve.get(epochs)
+        full.val_accuracy = float(self._curve[epochs][row])
+        full.test_accuracy = math.nan if test is None else float(test[row])
+        full.cost_s *= epochs / max(self._curve)
+        full.extra.update(epochs=int(epochs), learning_curve=[float(c[row]) for e, c in self._curve.items()
+                                                              if e <= epochs])
+        return full
 
     def evaluate(self, arch: Architecture) -> Metrics:
         """Metrics of ``arch`` from its table row.
