@@ -99,6 +99,8 @@ class Args:
     """Build only the first N classes (smoke tests)."""
     latency_repeats: int = 15
     """Timed forward passes per class; the median is recorded."""
+    curve: bool = False
+    """Also record each class's learning curve: columns val_accuracy@1..epochs (fidelities by table lookup)."""
 
     @property
     def work_path(self) -> Path:
@@ -129,7 +131,14 @@ class Args:
             "train_fraction": self.train_fraction,
             "seed": self.seed,
             "space": {"channels": self.channels, "cells_per_stage": self.cells_per_stage},
+            # Only when asked, so builds made before curves existed still resume.
+            **({"curve": True} if self.curve else {}),
         }
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The table's columns: :data:`COLUMNS`, then ``val_accuracy@e`` per epoch with ``curve``."""
+        return (*COLUMNS, *(f"val_accuracy@{e}" for e in range(1, self.epochs + 1))) if self.curve else COLUMNS
 
 
 # -- classes -------------------------------------------------------------------------
@@ -215,10 +224,11 @@ def check_settings(args: Args) -> None:
 
 _evaluator: TrainingEvaluator | None = None
 _space: NB201Space | None = None
+_curve = False
 
 
 def _init_worker(settings: dict[str, Any]) -> None:
-    global _evaluator, _space
+    global _evaluator, _space, _curve
     # One thread per process: two workers then use the two cores without oversubscribing.
     torch.set_num_threads(1)
     _space = NB201Space(**settings["space"])
@@ -233,12 +243,15 @@ def _init_worker(settings: dict[str, Any]) -> None:
         seed=settings["seed"],
         num_threads=1,
     )
+    _curve = bool(settings.get("curve"))
 
 
 def _train(job: tuple[int, tuple[int, ...]]) -> dict[str, Any]:
     class_id, indices = job
     arch = Architecture(_space, indices)
-    m = _evaluator.evaluate(arch)
+    # At the full budget evaluate_at scores what evaluate does, and keeps the validation accuracy of every epoch.
+    m = _evaluator.evaluate_at(arch, _evaluator.epochs) if _curve else _evaluator.evaluate(arch)
+    curve = {"learning_curve": m.extra["learning_curve"]} if _curve else {}
     return {
         "class_id": class_id,
         "arch": str(arch),
@@ -248,6 +261,7 @@ def _train(job: tuple[int, tuple[int, ...]]) -> dict[str, Any]:
         "flops": m.flops,
         "train_seconds": m.cost_s,
         "diverged": m.diverged,
+        **curve,
     }
 
 
@@ -343,15 +357,16 @@ def expand(
                 "latency_ms": round(latency[c], 4),
                 "class_id": c,
                 "no_path": int(no_path(arch.indices)),
+                **{f"val_accuracy@{e}": round(v, 5) for e, v in enumerate(t.get("learning_curve", ()), 1)},
             }
         )
     return rows
 
 
-def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_table(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> None:
     """Gzip-compressed CSV with a zero timestamp, so equal tables give equal bytes."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -599,7 +614,7 @@ def main(args: Args) -> None:
             append_jsonl(f, {"start": start, "end": time.time(), "classes": len(targets)})
     reference = read_reference(args.reference, space)
     rows = expand(space, class_of, trained, latency, reference)
-    write_table(args.out_path, rows)
+    write_table(args.out_path, rows, args.columns)
     write_card(args, rows, reps, reference)
     size = args.out_path.stat().st_size
     print(f"Wrote {args.out_path} ({len(rows):,} rows, {size / 1e6:.2f} MB) and {args.card_path}.", flush=True)

@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
+import nas_gym  # noqa: F401
 from nas_gym.evaluators.table import TableEvaluator, TabularBenchmark
 from nas_gym.spaces.nb201 import NB201Space
 
@@ -99,3 +102,21 @@ def test_resume_refuses_other_settings(tmp_path):
     assert result.returncode != 0
     assert "Pass the same settings to resume" in result.stderr
     assert not (work / "train.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_a_build_with_curves_serves_fidelities(tmp_path, nb201_table):
+    work, out = tmp_path / "work", tmp_path / "table.csv.gz"
+    done = build(work, out, 2, "--reference", nb201_table, "--epochs", "2", "--curve", "--latency-repeats", "3")
+    assert done.returncode == 0, done.stderr
+    assert all(len(r["learning_curve"]) == 2 for r in records(work / "train.jsonl"))
+    env = gym.make("NAS-Bench-201-v0", table=str(out), val_column="val_accuracy", test_column="test_accuracy")
+    table = env.unwrapped.table
+    assert env.unwrapped.parts.evaluator.max_epochs() == 2
+    np.testing.assert_array_equal(table.column("val_accuracy@2"), table.column("val_accuracy"))
+    row = table.arch_at(0)
+    env.reset(options={"epochs": 1})
+    info = {}
+    for a in row.indices:
+        _, _, _, _, info = env.step(a)
+    assert info["epochs"] == 1 and info["val_accuracy"] == table.column("val_accuracy@1")[0]
