@@ -151,6 +151,8 @@ def _benchmark_command(args: argparse.Namespace) -> str:
         "--env-kwargs", json.dumps(args.env_kwargs), "--seeds", str(args.seeds), "--budget", str(args.budget),
         "--out", args.out,
     ]
+    if args.budget_epochs is not None:
+        parts += ["--budget-epochs", str(args.budget_epochs)]
     if args.agent_kwargs:
         parts += ["--agent-kwargs", json.dumps(args.agent_kwargs)]
     if args.workers is not None:
@@ -168,8 +170,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     """Run ``nas-gym benchmark``; exit 1 when any run failed (the others still ran)."""
     from nas_gym.benchmark import run_benchmark
 
+    # With only an epochs budget, no more evaluations than epochs: each new one trains at least one.
+    args.budget = args.budget or args.budget_epochs or 100
     result = run_benchmark(
-        args.agents, args.env, args.env_kwargs, seeds=args.seeds, budget=args.budget, out_dir=args.out,
+        args.agents, args.env, args.env_kwargs, seeds=args.seeds, budget=args.budget,
+        budget_epochs=args.budget_epochs, out_dir=args.out,
         workers=args.workers, agent_kwargs=args.agent_kwargs, command=_benchmark_command(args),
         progress=not args.no_progress, eval_workers=args.eval_workers, backend=args.backend,
         ray_address=args.ray_address,
@@ -205,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--agent-kwargs", type=_json_arg, default={},
                        help='hyperparameters per method, e.g. \'{"darts": {"proxy_task": "digits"}}\'')
     bench.add_argument("--seeds", type=int, default=10, help="number of seeds per method, 0..N-1 (default: 10)")
-    bench.add_argument("--budget", type=int, default=100, help="architectures per run (default: 100)")
+    bench.add_argument("--budget", type=int, default=None,
+                       help="architectures per run (default: 100, or at most --budget-epochs)")
+    bench.add_argument("--budget-epochs", type=int, default=None,
+                       help="epochs trained per run, to compare multi-fidelity and full-fidelity methods at equal "
+                            "training (envs that train); curves then run over epochs")
     bench.add_argument("--out", required=True, help="benchmark folder (runs go to OUT/{agent}/seed{S})")
     bench.add_argument("--workers", type=int, default=None,
                        help="architectures evaluated at once in all (default: all cores); "

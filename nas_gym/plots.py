@@ -32,8 +32,9 @@ def plot_curves(
     *,
     title: str = "",
     optimum: float | None = None,
+    xlabel: str = "architectures evaluated",
 ) -> None:
-    """Best-so-far reward against architectures evaluated: mean line and CI band per method.
+    """Best-so-far reward against architectures evaluated (or ``xlabel``): mean line and CI band per method.
 
     Args:
         curves: Method name -> (mean, CI half-width) per number of evaluations
@@ -41,6 +42,7 @@ def plot_curves(
         path: PNG file to write.
         title: Figure title (the suffix "mean ± 95 % CI" is added).
         optimum: Best reward the table holds, drawn as a dashed line.
+        xlabel: What the curves' index counts (e.g. "epochs trained").
     """
     fig, ax = plt.subplots(figsize=(8.5, 4.5), dpi=120)
     colors = _colors(curves)
@@ -51,15 +53,16 @@ def plot_curves(
         band = np.nan_to_num(ci, nan=0.0)
         ax.fill_between(x, mean - band, mean + band, color=colors[name], alpha=0.2, linewidth=0)
         # The first few evaluations span most of the reward range; the comparison is in the rest.
-        lows.append(np.min((mean - band)[len(mean) // 10:]))
-        highs.append(np.max(mean + band))
+        # nan-aware: a curve over epochs is NaN until the run's first full-fidelity result.
+        lows.append(np.nanmin((mean - band)[len(mean) // 10:]))
+        highs.append(np.nanmax(mean + band))
     if optimum is not None:
         ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"table optimum ({optimum:.4f})")
     if lows:
         lo, hi = min(lows), max(highs)
         pad = 0.05 * (hi - lo) or 0.01
         ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlabel("architectures evaluated")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("best reward so far")
     ax.set_title(f"{title}: best-so-far reward, mean ± 95 % CI" if title else "best-so-far reward, mean ± 95 % CI")
     ax.grid(alpha=0.3)

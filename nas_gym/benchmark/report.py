@@ -69,6 +69,12 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
         f"- env kwargs: `{json.dumps(summary['env_kwargs'], sort_keys=True)}`",
         f"- budget: {budget} architectures per run; seeds: {', '.join(map(str, summary['seeds']))}",
     ]
+    epochs = summary.get("budget_epochs")
+    if epochs is not None:
+        lines[-1] = (f"- budget: {epochs} epochs trained per run (at most {budget} architectures); "
+                     f"seeds: {', '.join(map(str, summary['seeds']))}")
+    unit = "architectures evaluated" if epochs is None else "epochs trained"
+    limit = budget if epochs is None else epochs
     if summary.get("agent_kwargs"):
         lines.append(f"- agent kwargs: `{json.dumps(summary['agent_kwargs'], sort_keys=True)}`")
     if summary.get("command"):
@@ -86,7 +92,7 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
     columns = ["method", "runs", "best reward", "test acc of best-val (%)", "latency of best-val (ms)"]
     with_regret = table is not None and table.get("optimum_reward") is not None
     if with_regret:
-        columns += ["regret", "median evals to top 1 %"]
+        columns += ["regret", "median evals to top 1 %" if epochs is None else "median epochs to top 1 %"]
     if summary["latency_in_play"]:
         columns.append("HV fraction")
     lines += ["", "| " + " | ".join(columns) + " |", "|" + "|".join("-" * (len(c) + 2) for c in columns) + "|"]
@@ -95,7 +101,7 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
                  _pm(m["latency_ms"], 1.0, 3)]
         if with_regret:
             top = m["evals_to_top1"]
-            median = "—" if not top["values"] else (f"> {budget}" if top["median"] is None else f"{top['median']:g}")
+            median = "—" if not top["values"] else (f"> {limit}" if top["median"] is None else f"{top['median']:g}")
             cells += [_pm(m["regret"]), f"{median} ({top['reached']}/{len(top['values'])} reached)"]
         if summary["latency_in_play"]:
             cells.append(_pm(m["hv_fraction"]))
@@ -103,12 +109,13 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
     lines += [
         "",
         "Mean ± half-width of the 95 % confidence interval (Student t) over seeds. The best-validation "
-        "architecture is the first evaluated one with the highest validation accuracy.",
+        "architecture is the first evaluated one with the highest validation accuracy"
+        + ("." if epochs is None else " among the full-fidelity evaluations (a short training is not a result)."),
     ]
     if with_regret:
         lines.append(
-            "Regret: table optimum minus the run's best reward. Evaluations to top 1 %: architectures "
-            f"evaluated until the best reward reached the threshold; runs that never did count as > {budget}."
+            f"Regret: table optimum minus the run's best reward. To top 1 %: {unit} "
+            f"until the best reward reached the threshold; runs that never did count as > {limit}."
         )
     if summary["latency_in_play"]:
         p = summary["pareto"]
@@ -155,7 +162,11 @@ def write_report(out_dir: str | os.PathLike) -> dict[str, Any]:
     optimum = None if summary["table"] is None else summary["table"].get("optimum_reward")
     curves = {a: (np.array(m["curve"]["mean"]), np.array(m["curve"]["ci"])) for a, m in summary["methods"].items()
               if m["runs"]}
-    plots.plot_curves(curves, out / "curves.png", title=title, optimum=optimum)
+    by_epochs = summary.get("budget_epochs") is not None
+    if by_epochs:
+        title = f"{summary['env_id']}, budget {summary['budget_epochs']} epochs"
+    plots.plot_curves(curves, out / "curves.png", title=title, optimum=optimum,
+                      xlabel="epochs trained" if by_epochs else "architectures evaluated")
     if summary["latency_in_play"]:
         pareto = data["pareto"]
         points, fronts = {}, {}

@@ -34,6 +34,8 @@ import numpy as np
 
 from nas_gym.benchmark.layout import CONFIG_FILE, RUN_ERROR_FILE, run_folder, setting_names
 from nas_gym.benchmark.report import write_report
+from nas_gym.benchmark.statistics import is_finished
+from nas_gym.budget import Budget
 from nas_gym.error import ConfigError, did_you_mean, unknown_name
 from nas_gym.parallel import BACKENDS, die_with_parent, import_ray
 from nas_gym.run_folder import RunFolder, run_meta
@@ -58,6 +60,8 @@ class RunSpec:
     eval_workers: int = 1
     backend: str = "local"
     ray_address: str | None = None
+    #: Epochs trained each run may spend (``Budget.epochs``); None: the budget is evaluations only.
+    budget_epochs: int | None = None
 
 
 def _plain(value: Any) -> Any:
@@ -90,10 +94,10 @@ def run_state(folder: Path, spec: RunSpec, hparams: dict[str, Any]) -> str:
     summary = run.read_summary()
     if summary is None or not run.history_path.is_file():
         return "unfinished"
-    own_budget = summary.get("budget")
-    if summary.get("num_evaluated") != own_budget or run.count_evaluations() != own_budget:
+    if not is_finished(summary, run.count_evaluations()):
         return "unfinished"
-    wanted = {"env_id": spec.env_id, "env_kwargs": spec.env_kwargs, "budget": spec.budget, "hparams": hparams}
+    wanted = {"env_id": spec.env_id, "env_kwargs": spec.env_kwargs, "budget": spec.budget, "hparams": hparams,
+              "budget_epochs": spec.budget_epochs}
     differing = [k for k, v in wanted.items() if _plain(summary.get(k)) != _plain(v)]
     if differing:
         details = "; ".join(f"{k}: folder has {summary.get(k)!r}, asked for {wanted[k]!r}" for k in differing)
@@ -128,7 +132,8 @@ def _run_one(spec: RunSpec) -> float:
 
     def run() -> dict[str, Any]:
         return search.run_search(
-            spec.agent, spec.env_id, spec.env_kwargs, budget=spec.budget, seed=spec.seed,
+            spec.agent, spec.env_id, spec.env_kwargs, budget=Budget(spec.budget, epochs=spec.budget_epochs),
+            seed=spec.seed,
             out_dir=folder, agent_kwargs=spec.agent_kwargs, progress=False, workers=spec.eval_workers,
             backend=spec.backend, ray_address=spec.ray_address,
         )
@@ -194,6 +199,7 @@ def run_benchmark(
     *,
     seeds: int | Sequence[int] = 10,
     budget: int = 100,
+    budget_epochs: int | None = None,
     out_dir: str | os.PathLike,
     workers: int | None = None,
     agent_kwargs: dict[str, dict[str, Any]] | None = None,
@@ -210,7 +216,10 @@ def run_benchmark(
         env_id: A registered env id.
         env_kwargs: Env keyword arguments, or a list of them for a grid of env settings.
         seeds: Number of seeds (``0 .. seeds-1``) or the seeds themselves.
-        budget: Architectures each run evaluates.
+        budget: Architectures each run evaluates (at most, with ``budget_epochs``).
+        budget_epochs: Epochs trained each run may spend, so methods that train at several
+            fidelities and those that train fully compare at equal training; the curves then
+            have epochs trained as x. Needs an env that trains.
         out_dir: Benchmark folder; runs already finished in it are kept.
         workers: Architectures evaluated at once in all; default ``os.cpu_count()``.
             ``workers // eval_workers`` runs go side by side, each in its own
@@ -242,8 +251,7 @@ def run_benchmark(
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise ConfigError(f"seeds must be a count ≥ 1 or distinct integers, got {seeds!r}.")
-    if not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise ConfigError(f"budget must be an integer ≥ 1 (architectures per run), got {budget!r}.")
+    Budget(budget, epochs=budget_epochs)  # a bad budget fails here, not in every run
     settings = [dict(env_kwargs or {})] if env_kwargs is None or isinstance(env_kwargs, dict) else list(env_kwargs)
     if not settings or not all(isinstance(s, dict) for s in settings):
         raise ConfigError(f"env_kwargs must be a JSON object or a non-empty list of them, got {env_kwargs!r}.")
@@ -265,7 +273,12 @@ def run_benchmark(
         side_by_side = 1
     hparams = _check_agents(agents, agent_kwargs)
     for s in settings:
-        gym.make(env_id, **s).close()  # a bad env setting fails here, not in every worker
+        env = gym.make(env_id, **s)  # a bad env setting fails here, not in every worker
+        trains = env.unwrapped.evaluator.max_epochs() is not None
+        env.close()
+        if budget_epochs is not None and not trains:
+            raise ConfigError(f"--budget-epochs needs an env that trains (evaluator='train'); {env_id} with {s} "
+                              "trains nothing.")
 
     out = Path(out_dir)
     names = setting_names(settings)
@@ -276,8 +289,8 @@ def run_benchmark(
         folder.mkdir(parents=True, exist_ok=True)
         config = {
             "env_id": env_id, "env_kwargs": s, "agents": agents, "seeds": seed_list, "budget": budget,
-            "agent_kwargs": agent_kwargs, "command": command, "eval_workers": int(eval_workers),
-            "backend": backend,
+            "budget_epochs": budget_epochs, "agent_kwargs": agent_kwargs, "command": command,
+            "eval_workers": int(eval_workers), "backend": backend,
         }
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         for agent in agents:
@@ -285,6 +298,7 @@ def run_benchmark(
                 spec = RunSpec(
                     agent, seed, env_id, s, int(budget), agent_kwargs.get(agent, {}), str(folder),
                     eval_workers=int(eval_workers), backend=backend, ray_address=ray_address,
+                    budget_epochs=budget_epochs,
                 )
                 # Raises for a folder of other settings, before anything below is deleted.
                 state = run_state(run_folder(folder, agent, seed), spec, hparams[agent])
@@ -300,7 +314,8 @@ def run_benchmark(
     if len(names) > 1:
         top = {
             "env_id": env_id, "settings": dict(zip(names, settings, strict=True)), "agents": agents,
-            "seeds": seed_list, "budget": budget, "agent_kwargs": agent_kwargs, "command": command,
+            "seeds": seed_list, "budget": budget, "budget_epochs": budget_epochs, "agent_kwargs": agent_kwargs,
+            "command": command,
         }
         (out / CONFIG_FILE).write_text(json.dumps(top, indent=2))
 

@@ -88,17 +88,53 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
 
 
 # -- statistics of the run folders ------------------------------------------------
-def run_figures(history: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-run figures from a history: best reward, best-validation record, best-so-far curve."""
-    reward = np.array([r["reward"] for r in history], dtype=float)
-    val = np.array([r["val_accuracy"] for r in history], dtype=float)
-    best_val = history[int(np.argmax(val))]  # argmax returns the first of ties
+def run_figures(
+    history: list[dict[str, Any]], budget_epochs: int | None = None, max_epochs: int | None = None
+) -> dict[str, Any]:
+    """Per-run figures from a history: best reward, best-validation record, best-so-far curve.
+
+    Only full-fidelity evaluations count (no ``epochs``, or the full budget
+    ``max_epochs``): a short training's score is not a result. The curve is
+    the best reward after each evaluation, or with ``budget_epochs`` after
+    each epoch trained 1..``budget_epochs`` (NaN before the first full one).
+    """
+    full = [r for r in history if r.get("epochs") in (None, max_epochs)]
+    if not full:
+        length = len(history) if budget_epochs is None else budget_epochs
+        return {"best_reward": math.nan, "test_accuracy": None, "latency_ms": None,
+                "curve": np.full(length, math.nan)}
+    reward = np.array([r["reward"] for r in full], dtype=float)
+    val = np.array([r["val_accuracy"] for r in full], dtype=float)
+    best_val = full[int(np.argmax(val))]  # argmax returns the first of ties
+    if budget_epochs is None:
+        counted = np.array([r["reward"] if r.get("epochs") in (None, max_epochs) else -math.inf for r in history])
+        curve = np.maximum.accumulate(counted)
+        curve[~np.isfinite(curve)] = math.nan
+    else:
+        used = np.cumsum([r.get("epochs_trained") or 0 for r in history])
+        best = np.maximum.accumulate([r["reward"] if r.get("epochs") in (None, max_epochs) else -math.inf
+                                      for r in history])
+        # After e epochs: the best of the evaluations whose epochs were all spent by then.
+        at = np.searchsorted(used, np.arange(1, budget_epochs + 1), side="right") - 1
+        curve = np.where(at >= 0, best[np.clip(at, 0, None)], -math.inf)
+        curve[~np.isfinite(curve)] = math.nan
     return {
         "best_reward": float(reward.max()),
         "test_accuracy": best_val["test_accuracy"],
         "latency_ms": best_val["latency_ms"],
-        "curve": np.maximum.accumulate(reward),
+        "curve": curve,
     }
+
+
+def is_finished(summary: dict[str, Any], evaluations: int) -> bool:
+    """Whether a run spent its whole budget: every evaluation, or (with an epochs budget) its epochs."""
+    done = summary.get("num_evaluated")
+    if done != evaluations:
+        return False
+    epochs = summary.get("budget_epochs")
+    if epochs is not None and (summary.get("epochs_trained") or 0) >= epochs:
+        return True
+    return done == summary.get("budget")
 
 
 def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -113,12 +149,13 @@ def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
         table, reward_fn = parts.table, parts.reward
         latency_weight = reward_fn.latency_weight
         if table is None:
-            return {"latency_weight": latency_weight}
+            return {"latency_weight": latency_weight, "max_epochs": parts.evaluator.max_epochs()}
         val = np.asarray(table.column(table.roles["val"]), dtype=float)
         lat_name = table.roles["latency"]
         lat = None if lat_name is None else np.asarray(table.column(lat_name), dtype=float)
         info: dict[str, Any] = {
-            "latency_weight": latency_weight, "table_path": str(table.path), "rows": len(table),
+            "latency_weight": latency_weight, "max_epochs": parts.evaluator.max_epochs(),
+            "table_path": str(table.path), "rows": len(table),
             "exhaustive": bool(table.is_exhaustive), "val": val, "latency": lat,
         }
         # With latency measured on this host the reward is not a function of the table.
@@ -200,7 +237,7 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
             if summary is None:
                 continue
             history = folder.read_history()
-            if len(history) == budget and summary.get("num_evaluated") == budget:
+            if is_finished(summary, len(history)):
                 histories[agent][seed] = history
 
     records = [r for runs in histories.values() for h in runs.values() for r in h]
@@ -211,8 +248,9 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
         pareto = _pareto_reference(ref, records)
 
     methods: dict[str, Any] = {}
+    budget_epochs = config.get("budget_epochs")
     for agent, runs in histories.items():
-        figures = {seed: run_figures(h) for seed, h in runs.items()}
+        figures = {seed: run_figures(h, budget_epochs, ref.get("max_epochs")) for seed, h in runs.items()}
         entry: dict[str, Any] = {
             "runs": len(runs),
             "seeds": sorted(runs),
@@ -238,14 +276,16 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
                 acc = np.array([r["val_accuracy"] for r in h])
                 fractions.append(hypervolume(lat, acc, pareto["ref_latency_ms"]) / pareto["front_hv"])
             entry["hv_fraction"] = _stat(fractions)
-        curves = np.array([f["curve"] for f in figures.values()]) if figures else np.empty((0, budget))
+        length = budget if budget_epochs is None else budget_epochs
+        curves = np.array([f["curve"] for f in figures.values()]) if figures else np.empty((0, length))
         stats = [mean_ci(curves[:, i]) for i in range(curves.shape[1])] if len(curves) else []
         entry["curve"] = {"mean": [m for m, _ in stats], "ci": [c for _, c in stats]}
         methods[agent] = entry
 
     summary = {
         "env_id": config["env_id"], "env_kwargs": config["env_kwargs"], "budget": budget,
-        "seeds": config["seeds"], "agents": config["agents"], "agent_kwargs": config.get("agent_kwargs", {}),
+        "budget_epochs": budget_epochs, "seeds": config["seeds"], "agents": config["agents"],
+        "agent_kwargs": config.get("agent_kwargs", {}),
         "command": config.get("command"),
         "table": None if "rows" not in ref else {
             k: ref.get(k) for k in ("table_path", "rows", "exhaustive", "optimum_reward", "optimum_arch",
