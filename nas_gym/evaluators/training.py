@@ -32,6 +32,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -295,6 +296,12 @@ class TrainingEvaluator(Evaluator):
             trained, partial if timed out; None if training diverged or never
             took a step) and, with early stopping, ``extra["best_epoch"]``.
         """
+        metrics = self._build_and_train(arch, self._train_and_score)
+        logger.debug("%s: %s", arch, metrics)
+        return metrics
+
+    def _build_and_train(self, arch: Architecture, train: Callable[[nn.Module, int, int, float], Metrics]) -> Metrics:
+        """Build ``arch`` under the seed, count it, and ``train(model, params, flops, start)``; ``cost_s`` set."""
         _import_optimizer_machinery()
         start = time.perf_counter()
         threads = torch.get_num_threads()
@@ -308,11 +315,10 @@ class TrainingEvaluator(Evaluator):
                 model = arch.space.build(arch, self.task)
                 params = count_params(model)
                 flops = count_flops(model, self.task.input_shape)
-                metrics = self._train_and_score(model.to(self.device), params, flops, start)
+                metrics = train(model.to(self.device), params, flops, start)
         finally:
             torch.set_num_threads(threads)
         metrics.cost_s = time.perf_counter() - start
-        logger.debug("%s: %s", arch, metrics)
         return metrics
 
     # -- fidelity: training to fewer epochs than the budget, continued from checkpoints --------------------
@@ -353,21 +359,9 @@ class TrainingEvaluator(Evaluator):
         if self.early_stopping_patience is not None:
             raise ConfigError("TrainingEvaluator: fidelities (epochs per episode) need early_stopping_patience=None; "
                               "early stopping would report weights from before the requested epoch.")
-        _import_optimizer_machinery()
-        start = time.perf_counter()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self.num_threads)
-        try:
-            with fork_rng(self.device):
-                torch.manual_seed(self.seed)
-                model = arch.space.build(arch, self.task)
-                params = count_params(model)
-                flops = count_flops(model, self.task.input_shape)
-                metrics = self._train_to(arch, model.to(self.device), int(epochs), params, flops, start)
-        finally:
-            torch.set_num_threads(threads)
-        metrics.cost_s = time.perf_counter() - start
-        return metrics
+        return self._build_and_train(
+            arch, lambda model, params, flops, start: self._train_to(arch, model, int(epochs), params, flops, start)
+        )
 
     def _train_to(self, arch: Architecture, model: nn.Module, epochs: int, params: int, flops: int,
                   start: float) -> Metrics:
