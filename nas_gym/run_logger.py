@@ -26,11 +26,13 @@ class RunLogger:
         progress: Show a progress bar of ``total`` evaluations.
         total: Evaluations in the budget.
         desc: Label of the progress bar.
+        total_epochs: An epochs budget: the bar then counts epochs trained (``log_evaluation``'s ``epochs_trained``).
     """
 
     def __init__(
         self, out_dir: str | os.PathLike | None, hparams: dict[str, Any] | None = None, *,
         purge_step: int | None = None, progress: bool = False, total: int = 0, desc: str = "",
+        total_epochs: int | None = None,
     ):
         self.writer = None
         if out_dir is not None:
@@ -44,7 +46,11 @@ class RunLogger:
         if progress:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit="arch")
+            by_epochs = total_epochs is not None
+            self._bar = tqdm(
+                total=total_epochs if by_epochs else total, desc=desc, unit="epoch" if by_epochs else "arch"
+            )
+        self._by_epochs = total_epochs is not None
 
     def log_evaluation(
         self, record: dict[str, Any], search_cost_s: float, *, replayed: bool = False, epochs_trained: int | None = None
@@ -73,7 +79,10 @@ class RunLogger:
             if record.get("epochs") is not None:
                 self.writer.add_scalar("nas/fidelity_epochs", record["epochs"], step)
         if self._bar is not None:
-            self._bar.update(1)
+            if self._by_epochs:
+                self._bar.update(min(epochs_trained or 0, self._bar.total) - self._bar.n)
+            else:
+                self._bar.update(1)
             if not replayed:
                 self._bar.set_postfix(best=f"{record['best_reward']:.4f}")
 

@@ -226,6 +226,7 @@ class SearchRun:
         self.logger = RunLogger(
             self.out_dir, {"agent": agent, "seed": seed, **self.hparams}, purge_step=1 if self._replay else None,
             progress=progress, total=self.budget.evaluations, desc=f"{agent} on {env_id}",
+            total_epochs=self.budget.epochs,
         )
 
     # -- what methods use ----------------------------------------------------------
