@@ -87,11 +87,20 @@ class EnvParts:
 
     @property
     def task(self) -> Task:
-        """The task (dataset), loaded on first use so that table envs never load one."""
+        """The task (dataset), loaded on first use so that table envs never load one.
+
+        Raises:
+            ConfigError: The space cannot build for the task (``SearchSpace.check_task``).
+        """
         if self._task is None:
             from nas_gym.tasks import make_task
 
-            self._task = make_task(self.task_name, **self.task_kwargs)
+            task = make_task(self.task_name, **self.task_kwargs)
+            # Space and task are checked together here, where the task is first loaded, rather than in
+            # build_parts: a part that trains or times networks loads it while the env is made (so a
+            # convolutional space on a vector task fails at gym.make), and a table env never loads one.
+            self.space.check_task(task)
+            self._task = task
         return self._task
 
     def close(self) -> None:

@@ -148,9 +148,9 @@ class NASEnv(gym.Env):
 
     | parameter | type | default | description |
     |---|---|---|---|
-    | ``space`` | str | ``"layers"`` | search space: ``layers``, ``nb201`` or any in ``nas_gym.spaces.SPACES`` |
+    | ``space`` | str | ``"layers"`` | search space: ``layers``, ``nb201``, ``mlp`` (fully connected, for any input; the one for vector tasks) or any in ``nas_gym.spaces.SPACES`` |
     | ``space_kwargs`` | dict | ``{}`` | options of the space (e.g. ``num_layers``) |
-    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``npz`` or any in ``nas_gym.tasks.TASKS`` |
+    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` (feature vectors: ``space="mlp"`` only), ``npz`` or any in ``nas_gym.tasks.TASKS`` |
     | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
     | ``evaluator`` | str | ``"train"`` | ``train`` (real training), ``table``, ``surrogate`` (a fitted model's prediction; ``NAS-Surrogate-v0``'s), ``zero_cost`` (a training-free proxy on one batch of ``task``; a table stays the stand-alone reference), or any in ``nas_gym.evaluators.EVALUATORS`` |
     | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |

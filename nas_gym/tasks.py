@@ -4,12 +4,23 @@
   10 classes), shape ``(1, 8, 8)``, scaled to [0, 1].
 - ``mnist1d``: MNIST-1D generated locally by the ``mnist1d`` package (no
   download), 4,000 + 1,000 signals of length 40, 10 classes, shape ``(1, 40)``.
+- ``wine``: scikit-learn's bundled wine recognition data (178 samples, 13
+  chemical measurements, 3 cultivars), shape ``(13,)``.
+- ``breast_cancer``: scikit-learn's bundled Wisconsin diagnostic breast cancer
+  data (569 samples, 30 features, 2 classes: 0 malignant, 1 benign), shape ``(30,)``.
 - ``npz``: the user's own ``.npz`` file with arrays ``x`` and ``y`` (optionally
   ``x_val``/``y_val`` and ``x_test``/``y_test``); loaded with
   ``allow_pickle=False``.
 
-Inputs are float32 arrays shaped ``(N, C, H, W)`` (images) or ``(N, C, L)``
-(signals); labels are int64 class indices ``0..num_classes-1``.
+Inputs are float32 arrays shaped ``(N, C, H, W)`` (images), ``(N, C, L)``
+(signals) or ``(N, D)`` (feature vectors of the tabular tasks, which only the
+``mlp`` search space builds for); labels are int64 class indices
+``0..num_classes-1``. ``digits`` and the tabular tasks are split 60/20/20
+with ``split_seed``. The tabular tasks are standardised per feature with the
+mean and standard deviation of their *training* split, computed after the
+seeded split, so no statistic of the validation or test examples leaks in.
+A 2-D ``x`` in an ``npz`` file stays a one-channel signal ``(N, 1, D)``, as
+before, so the convolutional spaces build for it (the ``mlp`` space flattens it).
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ class Task:
     """A classification dataset split into train, validation and test parts.
 
     Attributes:
-        name: Task name (``digits``, ``mnist1d`` or ``npz:<file>``).
+        name: Task name (``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` or ``npz:<file>``).
         x_train, y_train, x_val, y_val, x_test, y_test: The splits.
         num_classes: Number of classes.
         fingerprint: Digest of the data and split (part of cache keys).
@@ -54,7 +65,7 @@ class Task:
 
     @property
     def spatial_dims(self) -> int:
-        """1 for signals ``(C, L)``, 2 for images ``(C, H, W)``."""
+        """0 for feature vectors ``(D,)``, 1 for signals ``(C, L)``, 2 for images ``(C, H, W)``."""
         return len(self.input_shape) - 1
 
 
@@ -109,6 +120,55 @@ def _digits(split_seed: int) -> Task:
     images, target = _load_digits()
     x = (images / 16.0).astype(np.float32)[:, None, :, :]
     return _finish("digits", _split(x, target, (0.2, 0.2), split_seed), 10)
+
+
+#: Tabular tasks: the CSV inside scikit-learn's ``datasets/data/`` folder and the scikit-learn loader of the same data.
+_TABULAR = {"wine": ("wine_data.csv", "load_wine"), "breast_cancer": ("breast_cancer.csv", "load_breast_cancer")}
+
+
+def _load_tabular(file_name: str, loader: str) -> tuple[np.ndarray, np.ndarray]:
+    """A bundled scikit-learn CSV as (features ``(N, D)``, labels), read without importing scikit-learn.
+
+    The file's first line is ``n_samples,n_features,<class names...>`` and
+    every other line is the features and then the integer label, which is
+    what ``sklearn.datasets.load_csv_data`` parses too (see
+    :func:`_load_digits` for why it is read here). Where the file is missing
+    or its layout differs from that header, ``sklearn.datasets.<loader>`` is
+    asked instead.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / file_name
+        try:
+            with open(path) as f:
+                n_samples, n_features = (int(n) for n in f.readline().split(",")[:2])
+                data = np.loadtxt(f, delimiter=",", ndmin=2)
+        except (OSError, ValueError):
+            data, n_samples, n_features = None, 0, 0
+        if data is not None and data.shape == (n_samples, n_features + 1):
+            return data[:, :-1], data[:, -1].astype(int)
+    import sklearn.datasets  # a layout this reader does not know: ask scikit-learn
+
+    bunch = getattr(sklearn.datasets, loader)()
+    return bunch.data, bunch.target
+
+
+def _standardised(parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Scale every feature of each split by the training split's mean and standard deviation."""
+    x_train = parts[0].astype(np.float64)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    std[std == 0] = 1.0  # a constant feature stays constant (zero) instead of becoming NaN
+    return tuple(((p - mean) / std).astype(np.float32) if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=8)
+def _tabular(name: str, split_seed: int) -> Task:
+    file_name, loader = _TABULAR[name]
+    x, y = _load_tabular(file_name, loader)
+    num_classes = int(y.max()) + 1
+    return _finish(name, _standardised(_split(x, y, (0.2, 0.2), split_seed)), num_classes)
 
 
 @functools.lru_cache(maxsize=8)
@@ -241,7 +301,11 @@ def make_task(name: str = "digits", *, path: str | None = None, split_seed: int 
     """Load a task by its name in :data:`TASKS`.
 
     Args:
-        name: ``digits``, ``mnist1d`` or ``npz``.
+        name: ``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` or ``npz``.
+            The tabular ``wine`` and ``breast_cancer`` give feature vectors
+            ``(D,)`` (``input_shape == (D,)``, ``spatial_dims == 0``),
+            standardised with the training split's mean and standard
+            deviation; only the ``mlp`` search space builds for them.
         path: The ``.npz`` file (only for ``npz``).
         split_seed: Seed of the train/validation/test split.
 
@@ -263,4 +327,8 @@ def _npz_task(path: str | None, split_seed: int) -> Task:
 TASKS: Registry[Task] = Registry("task", group="nas_gym.tasks")
 TASKS.register("digits", lambda path, split_seed: _digits(split_seed), takes=make_task, fixed=("name",))
 TASKS.register("mnist1d", lambda path, split_seed: _mnist1d(split_seed), takes=make_task, fixed=("name",))
+TASKS.register("wine", lambda path, split_seed: _tabular("wine", split_seed), takes=make_task, fixed=("name",))
+TASKS.register(
+    "breast_cancer", lambda path, split_seed: _tabular("breast_cancer", split_seed), takes=make_task, fixed=("name",)
+)
 TASKS.register("npz", _npz_task, takes=make_task, fixed=("name",))

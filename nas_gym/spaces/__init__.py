@@ -4,6 +4,9 @@
   op, width, kernel, activation and more; the default space of ``NAS-v0``.
 - ``nb201`` (:class:`NB201Space`): the NAS-Bench-201 cell, with the
   benchmark's arch strings.
+- ``mlp`` (:class:`MLPSpace`): fully connected networks (width, activation,
+  norm and dropout per layer slot) for any input, the one space that builds
+  for the tabular tasks' feature vectors.
 
 Use :func:`make_space` to build one by name from plain-data arguments; a new space
 is a :class:`SearchSpace` subclass and one ``SPACES.register`` line.
@@ -16,21 +19,23 @@ from typing import Any
 from nas_gym.registry import Registry
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import LayersSpace
+from nas_gym.spaces.mlp import MLPSpace
 from nas_gym.spaces.nb201 import NB201Space
 
 #: Search spaces by name; a space's user arguments are its constructor's.
 SPACES: Registry[SearchSpace] = Registry("space", group="nas_gym.spaces")
 SPACES.register("layers", LayersSpace)
 SPACES.register("nb201", NB201Space)
+SPACES.register("mlp", MLPSpace)
 
-__all__ = ["SPACES", "Architecture", "Decision", "LayersSpace", "NB201Space", "SearchSpace", "make_space"]
+__all__ = ["SPACES", "Architecture", "Decision", "LayersSpace", "MLPSpace", "NB201Space", "SearchSpace", "make_space"]
 
 
 def make_space(name: str, **kwargs: Any) -> SearchSpace:
     """Build a search space by registry name.
 
     Args:
-        name: A name in :data:`SPACES` (``layers`` or ``nb201``).
+        name: A name in :data:`SPACES` (``layers``, ``nb201`` or ``mlp``).
         **kwargs: Constructor arguments of that space (plain data).
 
     Returns:

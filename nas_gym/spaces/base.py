@@ -246,6 +246,16 @@ class SearchSpace(abc.ABC):
         return sum(1 for _ in self.enumerate())
 
     # -- networks -------------------------------------------------------------
+    def check_task(self, task: Task) -> None:  # noqa: B027  (an optional hook: by default every task is fine)
+        """Refuse a task this space cannot build for (any task by default).
+
+        The env calls it when it first loads its task, so a mismatch fails at
+        ``gym.make`` rather than at the first episode's end.
+
+        Raises:
+            ConfigError: Saying why, and which space would build for ``task``.
+        """
+
     @abc.abstractmethod
     def build(self, arch: Architecture, task: Task) -> nn.Module:
         """Build a trainable ``torch.nn.Module`` for ``task`` (logits out)."""

@@ -78,6 +78,19 @@ def nd_layers(dims: int) -> NdLayers:
     )
 
 
+def check_spatial_task(space: str, task: Task) -> None:
+    """Refuse a task of feature vectors ``(D,)`` for the convolutional space named ``space``.
+
+    Raises:
+        ConfigError: If ``task.spatial_dims == 0``, naming the task and suggesting ``space="mlp"``.
+    """
+    if task.spatial_dims == 0:
+        raise ConfigError(
+            f"Space {space!r} builds convolutional networks for signals (C, L) or images (C, H, W), but task "
+            f"{task.name!r} has feature vectors of shape {task.input_shape}. Use space='mlp' for vector inputs."
+        )
+
+
 def _out_size(spatial: tuple[int, ...], stride: int) -> tuple[int, ...]:
     # "Same" padding with odd kernels gives ceil(n / stride), which never drops below 1.
     return tuple(-(-n // stride) for n in spatial)
@@ -577,8 +590,17 @@ class LayersSpace(SearchSpace):
             )
 
     # -- networks ---------------------------------------------------------------------
+    def check_task(self, task: Task) -> None:
+        """Refuse a task of feature vectors (``spatial_dims == 0``): use the ``mlp`` space for those.
+
+        Raises:
+            ConfigError: Naming the task and suggesting ``space="mlp"``.
+        """
+        check_spatial_task(self.name, task)
+
     def _layer_plan(self, arch: Architecture, task: Task) -> tuple[list[tuple], tuple]:
         """Per-slot keys (identity slots dropped) and the head key."""
+        self.check_task(task)
         dims = task.spatial_dims
         nd_layers(dims)  # fail here, with the reason, for inputs that are neither 1-D nor 2-D
         channels, spatial = task.input_shape[0], tuple(task.input_shape[1:])
@@ -618,6 +640,9 @@ class LayersSpace(SearchSpace):
         Uses ``Conv1d``/``Conv2d`` (and matching pools and norms) by
         ``task.spatial_dims``; convolutions and pools use "same" padding, so
         only stride-2 slots shrink the input (to ``ceil(n / 2)``, never below 1).
+
+        Raises:
+            ConfigError: For a task of feature vectors (see :meth:`check_task`).
         """
         keys, head = self._layer_plan(arch, task)
         return LayersNet([self.build_op(k)[0] for k in keys], self.build_op(head)[0])

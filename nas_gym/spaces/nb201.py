@@ -20,7 +20,7 @@ from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
-from nas_gym.spaces.layers import Head, nd_layers
+from nas_gym.spaces.layers import Head, check_spatial_task, nd_layers
 from nas_gym.tasks import Task
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -283,12 +283,21 @@ class NB201Space(SearchSpace):
         return arch if rep == arch.indices else Architecture(self, rep)
 
     # -- networks ---------------------------------------------------------------------
+    def check_task(self, task: Task) -> None:
+        """Refuse a task of feature vectors (``spatial_dims == 0``): use the ``mlp`` space for those.
+
+        Raises:
+            ConfigError: Naming the task and suggesting ``space="mlp"``.
+        """
+        check_spatial_task(self.name, task)
+
     def _macro(self, task: Task) -> list[tuple]:
         """List the skeleton in forward order: stem, cells and reductions, head.
 
         Cells appear as ``("nb201/cell", dims, C, *spatial)``; the other
         entries are per-op keys already.
         """
+        self.check_task(task)
         dims = task.spatial_dims
         nd_layers(dims)  # fail here, with the reason, for inputs that are neither 1-D nor 2-D
         c_in, spatial = task.input_shape[0], tuple(task.input_shape[1:])
@@ -310,6 +319,9 @@ class NB201Space(SearchSpace):
         Stem conv 3x3 + BN to ``channels``; three stages of
         ``cells_per_stage`` cells with C, 2C, 4C channels, separated by
         stride-2 residual blocks; BN-ReLU, global average pool, linear.
+
+        Raises:
+            ConfigError: For a task of feature vectors (see :meth:`check_task`).
         """
         ops = tuple(OPS[o] for o in arch.indices)
         return nn.Sequential(

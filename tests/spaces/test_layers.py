@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nas_gym.error import ArchitectureError, ConfigError
-from nas_gym.spaces import SPACES, LayersSpace, NB201Space, make_space
+from nas_gym.spaces import SPACES, LayersSpace, MLPSpace, NB201Space, make_space
 from nas_gym.tasks import make_task
 
 CONFIGS = {
@@ -326,7 +326,9 @@ def test_fields_that_never_matter_are_not_decisions():
 
 
 def test_make_space():
-    assert {name: SPACES.entry(name).factory for name in SPACES} == {"layers": LayersSpace, "nb201": NB201Space}
+    assert {name: SPACES.entry(name).factory for name in SPACES} == {
+        "layers": LayersSpace, "nb201": NB201Space, "mlp": MLPSpace,
+    }
     assert make_space("layers", num_layers=2).num_layers == 2
     assert isinstance(make_space("nb201"), NB201Space)
     with pytest.raises(ConfigError, match=r"Unknown space 'nb210'. Did you mean 'nb201'\?"):
