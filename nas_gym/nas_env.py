@@ -360,7 +360,14 @@ class NASEnv(gym.Env):
         unknown = [k for k in options if k != "epochs"]
         if unknown:
             raise ConfigError(f"reset() got unknown option(s) {unknown}; the one option is 'epochs' (the fidelity).")
-        epochs = options["epochs"]
+        return self.check_fidelity(options["epochs"])
+
+    def check_fidelity(self, epochs: Any) -> int | None:
+        """``epochs`` as a fidelity this env serves (None: the full budget).
+
+        Raises:
+            ConfigError: Not an integer in 1..the evaluator's full budget, or the evaluator has no fidelities.
+        """
         if epochs is None:
             return None
         most = self.parts.evaluator.max_epochs()

@@ -430,7 +430,7 @@ class SearchRun:
             )
         actions = self._actions(arch)
         if epochs is not None:
-            self.env.unwrapped._check_options({"epochs": epochs})  # refused here, not in a worker
+            self.env.unwrapped.check_fidelity(epochs)  # refused here, not in a worker
         known = self._replayed_metrics(self.num_evaluated + self.pending, actions, epochs)
         # Resuming: scored from the history by this process's env, by no worker.
         info = None if known is None else self._final_info(self.env.unwrapped.score(self._arch(actions), known))
