@@ -117,7 +117,9 @@ class Evaluation:
         return Metrics(
             val_accuracy=self.val_accuracy, test_accuracy=self.test_accuracy, latency_ms=self.latency_ms,
             params=self.params, flops=self.flops, cost_s=self.cost_s, diverged=self.diverged,
-            timed_out=self.timed_out, extra={"cached": self.cached, **self.extra},
+            timed_out=self.timed_out,
+            # epochs_trained is the run's count, not a measurement: scoring again must not carry it.
+            extra={"cached": self.cached, **{k: v for k, v in self.extra.items() if k != "epochs_trained"}},
         )
 
     # -- the final step's info ----------------------------------------------------------
