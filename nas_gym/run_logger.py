@@ -53,7 +53,8 @@ class RunLogger:
         self._by_epochs = total_epochs is not None
 
     def log_evaluation(
-        self, record: dict[str, Any], search_cost_s: float, *, replayed: bool = False, epochs_trained: int | None = None
+        self, record: dict[str, Any], search_cost_s: float, *, replayed: bool = False,
+        epochs_trained: int | None = None, best_full_reward: float | None = None,
     ) -> None:
         """The ``nas/*`` scalars of one history record (x = architectures evaluated), and a tick of the bar.
 
@@ -63,6 +64,8 @@ class RunLogger:
             replayed: The record is a resumed run's replay: the bar shows no new best for it.
             epochs_trained: The run's epochs trained so far (envs that train): adds ``nas/epochs_trained``, and
                 ``nas/best_reward_by_epochs`` with epochs trained as x, for comparing methods at equal epochs.
+            best_full_reward: The best reward of a full-fidelity evaluation so far (what
+                ``nas/best_reward_by_epochs`` shows: a short training's score is not a result).
         """
         if self.writer is not None:
             step = record["index"] + 1
@@ -75,7 +78,8 @@ class RunLogger:
             self.writer.add_scalar("nas/search_cost_s", search_cost_s, step)
             if epochs_trained is not None:
                 self.writer.add_scalar("nas/epochs_trained", epochs_trained, step)
-                self.writer.add_scalar("nas/best_reward_by_epochs", record["best_reward"], epochs_trained)
+                if best_full_reward is not None and math.isfinite(best_full_reward):
+                    self.writer.add_scalar("nas/best_reward_by_epochs", best_full_reward, epochs_trained)
             if record.get("epochs") is not None:
                 self.writer.add_scalar("nas/fidelity_epochs", record["epochs"], step)
         if self._bar is not None:

@@ -573,6 +573,7 @@ class SearchRun:
         self.logger.log_evaluation(
             record, self.elapsed_s, replayed=replaying,
             epochs_trained=None if self.max_epochs is None else self._epochs_trained,
+            best_full_reward=None if self.best_full_fidelity is None else self._best_full_key[1],
         )
 
     def _count_epochs(self, evaluation: Evaluation) -> Evaluation:
