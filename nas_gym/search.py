@@ -423,7 +423,9 @@ class SearchRun:
                 pending architectures already reach it (or time is up).
             ConfigError: The actions do not form a valid architecture.
         """
-        if self.time_is_up or self.epochs_are_up or self.num_evaluated + self.pending >= self.budget.evaluations:
+        if self.epochs_are_up:
+            raise BudgetExhausted(f"Budget of {self.budget.epochs} epochs is spent ({self._epochs_trained} trained).")
+        if self.time_is_up or self.num_evaluated + self.pending >= self.budget.evaluations:
             raise BudgetExhausted(
                 f"Budget of {self.budget.evaluations} evaluations is spent or fully submitted "
                 f"({self.num_evaluated} evaluated, {self.pending} pending)."
@@ -435,6 +437,7 @@ class SearchRun:
         # Resuming: scored from the history by this process's env, by no worker.
         info = None if known is None else self._final_info(self.env.unwrapped.score(self._arch(actions), known))
         self._scheduler.submit(actions, info, epochs)
+
     def result(self) -> dict[str, Any]:
         """Wait for the oldest submitted evaluation, record it and return its final-step ``info``.
 
