@@ -187,7 +187,10 @@ class NASEnv(gym.Env):
       weight, limit or objective that cannot apply raises ``ConfigError``
       (it was silently ignored), on ``NAS-Bench-201-v0`` an explicit one
       turns the embedded table's latency column on, and the final step's
-      action mask is the first decision's (it was all False).
+      action mask is the first decision's (it was all False). Since the
+      multi-fidelity release, ``reset(options={"epochs": e})`` sets a fidelity
+      (no option: the full budget, as before), and other options raise
+      ``ConfigError`` (they were ignored).
     * v1 (``NAS-Bench-201-v1``): the embedded table's latency column is on by
       default, so the default reward has its latency term
       (``latency_weight`` 0.1, target the column's median). ``NAS-v0`` has
