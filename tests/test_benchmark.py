@@ -308,7 +308,7 @@ def test_a_benchmark_at_an_equal_budget_of_epochs(tmp_path):
               "evaluator_kwargs": {"epochs": 3, "train_fraction": 0.1, "num_threads": 1}}
     out = tmp_path / "bench"
     result = run_benchmark(["hyperband", "random"], "NAS-v0", kwargs, seeds=2, budget=12, budget_epochs=12,
-                           out_dir=out, workers=2, progress=False)
+                           out_dir=out, workers=1, progress=False)
     assert not result.failed and len(result.ran) == 4
     methods = result.summary["methods"]
     for agent in ("hyperband", "random"):
@@ -317,7 +317,7 @@ def test_a_benchmark_at_an_equal_budget_of_epochs(tmp_path):
     assert np.isnan(methods["random"]["curve"]["mean"][1]) and not np.isnan(methods["random"]["curve"]["mean"][2])
     assert "12 epochs trained per run" in (out / "summary.md").read_text()
     again = run_benchmark(["hyperband", "random"], "NAS-v0", kwargs, seeds=2, budget=12, budget_epochs=12,
-                          out_dir=out, workers=2, progress=False)
+                          out_dir=out, workers=1, progress=False)
     assert len(again.skipped) == 4 and not again.ran
     with pytest.raises(ConfigError, match="trains nothing"):
         run_benchmark(["random"], "NAS-Bench-201-v0", {}, seeds=1, budget=5, budget_epochs=5, out_dir=tmp_path / "t")
