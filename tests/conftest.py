@@ -28,3 +28,14 @@ def nb201_table() -> str:
 def nb201_kwargs(nb201_table) -> dict:
     """Env kwargs of NAS-Bench-201-v0 on CIFAR-100 columns, pure accuracy."""
     return {"table": nb201_table, "val_column": "c100_valid", "test_column": "c100_test", "latency_weight": 0}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module's tests (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -102,9 +102,16 @@ class SearchSpace(abc.ABC):
 
     @property
     def key(self) -> str:
-        """Stable identity: space name plus a digest of its configuration."""
-        cfg = json.dumps(self.config(), sort_keys=True, default=str)
-        return f"{self.name}:{hashlib.sha1(cfg.encode()).hexdigest()[:10]}"
+        """Stable identity: space name plus a digest of its configuration.
+
+        Computed once (a space's configuration never changes after it is
+        built): every ``Architecture`` reads it, so it is on the env's hot path.
+        """
+        key = self.__dict__.get("_key")
+        if key is None:
+            cfg = json.dumps(self.config(), sort_keys=True, default=str)
+            key = self.__dict__["_key"] = f"{self.name}:{hashlib.sha1(cfg.encode()).hexdigest()[:10]}"
+        return key
 
     @property
     def num_decisions(self) -> int:

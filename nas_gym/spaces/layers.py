@@ -367,12 +367,6 @@ class LayersSpace(SearchSpace):
             for i in range(self.num_layers)
             for f in self._fields
         )
-        self._key = super().key
-
-    @property
-    def key(self) -> str:
-        """Stable identity (cached: the configuration never changes)."""
-        return self._key
 
     def config(self) -> dict[str, Any]:
         """Return the constructor arguments as plain data."""

@@ -196,14 +196,8 @@ class NB201Space(SearchSpace):
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self.decisions = tuple(Decision(f"edge{to}<-{i}", OPS) for to, i in EDGES)
-        self._key = super().key
         self._by_string: dict[str, Architecture] | None = None
         self._canonical: dict[tuple[int, ...], tuple[int, ...]] | None = None
-
-    @property
-    def key(self) -> str:
-        """Stable identity (cached: the configuration never changes)."""
-        return self._key
 
     def config(self) -> dict[str, Any]:
         """Return the constructor arguments as plain data."""

@@ -25,13 +25,8 @@ def space():
     return NB201Space()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run the tiny networks on one thread: threads only add overhead here, and more on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: Tiny networks run on one thread: more only add overhead here, and more still on a busy machine.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
