@@ -98,7 +98,8 @@ def run_figures(
     the best reward after each evaluation, or with ``budget_epochs`` after
     each epoch trained 1..``budget_epochs`` (NaN before the first full one).
     """
-    full = [r for r in history if r.get("epochs") in (None, max_epochs)]
+    is_full = [r.get("epochs") in (None, max_epochs) for r in history]
+    full = [r for r, f in zip(history, is_full, strict=True) if f]
     if not full:
         length = len(history) if budget_epochs is None else budget_epochs
         return {"best_reward": math.nan, "test_accuracy": None, "latency_ms": None,
@@ -106,18 +107,16 @@ def run_figures(
     reward = np.array([r["reward"] for r in full], dtype=float)
     val = np.array([r["val_accuracy"] for r in full], dtype=float)
     best_val = full[int(np.argmax(val))]  # argmax returns the first of ties
+    # The best full-fidelity reward after each evaluation (-inf before the first).
+    best = np.maximum.accumulate([r["reward"] if f else -math.inf for r, f in zip(history, is_full, strict=True)])
     if budget_epochs is None:
-        counted = np.array([r["reward"] if r.get("epochs") in (None, max_epochs) else -math.inf for r in history])
-        curve = np.maximum.accumulate(counted)
-        curve[~np.isfinite(curve)] = math.nan
+        curve = best
     else:
         used = np.cumsum([r.get("epochs_trained") or 0 for r in history])
-        best = np.maximum.accumulate([r["reward"] if r.get("epochs") in (None, max_epochs) else -math.inf
-                                      for r in history])
         # After e epochs: the best of the evaluations whose epochs were all spent by then.
         at = np.searchsorted(used, np.arange(1, budget_epochs + 1), side="right") - 1
         curve = np.where(at >= 0, best[np.clip(at, 0, None)], -math.inf)
-        curve[~np.isfinite(curve)] = math.nan
+    curve[~np.isfinite(curve)] = math.nan
     return {
         "best_reward": float(reward.max()),
         "test_accuracy": best_val["test_accuracy"],

@@ -395,7 +395,9 @@ class TrainingEvaluator(Evaluator):
         extra: dict[str, Any] = {"epochs": epochs, "learning_curve": curve, "resumed_from_epoch": done,
                                  "epochs_run": len(curve), "final_train_loss": final_train_loss}
         if not diverged:
-            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"])
+            # The curve's last point is this model's validation accuracy, unless a timeout cut an epoch short.
+            val_acc, val_ok = (curve[-1], True) if curve and not timed_out else self._accuracy(
+                model, d["x_val"], d["y_val"])
             test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"])
             diverged = not (val_ok and test_ok)
         if diverged:
