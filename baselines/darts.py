@@ -1,7 +1,7 @@
 """DARTS: differentiable architecture search (Liu, Simonyan and Yang, ICLR 2019).
 
 DARTS relaxes every searched decision into a softmax-weighted mixture of its
-choices (a supernet, :mod:`baselines.darts_supernet`), trains the operation
+choices (a supernet, :mod:`nas_gym.supernet`), trains the operation
 weights ``w`` and the architecture parameters ``alpha`` by alternating
 gradient steps, and derives a discrete architecture from ``alpha``. The
 derived architecture is then scored by the environment (``run.evaluate``),
@@ -92,7 +92,6 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from baselines.darts_supernet import Supernet, make_supernet
 from nas_gym.device import (
     PRECISIONS,
     autocast,
@@ -121,6 +120,7 @@ from nas_gym.settings import (
     string,
 )
 from nas_gym.spaces import Architecture, SearchSpace
+from nas_gym.supernet import Supernet, make_supernet
 from nas_gym.tasks import Task, make_task
 
 if TYPE_CHECKING:

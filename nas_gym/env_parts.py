@@ -39,7 +39,7 @@ DEFAULT_LATENCY_TARGET_MS = 0.25
 DEFAULT_LATENCY_WEIGHT = 0.1
 #: Evaluators that score an architecture otherwise but read the env's table (the embedded one on ``nb201``) as the
 #: stand-alone reference: its test accuracy and latency fill their metrics.
-TABLE_REFERENCE_EVALUATORS = ("zero_cost",)
+TABLE_REFERENCE_EVALUATORS = ("zero_cost", "supernet")
 #: Latency modes resolved here rather than registered: which latency model they mean depends on the env.
 LATENCY_MODES = ("auto", "requested")
 

@@ -12,6 +12,10 @@ A run folder holds
   the end;
 - ``pareto.json``: where evaluations have latency, the non-dominated set of
   the feasible ones (every metric) and its hypervolume;
+- ``state/evaluator-<n>.pt``: where the env's evaluator has a state of its
+  own that evaluations change (the ``supernet`` evaluator's shared weights),
+  that state after evaluation ``n``, saved before record ``n`` is appended;
+  the last two are kept, so one always matches the history after a kill;
 - ``run.lock``: held while a process writes the folder;
 - TensorBoard event files (written by :class:`nas_gym.run_logger.RunLogger`).
 
@@ -46,6 +50,9 @@ HISTORY_FILE = "history.jsonl"
 SUMMARY_FILE = "summary.json"
 PARETO_FILE = "pareto.json"
 LOCK_FILE = "run.lock"
+STATE_DIR = "state"
+#: Evaluator states kept: the one that matches the history, and one more for a kill between state and record.
+STATES_KEPT = 2
 
 
 def run_meta(
@@ -131,6 +138,34 @@ class RunFolder:
             raise ConfigError(f"{self} is not open for writing: call open(meta) first.")
         self._history.write(json.dumps(record) + "\n")
         self._history.flush()
+
+    def save_state(self, evaluations: int, state: dict[str, Any]) -> None:
+        """Save the evaluator's ``state`` after ``evaluations`` evaluations (atomically; older ones pruned)."""
+        import torch
+
+        folder = self.path / STATE_DIR
+        folder.mkdir(exist_ok=True)
+        path = folder / f"evaluator-{evaluations}.pt"
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        for old in sorted(self._states(), reverse=True)[STATES_KEPT:]:
+            (folder / f"evaluator-{old}.pt").unlink(missing_ok=True)
+
+    def load_state(self, evaluations: int) -> dict[str, Any] | None:
+        """The evaluator state saved after ``evaluations`` evaluations (``weights_only``), or None if there is none."""
+        import torch
+
+        path = self.path / STATE_DIR / f"evaluator-{evaluations}.pt"
+        if not path.exists():
+            return None
+        return torch.load(path, weights_only=True)
+
+    def _states(self) -> list[int]:
+        folder = self.path / STATE_DIR
+        if not folder.is_dir():
+            return []
+        return [int(p.stem.split("-")[1]) for p in folder.glob("evaluator-*.pt") if p.stem.split("-")[1].isdigit()]
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json`` atomically."""

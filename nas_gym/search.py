@@ -69,6 +69,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The keys every ``summary.json`` has (``hypervolume`` where evaluations have latency); methods add others.
+SUMMARY_KEYS = (
+    "env_id", "env_kwargs", "agent", "seed", "budget", "budget_seconds", "budget_epochs", "num_evaluated",
+    "epochs_trained", "wall_s", "search_cost_s", "resumed_from", "best", "best_full_fidelity", "hparams", "workers",
+    "backend", "hypervolume",
+)
+
 
 class ResumeError(NASGymError):
     """A run folder cannot be resumed: the method did not replay its recorded history."""
@@ -178,6 +185,8 @@ class SearchRun:
         self._best_full_key: tuple[bool, float] = (False, -np.inf)
         #: The highest fidelity each architecture (as built) was evaluated at in this run: what its next costs.
         self._trained_to: dict[str, int] = {}
+        #: What a method adds to ``summary.json`` beyond the run's own figures (:meth:`add_to_summary`).
+        self.extra_summary: dict[str, Any] = {}
         self._start = time.perf_counter()
         self.folder = None if self.out_dir is None else RunFolder(self.out_dir)
         try:
@@ -209,6 +218,14 @@ class SearchRun:
             self._release_folder()
             raise
         self.env.reset(seed=self.seed)
+        try:
+            self._stateful = self._restore_evaluator_state(pool)
+        except BaseException:
+            self.env.close()
+            if pool is not None:
+                pool.close()
+            self._release_folder()
+            raise
         #: The evaluator's full training budget in epochs (its largest fidelity), or None where it does not train.
         self.max_epochs: int | None = self.env.unwrapped.evaluator.max_epochs()
         if self.budget.epochs is not None and self.max_epochs is None:
@@ -473,6 +490,16 @@ class SearchRun:
         """Count work a method did outside evaluations (e.g. a zero-cost pre-filter) in ``search_cost_s``."""
         self._search_cost_s += float(seconds)
 
+    def add_to_summary(self, key: str, value: Any) -> None:
+        """Add ``key`` (plain JSON data) to ``summary.json``, e.g. a weight-sharing search's stand-alone result.
+
+        Raises:
+            ConfigError: ``key`` is one of the summary's own keys.
+        """
+        if key in SUMMARY_KEYS:
+            raise ConfigError(f"{key!r} is a key of the run's own summary; pick another name.")
+        self.extra_summary[key] = value
+
     def log_scalar(self, tag: str, value: float) -> None:
         """Log a method-specific scalar against the number of architectures evaluated."""
         self.logger.log_scalar(tag, float(value), self.num_evaluated)
@@ -538,9 +565,43 @@ class SearchRun:
         return Evaluation.from_record(record).metrics()
 
     @property
+    def evaluations(self) -> tuple[Evaluation, ...]:
+        """Every evaluation recorded so far, in order."""
+        return tuple(self._evaluations)
+
+    @property
     def resumed_from(self) -> int:
         """Evaluations that an earlier, interrupted run of this folder had recorded."""
         return len(self._replay)
+
+    def _restore_evaluator_state(self, pool: EvaluationPool | None) -> Any:
+        """The env's evaluator if it has a state of its own (a supernet), restored to match the history.
+
+        Replay scores recorded evaluations without calling the evaluator, so
+        such a state cannot be rebuilt from the history: it is saved with
+        every record (:meth:`RunFolder.save_state`) and loaded here.
+
+        Raises:
+            ConfigError: Such an evaluator with worker processes (each would train its own state).
+            ResumeError: The history has evaluations but no saved state matches them.
+        """
+        evaluator = self.env.unwrapped.evaluator
+        if not getattr(evaluator, "stateful", False):
+            return None
+        if pool is not None:
+            raise ConfigError(
+                f"The {evaluator.name} evaluator trains one shared state in this process, which worker processes "
+                "would each train apart: run it with workers=1."
+            )
+        if self.folder is not None and self._replay:
+            state = self.folder.load_state(len(self._replay))
+            if state is None:
+                raise ResumeError(
+                    f"Cannot resume {self.out_dir}: its history holds {len(self._replay)} evaluations, but "
+                    f"{self.out_dir}/state has no {evaluator.name} state saved after them. Start a new run folder."
+                )
+            evaluator.load_state_dict(state)
+        return evaluator
 
     # -- bookkeeping ----------------------------------------------------------------
     def _record(self, evaluation: Evaluation) -> None:
@@ -572,6 +633,9 @@ class SearchRun:
         record = evaluation.record(index, self._best_key[1])
         self.history.append(record)
         if self.folder is not None and not replaying:
+            if self._stateful is not None:
+                # Before the record: a kill between the two leaves a state one ahead, never one behind.
+                self.folder.save_state(index + 1, self._stateful.state_dict())
             self.folder.append(record)
         self.logger.log_evaluation(
             record, self.elapsed_s, replayed=replaying,
@@ -633,6 +697,7 @@ class SearchRun:
             "hparams": self.hparams,
             "workers": self.workers,
             "backend": self.backend,
+            **self.extra_summary,
         }
 
     def close(self) -> dict[str, Any]:

@@ -186,3 +186,21 @@ def test_sigkill_multi_fidelity_search_with_an_epochs_budget(tmp_path):
     assert [{k: r.get(k) for k in keys} for r in got] == [{k: r.get(k) for k in keys} for r in want]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs_trained"] >= 16 and summary["resumed_from"] == at[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["enas", "spos"])
+def test_sigkill_weight_sharing_search(agent, tmp_path):
+    """Shared weights train inside evaluations, which replay does not redo: the saved supernet state must match."""
+    kwargs = {"evaluator": "supernet", "task": "digits", "latency_weight": 0,
+              "evaluator_kwargs": {"inline_steps": 2, "pretrain_epochs": 1, "bn_batches": 1}}
+    out, reference = tmp_path / "killed", tmp_path / "reference"
+    budget = 40
+    run_search(agent, "NAS-Bench-201-v0", kwargs, budget=budget, seed=4, out_dir=reference)
+    cmd = search_command(agent, "NAS-Bench-201-v0", kwargs, budget, 4, out)
+    kill_and_resume(cmd, out, budget, kills=2, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
+    check_exactly_once(out, reference, budget)
+    got, want = records(out / "history.jsonl"), records(reference / "history.jsonl")
+    assert [r["supernet_state"] for r in got] == [r["supernet_state"] for r in want]
+    summary, expected = (json.loads((d / "summary.json").read_text()) for d in (out, reference))
+    assert summary["result"] == expected["result"]

@@ -61,3 +61,12 @@ def _zero_cost(parts: EnvParts, /, **kwargs: Any) -> Evaluator:
     from nas_gym.evaluators.zero_cost import ZeroCostEvaluator
 
     return ZeroCostEvaluator(parts.task, table=parts.table, **kwargs)
+
+
+@EVALUATORS.register("supernet", takes="nas_gym.evaluators.supernet:SupernetEvaluator",
+                     fixed=("task", "space", "table"))
+def _supernet(parts: EnvParts, /, **kwargs: Any) -> Evaluator:
+    """A single path of one weight-sharing supernet trained on the env's task; never cached (its state moves)."""
+    from nas_gym.evaluators.supernet import SupernetEvaluator
+
+    return SupernetEvaluator(parts.task, space=parts.space, table=parts.table, **kwargs)

@@ -15,11 +15,11 @@ import torch
 
 import nas_gym  # noqa: F401  (registers the envs)
 from baselines.darts import DARTS, ranked_architectures
-from baselines.darts_supernet import LayersSupernet, NB201Supernet, make_supernet
 from nas_gym.error import ConfigError
 from nas_gym.latency import OpTableLatency
 from nas_gym.search import SearchRun, run_search
 from nas_gym.spaces import LayersSpace, NB201Space
+from nas_gym.supernet import LayersSupernet, NB201Supernet, make_supernet
 from nas_gym.tasks import make_task
 
 NAS_V0_SMALL = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}

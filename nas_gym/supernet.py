@@ -1,4 +1,10 @@
-"""DARTS supernets: every searched decision of a space becomes a softmax-weighted mixed operation.
+"""Supernets: one network holding every candidate operation of a space, with two forward modes.
+
+*Mixed* (DARTS, :mod:`baselines.darts`): every searched decision is a
+softmax-weighted mixture of its choices. *Single path* (ENAS, SPOS, RSPS and
+the ``supernet`` evaluator, :mod:`nas_gym.evaluators.supernet`):
+``forward(x, path=arch)`` runs only the operations ``arch`` chooses, with the
+weights they share with every other architecture that chooses them.
 
 A supernet holds one architecture parameter vector ``alpha`` per searched
 decision (over all of that decision's choices, in choice order) and the
@@ -25,6 +31,17 @@ what its supernet path computed; and the expected latency under
   and attention to their first choice, stride to 1 (the supernet mixes
   identity with the other ops, so spatial sizes must agree).
 
+Single path: on ``nb201`` each edge runs its chosen operation (``none``
+adds nothing), so every architecture of the space has its path. On
+``layers`` the path takes the architecture's op, kernel, skip and
+activation (parameter-free, so any choice), its stride (a convolution's
+weights do not depend on it), and its filters as the first ``filters``
+output channels of the widest convolution (and the first input channels of
+the next one, as in slimmable and once-for-all networks); norms and
+attention are sliced the same way. Norm and attention keep one choice per
+space (:func:`check_single_path` refuses a space with several): one set of
+batch-norm statistics cannot serve two kinds of norm.
+
 A supernet is built on the CPU (so its initial weights do not depend on the
 device) and may then be moved with ``.to(device)``; :attr:`Supernet.device`
 is where its alphas are, and constants it makes live there too.
@@ -42,7 +59,8 @@ from torch import nn
 from nas_gym.error import ConfigError
 from nas_gym.latency import OpTableLatency
 from nas_gym.spaces import SearchSpace
-from nas_gym.spaces.layers import CONV_OPS, POOL_OPS
+from nas_gym.spaces.base import Architecture
+from nas_gym.spaces.layers import _ACTIVATION_LAYERS, CONV_OPS, POOL_OPS, SqueezeExcite
 from nas_gym.spaces.nb201 import EDGES
 from nas_gym.tasks import Task
 
@@ -111,9 +129,31 @@ class Supernet(nn.Module):
         """Return the expected latency in ms of the derived network under ``softmax(alpha)`` (differentiable)."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, skip_drop: float = 0.0) -> torch.Tensor:
-        """Logits of the mixed network; ``skip_drop`` drops skip outputs (P-DARTS) in training mode."""
+    def forward(self, x: torch.Tensor, skip_drop: float = 0.0, path: Architecture | None = None) -> torch.Tensor:
+        """Logits of the mixed network, or of ``path``'s single path; ``skip_drop`` drops skip outputs (P-DARTS)."""
         raise NotImplementedError
+
+    @torch.no_grad()
+    def recalibrate(self, path: Architecture, batches: list[torch.Tensor]) -> None:
+        """Recompute every batch-norm's running statistics for ``path`` on ``batches`` (SPOS, Guo et al. 2020).
+
+        Shared statistics were accumulated over many paths, none of them
+        this one; the statistics become the plain average over ``batches``
+        (``momentum=None``). The supernet is left in eval mode.
+        """
+        norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+        self.train()
+        try:
+            for x in batches:
+                self(x, path=path)
+        finally:
+            for m, momentum in zip(norms, saved, strict=True):
+                m.momentum = momentum
+            self.eval()
 
 
 def _drop(out: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -133,19 +173,27 @@ class _MixedCell(nn.Module):
             for key in edge_keys
         )
 
-    def forward(self, x: torch.Tensor, weights: list[torch.Tensor], skip_drop: float) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, weights: list[torch.Tensor] | None, skip_drop: float, path: list[str] | None = None
+    ) -> torch.Tensor:
+        """Mixed over ``weights`` per edge, or, with ``path`` (one op name per edge), each edge's chosen op only."""
         nodes = [x]
         for j in (1, 2, 3):
             total = 0
             for e, (to, i) in enumerate(EDGES):
                 if to != j:
                     continue
+                if path is not None:
+                    if path[e] != "none":
+                        total = total + self.edges[e][path[e]](nodes[i])
+                    continue
                 for c, op in self.edges[e].items():
                     out = op(nodes[i])
                     if c == "skip_connect":
                         out = _drop(out, skip_drop, self.training)
                     total = total + weights[e][self.choices.index(c)] * out
-            nodes.append(total)
+            # A node whose every input edge is "none" is zeros, as in the stand-alone cell.
+            nodes.append(total if isinstance(total, torch.Tensor) else torch.zeros_like(x))
         return nodes[3]
 
 
@@ -186,16 +234,21 @@ class NB201Supernet(Supernet):
         none = frozenset({choices.index("none")}) if exclude_none else frozenset()
         self.excluded = {k: none for k in range(n)}
 
-    def forward(self, x: torch.Tensor, skip_drop: float = 0.0) -> torch.Tensor:
-        """Logits of the mixed network."""
-        weights = [F.softmax(a, dim=-1) for a in self.alphas]
+    def forward(self, x: torch.Tensor, skip_drop: float = 0.0, path: Architecture | None = None) -> torch.Tensor:
+        """Logits of the mixed network, or of ``path``'s cell in every stage."""
+        weights, ops = None, None
+        if path is None:
+            weights = [F.softmax(a, dim=-1) for a in self.alphas]
+        else:
+            choices = self.space.decisions[0].choices
+            ops = [choices[i] for i in path.indices]
         b = c = 0
         for kind, _ in self._layout:
             if kind == "block":
                 x = self.blocks[b](x)
                 b += 1
             else:
-                x = self.cells[c](x, weights, skip_drop)
+                x = self.cells[c](x, weights, skip_drop, ops)
                 c += 1
         return x
 
@@ -215,6 +268,42 @@ class NB201Supernet(Supernet):
         return total
 
 
+def _first(t: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    return None if t is None else t[:n]
+
+
+def _pool(op: str, x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """The layers space's pools ("same" padding; averages over real inputs only), functionally."""
+    if x.dim() == 3:
+        fn = F.max_pool1d if op == "max_pool" else F.avg_pool1d
+    else:
+        fn = F.max_pool2d if op == "max_pool" else F.avg_pool2d
+    if op == "max_pool":
+        return fn(x, kernel, stride, kernel // 2)
+    return fn(x, kernel, stride, kernel // 2, count_include_pad=False)
+
+
+def _sliced_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """``bn`` on the first ``C`` channels of its weights and statistics (they update in place, as ``bn`` would)."""
+    c = x.shape[1]
+    momentum = 0.0
+    if bn.training:
+        bn.num_batches_tracked += 1
+        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    return F.batch_norm(x, bn.running_mean[:c], bn.running_var[:c], bn.weight[:c], bn.bias[:c], bn.training,
+                        momentum, bn.eps)
+
+
+def _sliced_squeeze_excite(se: SqueezeExcite, x: torch.Tensor) -> torch.Tensor:
+    """``se`` for ``C`` channels: its gate's first ``max(1, C // 4)`` hidden units and ``C`` outputs."""
+    c = x.shape[1]
+    h = max(1, c // 4)
+    fc1, fc2 = se.gate[0], se.gate[2]
+    weights = torch.sigmoid(F.linear(F.relu(F.linear(x.flatten(2).mean(-1), fc1.weight[:h, :c], fc1.bias[:h])),
+                                     fc2.weight[:c, :h], fc2.bias[:c]))
+    return x * weights.view(*weights.shape, *([1] * (x.dim() - 2)))
+
+
 class _MixedSlot(nn.Module):
     """One layers slot as a mixed operation over (op, kernel) candidates."""
 
@@ -230,6 +319,43 @@ class _MixedSlot(nn.Module):
         # convolution makes: zero channels stand for "not there", as in the derived net.
         extra = self.width - x.shape[1]
         return F.pad(x, (0,) * (2 * (x.dim() - 2)) + (0, extra)) if extra > 0 else x
+
+    def path_forward(self, x: torch.Tensor, v: dict, norm: str, acts: dict[str, nn.Module]) -> torch.Tensor:
+        """The slot as ``v`` (``LayersSpace.slot_values``) chooses it, on weights sliced to its channels."""
+        op, kernel, stride = v["op"], v["kernel"], v["stride"]
+        if op == "identity":
+            return x
+        dims = x.dim() - 2
+        if op in POOL_OPS:
+            out = _pool(op, x, kernel, stride)
+        else:
+            out = self._conv_path(x, v, norm, acts[v["activation"]], dims)
+        return out + x if v["skip"] else out
+
+    def _conv_path(self, x: torch.Tensor, v: dict, norm: str, act: nn.Module, dims: int) -> torch.Tensor:
+        conv = F.conv1d if dims == 1 else F.conv2d
+        c, f, stride = x.shape[1], v["filters"], v["stride"]
+        layers = list(self.ops[self.names.index((v["op"], v["kernel"]))].body)
+        if v["op"] == "sep_conv":
+            dw, pw = layers[0], layers[1]
+            out = conv(x, dw.weight[:c], None, stride, dw.padding, 1, c)
+            out = conv(out, pw.weight[:f, :c], _first(pw.bias, f))
+            rest = layers[2:]
+        else:
+            cv = layers[0]
+            out = conv(x, cv.weight[:f, :c], _first(cv.bias, f), stride, cv.padding, cv.dilation)
+            rest = layers[1:]
+        for layer in rest:
+            if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                out = _sliced_batch_norm(layer, out)
+            elif isinstance(layer, nn.GroupNorm):
+                groups = 1 if norm == "layer" else next(g for g in (4, 3, 2, 1) if f % g == 0)
+                out = F.group_norm(out, groups, layer.weight[:f], layer.bias[:f], layer.eps)
+            elif isinstance(layer, SqueezeExcite):
+                out = _sliced_squeeze_excite(layer, out)
+            else:  # the activation: parameter-free, so the path's own
+                out = act(out)
+        return out
 
     def forward(self, x, w_op, w_kernel, p_skip, skip_drop):
         residual = self._pad(x)
@@ -305,6 +431,8 @@ class LayersSupernet(Supernet):
         self.spatial = tuple(task.input_shape[1:])
         self.width = max(self.c0, self.filters)
         self.act, self.norm, self.att = (fixed_value[f] for f in ("activation", "norm", "attention"))
+        # Parameter-free, so a path may take any activation of the space (a plain dict: no submodules).
+        self._acts = {a: _ACTIVATION_LAYERS[a]() for a in cfg["activations"]}
         slots = []
         for s in range(cfg["num_layers"]):
             c_in = self.c0 if s == 0 else self.width
@@ -349,8 +477,13 @@ class LayersSupernet(Supernet):
         p_skip = None if k_skip is None else probs[k_skip][space.decisions[k_skip].choices.index("yes")]
         return w_op, w_kernel, p_skip
 
-    def forward(self, x: torch.Tensor, skip_drop: float = 0.0) -> torch.Tensor:
-        """Logits of the mixed network."""
+    def forward(self, x: torch.Tensor, skip_drop: float = 0.0, path: Architecture | None = None) -> torch.Tensor:
+        """Logits of the mixed network, or of ``path``'s single path."""
+        if path is not None:
+            for s, slot in enumerate(self.slots):
+                x = slot.path_forward(x, self.space.slot_values(path, s), self.norm, self._acts)
+            fc = self.head.fc
+            return F.linear(self.head.pool(x).flatten(1), fc.weight[:, : x.shape[1]], fc.bias)
         probs = self.probs()
         for s, slot in enumerate(self.slots):
             x = slot(x, *self._slot_probs(probs, s), skip_drop)
@@ -392,10 +525,30 @@ class LayersSupernet(Supernet):
         return total
 
 
+def check_single_path(space: SearchSpace) -> None:
+    """Refuse a space whose architectures cannot all run as single paths of its supernet.
+
+    Raises:
+        ConfigError: Not ``nb201`` or ``layers``; or a ``layers`` space with several norms or attentions,
+            or without stride 1.
+    """
+    if space.name == "nb201":
+        return
+    if space.name != "layers":
+        raise ConfigError(f"Supernets exist for the 'nb201' and 'layers' spaces, got space {space.name!r}.")
+    cfg = space.config()
+    for field in ("norms", "attentions"):
+        if len(cfg[field]) > 1:
+            raise ConfigError(
+                f"A supernet shares one {field[:-1]} per slot, but this layers space offers {field}={cfg[field]}: "
+                f"give it one {field[:-1]} (e.g. {field}=[{cfg[field][0]!r}])."
+            )
+
+
 def make_supernet(
     space: SearchSpace, task: Task, generator: torch.Generator, *, filters: int | None = None, exclude_none: bool = True
 ) -> Supernet:
-    """Build the DARTS supernet of ``space`` for ``task``.
+    """Build the supernet of ``space`` for ``task``.
 
     Raises:
         ConfigError: For a space DARTS has no supernet for.
@@ -404,4 +557,4 @@ def make_supernet(
         return NB201Supernet(space, task, generator, exclude_none=exclude_none)
     if space.name == "layers":
         return LayersSupernet(space, task, generator, filters=filters)
-    raise ConfigError(f"DARTS has supernets for the 'nb201' and 'layers' spaces, got space {space.name!r}.")
+    raise ConfigError(f"Supernets exist for the 'nb201' and 'layers' spaces, got space {space.name!r}.")

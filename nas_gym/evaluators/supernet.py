@@ -1,0 +1,366 @@
+"""The supernet evaluator: scores from one weight-sharing network (``evaluator="supernet"``).
+
+Every architecture is a single path of one supernet (:mod:`nas_gym.supernet`)
+trained on the env's task, and its score is the validation accuracy of that
+path with the weights it shares with every other architecture — after the
+batch-norm statistics are recomputed for the path on a few training batches,
+as SPOS does (Guo et al. 2020). Nothing is trained from scratch, so an
+evaluation costs milliseconds to a second instead of a full training.
+
+Two ways to train the shared weights (``mode``):
+
+- ``"inline"`` (ENAS's alternation, Pham et al. 2018): each evaluation first
+  trains the shared weights for ``inline_steps`` SGD steps along the
+  evaluated architecture's path, then scores it. The supernet changes with
+  every evaluation, so the same architecture can score differently later.
+- ``"pretrained"`` (SPOS; also random search with weight sharing, Li &
+  Talwalkar 2019): before the first score, ``pretrain_epochs`` epochs of
+  single-path training with a path drawn uniformly at random
+  (``space.sample``) for each batch; after that the weights stay fixed and a
+  score is a function of the architecture alone. The pretraining's seconds
+  count in the first evaluation's ``cost_s``.
+
+What the metrics say: ``val_accuracy`` is the shared-weight score; the
+final ``info`` and history line carry ``score_source="supernet"``,
+``supernet_state`` (a digest of everything the shared weights were trained
+on so far: settings, pretraining, each inline training's architecture) and
+``supernet_steps`` (SGD steps taken so far). On a table env (``nb201`` with
+the embedded table, or ``table=...``) the table stays the stand-alone
+reference: ``test_accuracy`` and the latency column come from the
+architecture's row; elsewhere ``test_accuracy`` is the path's accuracy on the
+test split under the same shared weights.
+
+Caching: scores are never written to or read from the evaluation cache. A
+score depends on the supernet's state as well as on the architecture, and a
+stand-alone result is another quantity altogether. Stand-alone results of
+the same architectures (``nas_gym.weight_sharing.standalone_evaluator``) are
+cached under the training evaluator's own keys.
+
+State: the supernet, its optimiser, the data cursor and the path generator
+are :meth:`SupernetEvaluator.state_dict` (tensors and plain data, loadable
+with ``torch.load(weights_only=True)``). A :class:`~nas_gym.search.SearchRun`
+saves it with every recorded evaluation and restores it on resume, because
+replaying a history does not retrain the supernet. For the same reason the
+evaluator runs in the process that holds the env: a run with several
+workers refuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from nas_gym.device import fork_rng, resolve_device
+from nas_gym.error import ConfigError
+from nas_gym.evaluators.base import Evaluator
+from nas_gym.evaluators.metrics import Metrics
+from nas_gym.evaluators.table import TabularBenchmark
+from nas_gym.evaluators.training import count_flops, count_params
+from nas_gym.spaces.base import Architecture, SearchSpace
+from nas_gym.supernet import check_single_path, make_supernet
+from nas_gym.tasks import Task
+
+MODES = ("inline", "pretrained")
+OPTIMIZERS = ("adam", "sgd")
+# Bump when training or scoring changes results (part of settings(), so of every supernet_state digest).
+SUPERNET_VERSION = 1
+_CPU = torch.device("cpu")
+_SCORE_BATCH = 1024
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class SupernetEvaluator(Evaluator):
+    """Scores architectures as single paths of one supernet trained on ``task`` (see the module docstring).
+
+    Args:
+        task: The task the supernet trains and scores on.
+        space: The env's search space (``nb201``, or ``layers`` with one norm and one attention).
+        mode: ``"inline"`` or ``"pretrained"``.
+        inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``).
+        pretrain_epochs: Epochs of uniform single-path training before the first score (``mode="pretrained"``).
+        batch_size: Training batch size.
+        optimizer: ``"adam"`` (the training evaluator's default, which suits these small tasks) or ``"sgd"``
+            (Nesterov; the papers' choice on CIFAR).
+        lr: Learning rate (cosine-decayed to 0 over the pretraining; constant inline).
+        momentum: SGD momentum (``optimizer="sgd"``).
+        weight_decay: Weight decay.
+        grad_clip: Gradient-norm clip.
+        bn_batches: Training batches that recompute the batch-norm statistics of each scored path.
+        seed: Seed of the supernet's weights, the shuffling and the pretraining's paths.
+        num_threads: Torch intra-op threads while training and scoring.
+        device: Where the supernet trains (``"cpu"``, ``"cuda"``, ``"auto"``, ...; see :mod:`nas_gym.device`).
+        standalone_kwargs: ``evaluator_kwargs`` of the stand-alone training evaluator that retrains a
+            search's top architectures (``nas_gym.weight_sharing``); unused on table envs.
+        table: The env's table (the stand-alone reference), or None.
+
+    Raises:
+        ConfigError: An unknown mode, a setting out of range, or a space without single paths.
+    """
+
+    stateful = True
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        space: SearchSpace,
+        mode: str = "inline",
+        inline_steps: int = 10,
+        pretrain_epochs: int = 10,
+        batch_size: int = 32,
+        optimizer: str = "adam",
+        lr: float = 3e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        grad_clip: float = 5.0,
+        bn_batches: int = 4,
+        seed: int = 0,
+        num_threads: int = 1,
+        device: str = "cpu",
+        standalone_kwargs: dict[str, Any] | None = None,
+        table: TabularBenchmark | None = None,
+    ):
+        check_single_path(space)
+        self._check_mode(mode)
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"supernet optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}.")
+        for name, value, low in (("inline_steps", inline_steps, 0), ("pretrain_epochs", pretrain_epochs, 0),
+                                 ("batch_size", batch_size, 2), ("bn_batches", bn_batches, 1),
+                                 ("num_threads", num_threads, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ConfigError(f"supernet {name} must be an integer ≥ {low}, got {value!r}.")
+        for name, value in (("lr", lr), ("grad_clip", grad_clip)):
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"supernet {name} must be a positive number, got {value!r}.")
+        for name, value in (("momentum", momentum), ("weight_decay", weight_decay)):
+            if not (isinstance(value, (int, float)) and value >= 0):
+                raise ConfigError(f"supernet {name} must be a number ≥ 0, got {value!r}.")
+        if standalone_kwargs is not None and not isinstance(standalone_kwargs, dict):
+            raise ConfigError(f"supernet standalone_kwargs must be a dict of training settings, got "
+                              f"{standalone_kwargs!r}.")
+        self.task, self.space, self.table = task, space, table
+        self.mode = mode
+        self.inline_steps, self.pretrain_epochs = int(inline_steps), int(pretrain_epochs)
+        self.batch_size = min(int(batch_size), len(task.x_train))
+        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.grad_clip, self.bn_batches = float(grad_clip), int(bn_batches)
+        self.seed, self.num_threads = int(seed), int(num_threads)
+        self.standalone_kwargs = dict(standalone_kwargs or {})
+        self.device = resolve_device(device)
+        with fork_rng(_CPU):
+            # Built on the CPU so the initial weights do not depend on the device (as the training evaluator).
+            torch.manual_seed(self.seed)
+            self.net = make_supernet(space, task, torch.Generator().manual_seed(self.seed)).to(self.device)
+        self._weights = list(self.net.weight_parameters())
+        self.optimizer_name = optimizer
+        if optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self._weights, lr=self.lr, weight_decay=self.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(self._weights, lr=self.lr, momentum=self.momentum,
+                                             nesterov=self.momentum > 0, weight_decay=self.weight_decay)
+        data = {k: torch.from_numpy(getattr(task, k)).to(self.device)
+                for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+        self._data = data
+        # The batches that recompute batch-norm statistics: fixed, so a score is a function of weights and path.
+        rows = np.random.default_rng([self.seed, 1]).permutation(len(task.x_train))
+        n = min(len(rows), self.bn_batches * self.batch_size)
+        calib = torch.from_numpy(rows[:n]).to(self.device)
+        self._calibration = list(data["x_train"][calib].split(self.batch_size))
+        self.rng = np.random.default_rng([self.seed, 2])
+        self._perm = self.rng.permutation(len(task.x_train))
+        self._cursor = 0
+        #: SGD steps on the shared weights so far.
+        self.steps = 0
+        #: Whether the pretraining (``mode="pretrained"``) is done.
+        self.pretrained = False
+        #: Evaluations made so far (a resumed run's checkpoint says how many it holds).
+        self.evaluations = 0
+        #: Digest of what the shared weights were trained on so far.
+        self.state = _digest(self.settings())
+
+    @staticmethod
+    def _check_mode(mode: str) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"supernet mode must be one of {list(MODES)}, got {mode!r}.")
+
+    def use_mode(self, mode: str) -> None:
+        """Switch to ``mode`` (what a weight-sharing method needs: ENAS ``"inline"``, SPOS/RSPS ``"pretrained"``).
+
+        Raises:
+            ConfigError: An unknown mode, or a switch after the shared weights have been trained.
+        """
+        self._check_mode(mode)
+        if mode == self.mode:
+            return
+        if self.steps:
+            raise ConfigError(f"The supernet has trained {self.steps} steps in mode {self.mode!r}; it cannot "
+                              f"switch to {mode!r}. Make a new env.")
+        self.mode = mode
+        self.state = _digest(self.settings())
+
+    # -- training ---------------------------------------------------------------------
+    def _batch(self) -> torch.Tensor:
+        """Indices of the next training batch (a new permutation each epoch)."""
+        if self._cursor + self.batch_size > len(self._perm):
+            self._perm, self._cursor = self.rng.permutation(len(self._perm)), 0
+        rows = self._perm[self._cursor : self._cursor + self.batch_size]
+        self._cursor += self.batch_size
+        return torch.from_numpy(rows).to(self.device)
+
+    def _step(self, path: Architecture) -> float:
+        self.net.train()
+        rows = self._batch()
+        loss = F.cross_entropy(self.net(self._data["x_train"][rows], path=path), self._data["y_train"][rows])
+        # set_to_none: the operations off the path get no update at all (no momentum, no decay).
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for p in self._weights if p.grad is not None], self.grad_clip)
+        self.optimizer.step()
+        self.steps += 1
+        return loss.item()
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Training batches in one epoch of the task's training split."""
+        return len(self.task.x_train) // self.batch_size
+
+    def pretrain(self) -> float:
+        """Train the shared weights with uniform single paths for ``pretrain_epochs`` epochs (once); return seconds.
+
+        The learning rate follows a cosine from ``lr`` to 0 over the pretraining.
+        """
+        if self.pretrained:
+            return 0.0
+        start = time.perf_counter()
+        total = self.pretrain_epochs * self.steps_per_epoch
+        with self._threads(), tqdm(total=total, desc="supernet pretraining", unit="step", leave=False,
+                                   disable=None) as bar:
+            for t in range(total):
+                for group in self.optimizer.param_groups:
+                    group["lr"] = 0.5 * self.lr * (1 + math.cos(math.pi * t / total))
+                self._step(self.space.sample(self.rng))
+                bar.update()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        self.pretrained = True
+        self.state = _digest(self.state, "pretrain", self.pretrain_epochs)
+        return time.perf_counter() - start
+
+    def train_path(self, arch: Architecture, steps: int) -> None:
+        """Train the shared weights for ``steps`` SGD steps along ``arch``'s path."""
+        with self._threads():
+            for _ in range(steps):
+                self._step(arch)
+        if steps:
+            self.state = _digest(self.state, "train", str(arch), steps)
+
+    # -- scoring ----------------------------------------------------------------------
+    @torch.no_grad()
+    def accuracy(self, arch: Architecture, split: str = "val") -> float:
+        """Accuracy of ``arch``'s path on ``split`` (``"val"`` or ``"test"``) with the shared weights as they are.
+
+        The path's batch-norm statistics are recomputed first (:meth:`Supernet.recalibrate`).
+        """
+        with self._threads():
+            self.net.recalibrate(arch, self._calibration)
+            x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
+            correct = sum(int((self.net(xb, path=arch).argmax(1) == yb).sum())
+                          for xb, yb in zip(x.split(_SCORE_BATCH), y.split(_SCORE_BATCH), strict=True))
+        return correct / len(y)
+
+    def evaluate(self, arch: Architecture) -> Metrics:
+        """Train as the mode says (pretraining once, or ``inline_steps`` on this path), then score ``arch``."""
+        start = time.perf_counter()
+        pretrain_s = self.pretrain() if self.mode == "pretrained" else 0.0
+        if self.mode == "inline":
+            self.train_path(arch, self.inline_steps)
+        val = self.accuracy(arch, "val")
+        test, latency = math.nan, None
+        if self.table is not None:
+            row = self.table.lookup(arch, canonical=True)
+            if self.table.roles["test"] is not None:
+                test = float(self.table.column(self.table.roles["test"])[row])
+            if self.table.roles["latency"] is not None:
+                latency = float(self.table.column(self.table.roles["latency"])[row])
+        else:
+            test = self.accuracy(arch, "test")
+        with fork_rng(_CPU):
+            model = self.space.build(arch, self.task)
+        params, flops = count_params(model), count_flops(model, self.task.input_shape)
+        self.evaluations += 1
+        extra: dict[str, Any] = {"score_source": "supernet", "supernet_state": self.state,
+                                 "supernet_steps": self.steps}
+        if pretrain_s:
+            extra["pretrain_s"] = pretrain_s
+        return Metrics(val_accuracy=val, test_accuracy=test, latency_ms=latency, params=params, flops=flops,
+                       cost_s=time.perf_counter() - start, extra=extra)
+
+    def _threads(self):
+        return _Threads(self.num_threads)
+
+    # -- settings and state -------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """What changes scores: mode, training settings, seed, the task's data and the version."""
+        return {
+            "mode": self.mode, "inline_steps": self.inline_steps, "pretrain_epochs": self.pretrain_epochs,
+            "batch_size": self.batch_size, "optimizer": self.optimizer_name, "lr": self.lr, "momentum": self.momentum,
+            "weight_decay": self.weight_decay, "grad_clip": self.grad_clip, "bn_batches": self.bn_batches,
+            "seed": self.seed, "task": self.task.fingerprint, "space": self.space.key,
+            "version": SUPERNET_VERSION,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that evolves: weights, optimiser, data cursor, path generator, counters (weights_only-safe)."""
+        return {
+            "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "rng": json.dumps(self.rng.bit_generator.state),
+            "perm": torch.from_numpy(self._perm.copy()),
+            "cursor": self._cursor, "steps": self.steps, "pretrained": self.pretrained,
+            "evaluations": self.evaluations, "state": self.state, "settings": json.dumps(self.settings()),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output, its mode included.
+
+        Raises:
+            ConfigError: The state was saved with other settings (other than the mode).
+        """
+        saved = json.loads(state["settings"])
+        # The mode is the state's: a method switches it (use_mode) after a resumed run has restored the state.
+        if {**saved, "mode": self.mode} != self.settings():
+            raise ConfigError(f"This supernet state was saved with settings {state['settings']}, not this "
+                              f"evaluator's {json.dumps(self.settings())}.")
+        self.mode = saved["mode"]
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+        self._perm = state["perm"].numpy().copy()
+        self._cursor, self.steps = int(state["cursor"]), int(state["steps"])
+        self.pretrained, self.evaluations = bool(state["pretrained"]), int(state["evaluations"])
+        self.state = str(state["state"])
+
+
+class _Threads:
+    """Torch intra-op threads set for a block and restored after it."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self) -> None:
+        self.saved = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        torch.set_num_threads(self.saved)
