@@ -54,6 +54,14 @@ is logged and ``darts.json`` records it. Remedies from P-DARTS (Chen et al.
 (operation-level dropout on skip outputs during search: the full rate in the
 first epoch, decaying linearly over the epochs as in P-DARTS).
 
+Selection (``select``): by default the derived architecture is the most
+probable one. ``select="path_accuracy"`` works at selection time instead of
+by constraint: the ``select_candidates`` most probable architectures (under
+the same rules) are re-ranked by their single-path accuracy on the trained
+supernet (:mod:`nas_gym.supernet`'s single-path mode, batch-norm statistics
+recomputed per path) on the arch half of the training split, and the best
+is evaluated first. ``darts.json`` records the path accuracies.
+
 Device: the supernet, its ``alpha`` and the training split go to ``device``
 (``"auto"``: a CUDA GPU if torch sees one, else MPS, else the CPU; see
 :mod:`nas_gym.device`), trained at ``precision`` (``"fp32"``, or mixed
@@ -187,6 +195,10 @@ class DARTSSettings(SearcherSettings):
     """At most this many parameter-free skip choices in derived architectures; None for no limit."""
     skip_dropout: float = setting(0.0, in_range(0, 1, hi_open=True))
     """Dropout rate on skip outputs in the first search epoch (P-DARTS), decaying linearly; 0 disables it."""
+    select: str = setting("argmax", one_of("argmax", "path_accuracy"))
+    """``"argmax"``: evaluate in order of probability; ``"path_accuracy"``: re-rank the most probable by their paths."""
+    select_candidates: int = setting(20, positive_int)
+    """With ``select="path_accuracy"``: how many of the most probable architectures are re-ranked."""
     num_threads: int | None = setting(1, optional(positive_int, "torch's current setting"))
     """torch intra-op threads while training the supernet (restored afterwards); None keeps torch's setting."""
     device: str = setting("auto", string, hint="E.g. 'auto', 'cpu', 'cuda' or 'cuda:0'.")
@@ -313,6 +325,7 @@ class DARTS(Searcher):
         search_s = time.perf_counter() - start
         self._supernet = net
         run.log_scalar("darts/search_cost_s", search_s)
+        run.add_search_cost(search_s)  # the supernet is this search's cost, as much as the evaluations
 
         names = [d.name for d in space.decisions]
         unconstrained = next(ranked_architectures(net, max_skip=None))
@@ -332,21 +345,55 @@ class DARTS(Searcher):
             "collapse": collapse,
             "derived": None,
             "evaluated": [],
+            "select": self.select,
         }
         if latency is not None:
             with torch.no_grad():
                 self._result["expected_latency_ms"] = float(net.expected_latency_ms(latency))
         # The derived architecture, then the next most likely ones while budget is left. The ranking does not
         # depend on any result, so they stream to the run's workers (several at once with --workers N).
-        ranked = list(itertools.islice(ranked_architectures(net, max_skip=self.max_skip), run.remaining))
+        if self.select == "path_accuracy":
+            ranked = self._rerank_by_paths(net, task, order, run)
+        else:
+            ranked = list(itertools.islice(ranked_architectures(net, max_skip=self.max_skip), run.remaining))
         if ranked:
             self._result["derived"] = str(ranked[0])
+        if self.select == "path_accuracy":
+            self._result["path_accuracy"] = self._path_scores
         for rank, info in enumerate(run.evaluate_stream(ranked)):
             self._result["evaluated"].append(
                 {"rank": rank, "arch": info["arch"], "log_prob": arch_log_prob(net, ranked[rank]),
                  "reward": info["reward"], "val_accuracy": info["val_accuracy"]}
             )
         self._write(run)
+
+    def _rerank_by_paths(self, net: Supernet, task: Task, order: np.ndarray, run: SearchRun) -> list[Architecture]:
+        """The ``select_candidates`` most probable architectures, best path accuracy first (ties: more probable first).
+
+        A selection-time remedy for collapse (in the spirit of DARTS-PT, Wang et al. 2021, which also judges
+        operations by the trained supernet's accuracy rather than by alpha): each candidate's single path runs
+        on the supernet's trained weights, with batch-norm statistics recomputed for it on the weight half,
+        and is scored on the *arch half* of the training split, which the weights never trained on. The env's
+        validation split stays unseen. Then the rest of the ranking follows, while budget lasts.
+        """
+        ranking = ranked_architectures(net, max_skip=self.max_skip)
+        candidates = list(itertools.islice(ranking, max(self.select_candidates, 1)))
+        n_w = min(len(order) - 2, max(2, int(round(self.train_portion * len(order)))))
+        x = torch.from_numpy(np.ascontiguousarray(task.x_train)).to(net.device)
+        y = torch.from_numpy(np.ascontiguousarray(task.y_train)).to(net.device)
+        w_idx, a_idx = torch.from_numpy(order[:n_w]), torch.from_numpy(order[n_w:])
+        calibration = list(x[w_idx[: 8 * self.batch_size]].split(self.batch_size))
+        scores = []
+        with torch.no_grad():
+            for arch in candidates:
+                net.recalibrate(arch, calibration)
+                hits = sum(int((net(xb, path=arch).argmax(1) == yb).sum())
+                           for xb, yb in zip(x[a_idx].split(1024), y[a_idx].split(1024), strict=True))
+                scores.append(hits / len(a_idx))
+        self._path_scores = {str(a): sc for a, sc in zip(candidates, scores, strict=True)}
+        best_first = [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], i))]
+        rest = list(itertools.islice(ranking, max(0, run.remaining - len(best_first))))
+        return (best_first + rest)[: run.remaining]
 
     def _collapse_report(self, net: Supernet, arch: Architecture) -> dict[str, Any]:
         """Count skip picks and skip softmax mass of the unconstrained derivation; warn on collapse."""

@@ -90,8 +90,10 @@ class SupernetEvaluator(Evaluator):
         inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``).
         pretrain_epochs: Epochs of uniform single-path training before the first score (``mode="pretrained"``).
         batch_size: Training batch size.
-        optimizer: ``"adam"`` (the training evaluator's default, which suits these small tasks) or ``"sgd"``
-            (Nesterov; the papers' choice on CIFAR).
+        optimizer: ``"sgd"`` (Nesterov; the papers' choice) or ``"adam"``. Measured on the embedded
+            MNIST-1D table (100 random cells, Kendall τ with the table after pretraining): Adam at 3e-3
+            ranks them *inversely* (τ ≈ -0.2 after 5 to 20 epochs: it favours shallow cells), SGD at 0.1
+            reaches τ ≈ 0.2-0.26 after 30 to 60 epochs.
         lr: Learning rate (cosine-decayed to 0 over the pretraining; constant inline).
         momentum: SGD momentum (``optimizer="sgd"``).
         weight_decay: Weight decay.
@@ -117,10 +119,10 @@ class SupernetEvaluator(Evaluator):
         space: SearchSpace,
         mode: str = "inline",
         inline_steps: int = 10,
-        pretrain_epochs: int = 10,
+        pretrain_epochs: int = 30,
         batch_size: int = 32,
-        optimizer: str = "adam",
-        lr: float = 3e-3,
+        optimizer: str = "sgd",
+        lr: float = 0.1,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         grad_clip: float = 5.0,

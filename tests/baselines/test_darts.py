@@ -181,3 +181,17 @@ def test_bad_hyperparameters_are_config_errors():
         DARTS(order=3)
     with pytest.raises(ConfigError, match="max_skip"):
         DARTS(max_skip=-1)
+
+
+def test_path_accuracy_selection_evaluates_the_best_path_of_the_most_probable_first(tmp_path):
+    from nas_gym.search import SearchRun
+
+    kwargs = {"evaluator": "table", "latency_weight": 0}
+    darts = DARTS(epochs=1, proxy_task="digits", select="path_accuracy", select_candidates=6)
+    with SearchRun("NAS-Bench-201-v0", kwargs, budget=3, seed=0, out_dir=tmp_path) as run:
+        darts.search(run)
+    record = json.loads((tmp_path / "darts.json").read_text())
+    scores = record["path_accuracy"]
+    assert len(scores) == 6 and all(0 <= v <= 1 for v in scores.values())
+    assert record["derived"] == max(scores, key=scores.get)
+    assert [e["arch"] for e in record["evaluated"]][0] == record["derived"]
