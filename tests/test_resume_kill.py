@@ -102,9 +102,8 @@ def test_sigkill_table_search(agent, budget, tmp_path, nb201_kwargs):
     out, reference = tmp_path / "killed", tmp_path / "reference"
     run_search(agent, "NAS-Bench-201-v0", nb201_kwargs, budget=budget, seed=3, out_dir=reference)
     cmd = search_command(agent, "NAS-Bench-201-v0", nb201_kwargs, budget, 3, out)
-    # Two kills (a resume of a resume) for the methods with state of their own; one for those that only sample.
-    kills = 1 if agent in ("random", "evolution", "local_search", "genetic") else 2
-    at = kill_and_resume(cmd, out, budget, kills=kills, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
+    # One kill each: a resume of a resume is the weight-sharing test's (its cost is process start-ups).
+    at = kill_and_resume(cmd, out, budget, kills=1, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
     check_exactly_once(out, reference, budget)
     assert json.loads((out / "summary.json").read_text())["resumed_from"] == at[-1]
 
@@ -189,13 +188,17 @@ def test_sigkill_multi_fidelity_search_with_an_epochs_budget(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("agent", ["enas", "spos"])
+@pytest.mark.parametrize("agent", ["spos"])
 def test_sigkill_weight_sharing_search(agent, tmp_path):
-    """Shared weights train inside evaluations, which replay does not redo: the saved supernet state must match."""
+    """Shared weights train inside evaluations, which replay does not redo: the saved supernet state must match.
+
+    SPOS switches the supernet's mode after the state is restored (the case that once failed); ENAS's
+    kill between state and record is tests/baselines/test_weight_sharing.py's.
+    """
     kwargs = {"evaluator": "supernet", "task": "digits", "latency_weight": 0,
               "evaluator_kwargs": {"inline_steps": 2, "pretrain_epochs": 1, "bn_batches": 1}}
     out, reference = tmp_path / "killed", tmp_path / "reference"
-    budget = 40
+    budget = 30
     run_search(agent, "NAS-Bench-201-v0", kwargs, budget=budget, seed=4, out_dir=reference)
     cmd = search_command(agent, "NAS-Bench-201-v0", kwargs, budget, 4, out)
     kill_and_resume(cmd, out, budget, kills=2, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
