@@ -133,7 +133,10 @@ def test_op_table_ranks_like_measured_latency(space, task, tmp_path):
     archs = [space.sample(rng) for _ in range(30)]
     measured = MeasuredLatency(task, cache=None)
     op_table = OpTableLatency(space, task, cache_dir=tmp_path)
-    rho = spearman([measured.latency_ms(a) for a in archs], [op_table.latency_ms(a) for a in archs])
+    # The fastest of two passes per architecture: a pause of the host during one pass (a shared or virtual
+    # machine) slows one timing, not both.
+    timed = [min(measured.latency_ms(a), measured.latency_ms(a)) for a in archs]
+    rho = spearman(timed, [op_table.latency_ms(a) for a in archs])
     assert rho >= 0.8, f"Spearman {rho:.3f}"
 
 
