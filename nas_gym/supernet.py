@@ -529,8 +529,8 @@ def check_single_path(space: SearchSpace) -> None:
     """Refuse a space whose architectures cannot all run as single paths of its supernet.
 
     Raises:
-        ConfigError: Not ``nb201`` or ``layers``; or a ``layers`` space with several norms or attentions,
-            or without stride 1.
+        ConfigError: Not ``nb201`` or ``layers``; or a ``layers`` space with several norms or attentions
+            (building the ``layers`` supernet also needs stride 1 among the strides).
     """
     if space.name == "nb201":
         return

@@ -288,15 +288,10 @@ class SupernetEvaluator(Evaluator):
         if self.mode == "inline":
             self.train_path(arch, self.inline_steps)
         val = self.accuracy(arch, "val")
-        test, latency = math.nan, None
         if self.table is not None:
-            row = self.table.lookup(arch, canonical=True)
-            if self.table.roles["test"] is not None:
-                test = float(self.table.column(self.table.roles["test"])[row])
-            if self.table.roles["latency"] is not None:
-                latency = float(self.table.column(self.table.roles["latency"])[row])
+            test, latency = self.table.reference(arch)
         else:
-            test = self.accuracy(arch, "test")
+            test, latency = self.accuracy(arch, "test"), None
         with fork_rng(_CPU):
             model = self.space.build(arch, self.task)
         params, flops = count_params(model), count_flops(model, self.task.input_shape)

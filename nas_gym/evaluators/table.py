@@ -371,6 +371,16 @@ class TabularBenchmark:
             f"Numeric columns: {', '.join(numeric)}."
         )
 
+    def reference(self, arch: Architecture) -> tuple[float, float | None]:
+        """``arch``'s stand-alone test accuracy (NaN without a test column) and latency (None without one).
+
+        What an evaluator that scores otherwise (``zero_cost``, ``supernet``) reports from the env's table.
+        """
+        row = self.lookup(arch, canonical=True)
+        test = math.nan if self.roles["test"] is None else float(self.column(self.roles["test"])[row])
+        latency = None if self.roles["latency"] is None else float(self.column(self.roles["latency"])[row])
+        return test, latency
+
     def lookup(self, arch: Architecture, *, canonical: bool = False) -> int:
         """Row index of ``arch``.
 

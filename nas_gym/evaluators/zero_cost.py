@@ -97,13 +97,7 @@ class ZeroCostEvaluator(Evaluator):
             torch.set_num_threads(threads)
         if math.isnan(score):
             score = -math.inf  # e.g. a gradient that vanished into 0/0: no evidence for the network
-        test, latency = math.nan, None
-        if self.table is not None:
-            row = self.table.lookup(arch, canonical=True)
-            if self.table.roles["test"] is not None:
-                test = float(self.table.column(self.table.roles["test"])[row])
-            if self.table.roles["latency"] is not None:
-                latency = float(self.table.column(self.table.roles["latency"])[row])
+        test, latency = (math.nan, None) if self.table is None else self.table.reference(arch)
         return Metrics(
             val_accuracy=squash(score), test_accuracy=test, latency_ms=latency, params=params, flops=flops,
             cost_s=time.perf_counter() - start, extra={"zero_cost_score": score, "proxy": self.proxy},
