@@ -58,7 +58,8 @@ def rank_correlation(env_id: str, env_kwargs: dict, n: int, seed: int = 0) -> di
     import nas_gym  # noqa: F401
     from nas_gym.weight_sharing import standalone_evaluator
 
-    env = gym.make(env_id, **env_kwargs, evaluator_kwargs={"mode": "pretrained"}, cache=False)
+    kwargs = {**env_kwargs, "evaluator_kwargs": {**env_kwargs.get("evaluator_kwargs", {}), "mode": "pretrained"}}
+    env = gym.make(env_id, **kwargs, cache=False)
     evaluator, space = env.unwrapped.evaluator, env.unwrapped.space
     start = time.perf_counter()
     evaluator.pretrain()
@@ -140,14 +141,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--methods", nargs="+", default=["spos", "rsps", "enas", "darts", "darts_pa"])
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_supernet")
+    p.add_argument("--evaluator-kwargs", type=json.loads, default={},
+                   help="JSON settings of the supernet evaluator, e.g. '{\"pretrain_epochs\": 1}' (default: its own)")
     args = p.parse_args(argv)
+    extra = {"evaluator_kwargs": args.evaluator_kwargs} if args.evaluator_kwargs else {}
+    nb201, nasv0 = {**NB201, **extra}, {**NASV0, **extra}
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     start = time.perf_counter()
     print(ANCHORS)
     if "rank" in args.parts:
-        results["rank"] = [rank_correlation("NAS-Bench-201-v0", NB201, args.archs_nb201),
-                           rank_correlation("NAS-v0", NASV0, args.archs_nasv0)]
+        results["rank"] = [rank_correlation("NAS-Bench-201-v0", nb201, args.archs_nb201),
+                           rank_correlation("NAS-v0", nasv0, args.archs_nasv0)]
         print("\n| env | architectures | Kendall τ | Spearman ρ | supernet pretraining s | one stand-alone s |")
         print("|---|---|---|---|---|---|")
         for r in results["rank"]:
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
                 jobs.append(("darts", "NAS-v0", {"latency_weight": 0}, 1, 0, args.out / f"nasv0-{m}-0",
                              DARTS_VARIANTS[m]))
             else:
-                jobs.append((m, "NAS-v0", NASV0, args.budget, 0, args.out / f"nasv0-{m}-0"))
+                jobs.append((m, "NAS-v0", nasv0, args.budget, 0, args.out / f"nasv0-{m}-0"))
     if "percentile" in args.parts:
         for m in args.methods:
             for s in range(args.seeds):
@@ -168,14 +173,14 @@ def main(argv: list[str] | None = None) -> None:
                     jobs.append(("darts", "NAS-Bench-201-v0", {"latency_weight": 0}, 1, s,
                                  args.out / f"nb201-{m}-{s}", {"proxy_task": "mnist1d", **DARTS_VARIANTS[m]}))
                 else:
-                    jobs.append((m, "NAS-Bench-201-v0", NB201, args.budget, s, args.out / f"nb201-{m}-{s}"))
+                    jobs.append((m, "NAS-Bench-201-v0", nb201, args.budget, s, args.out / f"nb201-{m}-{s}"))
     with ProcessPoolExecutor(args.workers) as pool:
         summaries = list(pool.map(_search_job, jobs))
     done = {str(job[5].name): s for job, s in zip(jobs, summaries, strict=True)}
     if "cost" in args.parts:
         unit = next((r["standalone_cost_s"] for r in results.get("rank", []) if r["env_id"] == "NAS-v0"), None)
         if unit is None:
-            unit = rank_correlation("NAS-v0", NASV0, 10)["standalone_cost_s"]
+            unit = rank_correlation("NAS-v0", nasv0, 10)["standalone_cost_s"]
         print(f"\nSearch cost on NAS-v0 (budget {args.budget}; DARTS: its supernet search and 1 derived "
               f"architecture), in units of one stand-alone evaluation ({unit:.2f} s):")
         print("| method | search cost s | ÷ one stand-alone | top-k retraining s | ÷ one stand-alone |")

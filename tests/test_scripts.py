@@ -27,3 +27,13 @@ def test_bench_env_smoke(nb201_table):
                "--latency-archs", "5")
     for needle in ("ratio", "median s/eval", "load time", "Spearman"):
         assert needle in out
+
+
+@pytest.mark.slow
+def test_bench_supernet_smoke(tmp_path):
+    out = _run("scripts/bench_supernet.py", "--parts", "rank", "cost", "percentile", "--archs-nb201", "6",
+               "--archs-nasv0", "2", "--methods", "rsps", "--seeds", "2", "--budget", "4",
+               "--evaluator-kwargs", '{"pretrain_epochs": 1, "bn_batches": 1}', "--out", str(tmp_path))
+    for needle in ("| NAS-Bench-201-v0 | 6 |", "| NAS-v0 | 2 |", "÷ one stand-alone", "| rsps |", "table percentile"):
+        assert needle in out
+    assert (tmp_path / "bench_supernet.json").is_file()
