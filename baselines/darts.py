@@ -378,10 +378,9 @@ class DARTS(Searcher):
         """
         ranking = ranked_architectures(net, max_skip=self.max_skip)
         candidates = list(itertools.islice(ranking, max(self.select_candidates, 1)))
-        n_w = min(len(order) - 2, max(2, int(round(self.train_portion * len(order)))))
         x = torch.from_numpy(np.ascontiguousarray(task.x_train)).to(net.device)
         y = torch.from_numpy(np.ascontiguousarray(task.y_train)).to(net.device)
-        w_idx, a_idx = torch.from_numpy(order[:n_w]), torch.from_numpy(order[n_w:])
+        w_idx, a_idx = self._halves(order)
         calibration = list(x[w_idx[: 8 * self.batch_size]].split(self.batch_size))
         scores = []
         with torch.no_grad():
@@ -394,6 +393,11 @@ class DARTS(Searcher):
         best_first = [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], i))]
         rest = list(itertools.islice(ranking, max(0, run.remaining - len(best_first))))
         return (best_first + rest)[: run.remaining]
+
+    def _halves(self, order: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weight half and the arch half of the shuffled training split (``train_portion``), as indices."""
+        n_w = min(len(order) - 2, max(2, int(round(self.train_portion * len(order)))))
+        return torch.from_numpy(order[:n_w]), torch.from_numpy(order[n_w:])
 
     def _collapse_report(self, net: Supernet, arch: Architecture) -> dict[str, Any]:
         """Count skip picks and skip softmax mass of the unconstrained derivation; warn on collapse."""
@@ -440,8 +444,7 @@ class DARTS(Searcher):
         device, precision = net.device, self.precision
         x = torch.from_numpy(np.ascontiguousarray(task.x_train)).to(device)
         y = torch.from_numpy(np.ascontiguousarray(task.y_train)).to(device)
-        n_w = min(len(order) - 2, max(2, int(round(self.train_portion * len(order)))))
-        w_idx, a_idx = torch.from_numpy(order[:n_w]), torch.from_numpy(order[n_w:])
+        w_idx, a_idx = self._halves(order)
         steps = math.ceil(len(w_idx) / self.batch_size)
 
         w_opt = torch.optim.SGD(net.weight_parameters(), lr=self.lr, momentum=self.momentum,

@@ -125,6 +125,17 @@ def quiet_skipped_steps(precision: str) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Torch intra-op threads set to ``n`` for a block, and the caller's setting restored after it."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def fork_rng(device: torch.device) -> contextlib.AbstractContextManager[None]:
     """:func:`torch.random.fork_rng` over the CPU and ``device``: the caller's RNG streams stay as they were."""
     if device.type == "cpu":

@@ -58,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nas_gym.device import fork_rng, resolve_device
+from nas_gym.device import fork_rng, resolve_device, torch_threads
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
@@ -246,7 +246,7 @@ class SupernetEvaluator(Evaluator):
             return 0.0
         start = time.perf_counter()
         total = self.pretrain_epochs * self.steps_per_epoch
-        with self._threads(), tqdm(total=total, desc="supernet pretraining", unit="step", leave=False,
+        with torch_threads(self.num_threads), tqdm(total=total, desc="supernet pretraining", unit="step", leave=False,
                                    disable=None) as bar:
             for t in range(total):
                 for group in self.optimizer.param_groups:
@@ -261,7 +261,7 @@ class SupernetEvaluator(Evaluator):
 
     def train_path(self, arch: Architecture, steps: int) -> None:
         """Train the shared weights for ``steps`` SGD steps along ``arch``'s path."""
-        with self._threads():
+        with torch_threads(self.num_threads):
             for _ in range(steps):
                 self._step(arch)
         if steps:
@@ -274,7 +274,7 @@ class SupernetEvaluator(Evaluator):
 
         The path's batch-norm statistics are recomputed first (:meth:`Supernet.recalibrate`).
         """
-        with self._threads():
+        with torch_threads(self.num_threads):
             self.net.recalibrate(arch, self._calibration)
             x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
             correct = sum(int((self.net(xb, path=arch).argmax(1) == yb).sum())
@@ -302,9 +302,6 @@ class SupernetEvaluator(Evaluator):
             extra["pretrain_s"] = pretrain_s
         return Metrics(val_accuracy=val, test_accuracy=test, latency_ms=latency, params=params, flops=flops,
                        cost_s=time.perf_counter() - start, extra=extra)
-
-    def _threads(self):
-        return _Threads(self.num_threads)
 
     # -- settings and state -------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
@@ -348,16 +345,3 @@ class SupernetEvaluator(Evaluator):
         self.pretrained, self.evaluations = bool(state["pretrained"]), int(state["evaluations"])
         self.state = str(state["state"])
 
-
-class _Threads:
-    """Torch intra-op threads set for a block and restored after it."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self) -> None:
-        self.saved = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: Any) -> None:
-        torch.set_num_threads(self.saved)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_gym.device import fork_rng
+from nas_gym.device import fork_rng, torch_threads
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
@@ -84,17 +84,13 @@ class ZeroCostEvaluator(Evaluator):
     def evaluate(self, arch: Architecture) -> Metrics:
         """The proxy's score of ``arch`` at initialisation (plus the table's stand-alone figures, if any)."""
         start = time.perf_counter()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self.num_threads)
-        try:
+        with torch_threads(self.num_threads):
             with fork_rng(_CPU):
                 torch.manual_seed(self.seed)
                 model = arch.space.build(arch, self.task)
             params, flops = count_params(model), count_flops(model, self.task.input_shape)
             with fork_rng(_CPU):  # a proxy that samples (none here does) must not move the caller's RNG
                 score = float(self._score(model, self._x, self._y))
-        finally:
-            torch.set_num_threads(threads)
         if math.isnan(score):
             score = -math.inf  # e.g. a gradient that vanished into 0/0: no evidence for the network
         test, latency = (math.nan, None) if self.table is None else self.table.reference(arch)
