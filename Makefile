@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,ray,mo,onnx,gbdt
+EXTRAS ?= dev,ray,mo,onnx,gbdt,series
 
 .PHONY: setup demo test lint clean
 

@@ -86,6 +86,7 @@ evaluated architectures, collapse report). The same record is
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
 import itertools
 import json
@@ -129,6 +130,7 @@ from nas_gym.settings import (
 )
 from nas_gym.spaces import Architecture, SearchSpace
 from nas_gym.supernet import Supernet, make_supernet
+from nas_gym.task_loss import task_loss, task_score
 from nas_gym.tasks import Task, make_task
 
 if TYPE_CHECKING:
@@ -386,9 +388,8 @@ class DARTS(Searcher):
         with torch.no_grad():
             for arch in candidates:
                 net.recalibrate(arch, calibration)
-                hits = sum(int((net(xb, path=arch).argmax(1) == yb).sum())
-                           for xb, yb in zip(x[a_idx].split(1024), y[a_idx].split(1024), strict=True))
-                scores.append(hits / len(a_idx))
+                out = torch.cat([net(xb, path=arch) for xb in x[a_idx].split(1024)])
+                scores.append(task_score(task, out, y[a_idx])[0])
         self._path_scores = {str(a): sc for a, sc in zip(candidates, scores, strict=True)}
         best_first = [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], i))]
         rest = list(itertools.islice(ranking, max(0, run.remaining - len(best_first))))
@@ -446,6 +447,9 @@ class DARTS(Searcher):
         y = torch.from_numpy(np.ascontiguousarray(task.y_train)).to(device)
         w_idx, a_idx = self._halves(order)
         steps = math.ceil(len(w_idx) / self.batch_size)
+        # Cross-entropy, or the MSE on a regression task (nas_gym.task_loss), for every loss below.
+        self._loss = functools.partial(task_loss, task)
+        y_var = float(y[a_idx].float().var(unbiased=False)) if task.is_regression else 1.0
 
         w_opt = torch.optim.SGD(net.weight_parameters(), lr=self.lr, momentum=self.momentum,
                                 weight_decay=self.weight_decay)
@@ -486,7 +490,7 @@ class DARTS(Searcher):
                 if self.order == 1:
                     with autocast(device, precision):
                         logits = net(xa, skip_drop)
-                        a_loss = F.cross_entropy(logits, ya)
+                        a_loss = self._loss(logits, ya)
                     grads = torch.autograd.grad(scaler.scale(a_loss + latency_term()), list(net.alphas))
                 else:
                     a_loss, logits, grads = self._unrolled_grads(net, w_opt, lr, xw, yw, xa, ya, skip_drop,
@@ -497,7 +501,7 @@ class DARTS(Searcher):
 
                 w_opt.zero_grad(set_to_none=True)
                 with autocast(device, precision):
-                    w_loss = F.cross_entropy(net(xw, skip_drop), yw)
+                    w_loss = self._loss(net(xw, skip_drop), yw)
                 w_params = list(net.weight_parameters())
                 w_grads = torch.autograd.grad(scaler.scale(w_loss), w_params, allow_unused=True)
                 for p, g in zip(w_params, w_grads, strict=True):
@@ -511,7 +515,10 @@ class DARTS(Searcher):
 
                 w_loss_sum += w_loss.item() * len(wb)
                 a_loss_sum += a_loss.item() * len(ab)
-                correct += int((logits.argmax(-1) == ya).sum())
+                if task.is_regression:  # "accuracy" is R² on the arch half: 1 - sum of squares / variance
+                    correct += float(((logits.float().squeeze(-1) - ya) ** 2).sum() / y_var)
+                else:
+                    correct += int((logits.argmax(-1) == ya).sum())
                 seen += len(ab)
 
             with torch.no_grad():
@@ -522,7 +529,7 @@ class DARTS(Searcher):
                 "skip_dropout": skip_drop,
                 "train_loss": w_loss_sum / max(1, len(w_idx)),
                 "arch_loss": a_loss_sum / max(1, seen),
-                "arch_accuracy": correct / max(1, seen),
+                "arch_accuracy": 1.0 - correct / max(1, seen) if task.is_regression else correct / max(1, seen),
                 "probs": {names[k]: [round(float(v), 6) for v in p] for k, p in probs.items()},
             }
             if latency is not None:
@@ -543,7 +550,7 @@ class DARTS(Searcher):
         names, ws = list(params), list(params.values())
         alphas = list(net.alphas)
         with autocast(device, precision):
-            train_loss = F.cross_entropy(net(xw, skip_drop), yw)
+            train_loss = self._loss(net(xw, skip_drop), yw)
         gw = torch.autograd.grad(train_loss, ws, allow_unused=True)
         unrolled = {}
         for n, w, g in zip(names, ws, gw, strict=True):
@@ -554,7 +561,7 @@ class DARTS(Searcher):
             unrolled[n] = (w - lr * (moment + g + self.weight_decay * w)).detach().requires_grad_(True)
         with autocast(device, precision):
             logits = functional_call(net, unrolled, (xa, skip_drop))
-            a_loss = F.cross_entropy(logits, ya)
+            a_loss = self._loss(logits, ya)
         grads = torch.autograd.grad(a_loss + latency_term(), alphas + list(unrolled.values()), allow_unused=True)
         d_alpha = [torch.zeros_like(a) if g is None else g for g, a in zip(grads[: len(alphas)], alphas, strict=True)]
         d_w = [torch.zeros_like(w) if g is None else g for g, w in zip(grads[len(alphas) :], ws, strict=True)]
@@ -563,7 +570,7 @@ class DARTS(Searcher):
         def alpha_grad(sign: float) -> list[torch.Tensor]:
             shifted = {n: (w + sign * eps * g).detach() for n, w, g in zip(names, ws, d_w, strict=True)}
             with autocast(device, precision):
-                loss = F.cross_entropy(functional_call(net, shifted, (xw, skip_drop)), yw)
+                loss = self._loss(functional_call(net, shifted, (xw, skip_drop)), yw)
             out = torch.autograd.grad(loss, alphas, allow_unused=True)
             return [torch.zeros_like(a) if g is None else g for g, a in zip(out, alphas, strict=True)]
 

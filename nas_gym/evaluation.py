@@ -32,7 +32,8 @@ HISTORY_KEYS = (
 #: metrics' ``extra``; present only where the evaluator reports them, so other histories keep their form. Each
 #: maps to the value that JSON's null stands for (JSON has no infinities).
 EXTRA_KEYS = {"zero_cost_score": -math.inf, "epochs": None, "learning_curve": None, "epochs_trained": None,
-              "score_source": None, "supernet_state": None, "supernet_steps": None, "pretrain_s": None}
+              "score_source": None, "supernet_state": None, "supernet_steps": None, "pretrain_s": None,
+              "val_mse": None, "test_mse": None}
 #: Keys that histories written before hard limits existed lack (treated as feasible).
 LIMIT_KEYS = ("feasible", "constraint_violation")
 #: Keys a record needs to be replayed (histories written before params/flops/diverged/timed_out lack those).

@@ -161,8 +161,11 @@ def fit(
         The result; afterwards ``model`` is on the CPU, in eval mode, with the best-validation weights.
 
     Raises:
-        ConfigError: A checkpoint from other settings, or a device that is not there.
+        ConfigError: A checkpoint from other settings, a device that is not there, or a regression task.
     """
+    if task.is_regression:
+        raise ConfigError(f"Full training trains classifiers (cross-entropy, accuracy); task {task.name!r} is a "
+                          "regression task, which it does not train yet.")
     cfg = config
     device = resolve_device(cfg.device)
     threads = torch.get_num_threads()

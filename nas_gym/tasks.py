@@ -36,16 +36,21 @@ import numpy as np
 from nas_gym.error import ConfigError, DataError, MissingDependencyError
 from nas_gym.registry import Registry
 
+#: What a task's targets are: class indices (scored by accuracy) or real numbers (scored by MSE and R²).
+TASK_KINDS = ("classification", "regression")
+
 
 @dataclass(frozen=True, eq=False)
 class Task:
-    """A classification dataset split into train, validation and test parts.
+    """A classification or regression dataset split into train, validation and test parts.
 
     Attributes:
-        name: Task name (``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` or ``npz:<file>``).
-        x_train, y_train, x_val, y_val, x_test, y_test: The splits.
-        num_classes: Number of classes.
+        name: Task name (``digits``, ``mnist1d``, ``wine``, ``mackey_glass``, ``npz:<file>``, ...).
+        x_train, y_train, x_val, y_val, x_test, y_test: The splits. Classification
+            labels are int64 class indices; regression targets are float32 of shape ``(N,)``.
+        num_classes: Number of classes; for a regression task, 1 (the network's one output).
         fingerprint: Digest of the data and split (part of cache keys).
+        kind: ``"classification"`` or ``"regression"``.
     """
 
     name: str
@@ -57,6 +62,21 @@ class Task:
     y_test: np.ndarray = field(repr=False)
     num_classes: int
     fingerprint: str = ""
+    kind: str = "classification"
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise ConfigError(f"Task kind must be one of {', '.join(TASK_KINDS)}, got {self.kind!r}.")
+
+    @property
+    def is_regression(self) -> bool:
+        """True for a regression task (scored by MSE and R², see :mod:`nas_gym.evaluators.training`)."""
+        return self.kind == "regression"
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of the network's output layer: the class count, or 1 for regression."""
+        return self.num_classes
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -81,15 +101,18 @@ def _split(
     return x[train], y[train], x[val], y[val], x[test], y[test]
 
 
-def _finish(name: str, parts: tuple[np.ndarray, ...], num_classes: int) -> Task:
+def _finish(name: str, parts: tuple[np.ndarray, ...], num_classes: int, kind: str = "classification") -> Task:
+    target = np.float32 if kind == "regression" else np.int64
     parts = tuple(
-        np.ascontiguousarray(p, dtype=np.float32 if i % 2 == 0 else np.int64)
+        np.ascontiguousarray(p, dtype=np.float32 if i % 2 == 0 else target)
         for i, p in enumerate(parts)
     )
     digest = hashlib.sha1()
     for p in parts:
         digest.update(p.tobytes())
-    return Task(name, *parts, num_classes=num_classes, fingerprint=digest.hexdigest()[:12])
+    if kind == "regression":
+        digest.update(b"regression")  # a regression task never shares a fingerprint with a classification one
+    return Task(name, *parts, num_classes=num_classes, fingerprint=digest.hexdigest()[:12], kind=kind)
 
 
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -196,12 +219,110 @@ def _mnist1d(split_seed: int) -> Task:
     return _finish("mnist1d", parts, 10)
 
 
+# -- sequence tasks: regression on windows of a series, the adding problem ------------------------------------
+#: Past steps each forecasting window holds, and how many steps ahead its target lies.
+MACKEY_GLASS_WINDOW, MACKEY_GLASS_HORIZON = 24, 12
+SUNSPOTS_WINDOW = 20
+ADDING_LENGTH, ADDING_EXAMPLES = 30, 2000
+
+
+def mackey_glass_series(n: int, seed: int, *, tau: int = 17, beta: float = 0.2, gamma: float = 0.1,
+                        power: int = 10, substeps: int = 10, burn_in: int = 500) -> np.ndarray:
+    """``n`` samples (one per time unit) of the Mackey-Glass delay equation, the chaotic regime at ``tau=17``.
+
+    ``dx/dt = beta x(t - tau) / (1 + x(t - tau)^power) - gamma x(t)``, integrated by Euler
+    steps of ``1 / substeps``; the history before ``t=0`` is 1.2 plus a small perturbation drawn
+    from ``seed``, and the first ``burn_in`` time units (the transient) are dropped.
+    """
+    rng = np.random.default_rng(seed)
+    dt, lag = 1.0 / substeps, tau * substeps
+    total = (n + burn_in) * substeps
+    x = np.empty(total + lag)
+    x[:lag] = 1.2 + 0.05 * rng.standard_normal(lag)
+    for t in range(lag, total + lag):
+        past, prev = x[t - lag], x[t - 1]
+        x[t] = prev + dt * (beta * past / (1.0 + past**power) - gamma * prev)
+    return x[lag + burn_in * substeps :: substeps][:n]
+
+
+def _windows(series: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``window`` consecutive values ``(N, 1, window)`` and the value ``horizon`` steps after it."""
+    n = len(series) - window - horizon + 1
+    idx = np.arange(window)[None, :] + np.arange(n)[:, None]
+    return series[idx][:, None, :], series[np.arange(n) + window + horizon - 1]
+
+
+def _chronological(series: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, ...]:
+    """Windows of the first 60 % / next 20 % / last 20 % of ``series``, standardised by the first part.
+
+    Each split's windows lie wholly inside its own stretch of the series, so no
+    validation or test value is ever an input or target of a training window
+    (random splits of overlapping windows would leak), and the scale comes from
+    the training stretch only.
+    """
+    cut1, cut2 = int(0.6 * len(series)), int(0.8 * len(series))
+    mean, std = float(series[:cut1].mean()), float(series[:cut1].std()) or 1.0
+    scaled = (series - mean) / std
+    parts: list[np.ndarray] = []
+    for stretch in (scaled[:cut1], scaled[cut1:cut2], scaled[cut2:]):
+        parts += _windows(stretch, window, horizon)
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=8)
+def _mackey_glass(split_seed: int) -> Task:
+    series = mackey_glass_series(1800, split_seed)
+    parts = _chronological(series, MACKEY_GLASS_WINDOW, MACKEY_GLASS_HORIZON)
+    return _finish("mackey_glass", parts, 1, kind="regression")
+
+
+def _load_sunspots() -> np.ndarray:
+    """Yearly sunspot numbers 1700-2008 from the CSV statsmodels ships (read without importing statsmodels)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("statsmodels")  # locates the package without importing it (pandas, patsy)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(
+            "Task 'sunspots' reads the yearly sunspot series bundled with statsmodels: "
+            "pip install 'nas-gym[series]' (or pip install statsmodels)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "sunspots" / "sunspots.csv"
+    try:
+        data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except (OSError, ValueError) as e:
+        raise DataError(f"Task 'sunspots': cannot read statsmodels' {path} ({e}); reinstall statsmodels.") from e
+    return data[:, 1]
+
+
+@functools.lru_cache(maxsize=8)
+def _sunspots(split_seed: int) -> Task:
+    # The series is fixed and its split chronological: split_seed changes nothing (but stays an accepted argument).
+    parts = _chronological(_load_sunspots(), SUNSPOTS_WINDOW, 1)
+    return _finish("sunspots", parts, 1, kind="regression")
+
+
+@functools.lru_cache(maxsize=8)
+def _adding(split_seed: int) -> Task:
+    """The adding problem (Hochreiter & Schmidhuber 1997): sum the two marked values of a random sequence."""
+    rng = np.random.default_rng(split_seed)
+    n, length = ADDING_EXAMPLES, ADDING_LENGTH
+    values = rng.random((n, length))
+    marks = np.zeros((n, length))
+    half = length // 2
+    first, second = rng.integers(0, half, n), rng.integers(half, length, n)
+    marks[np.arange(n), first] = marks[np.arange(n), second] = 1.0
+    x = np.stack([values, marks], axis=1)  # (N, 2 channels, L steps)
+    y = values[np.arange(n), first] + values[np.arange(n), second]
+    return _finish("adding", _split(x, y, (0.2, 0.2), split_seed), 1, kind="regression")
+
+
 #: Largest label accepted in a user's ``.npz``: the output layer gets ``max label + 1``
 #: units, so a corrupt label must not silently build a gigantic network.
 MAX_CLASSES = 100_000
 
 _PAIRS = (("x", "y"), ("x_val", "y_val"), ("x_test", "y_test"))
-_NPZ_HELP = "Save it with numpy.savez(path, x=inputs, y=labels) (optionally x_val/y_val and x_test/y_test)."
+_NPZ_HELP = ("Save it with numpy.savez(path, x=inputs, y=labels) (optionally x_val/y_val and x_test/y_test); "
+             "float y makes a regression task.")
 
 
 def _as_inputs(x: np.ndarray, path: str, key: str) -> np.ndarray:
@@ -225,7 +346,19 @@ def _as_inputs(x: np.ndarray, path: str, key: str) -> np.ndarray:
     return x
 
 
+def _as_targets(y: np.ndarray, path: str, key: str) -> np.ndarray:
+    """Float targets of a regression ``.npz``: 1-D and finite."""
+    if y.ndim != 1:
+        raise DataError(f"{path}: {key!r} holds float regression targets and must be 1-D, got shape {y.shape} "
+                        "(one target per example).")
+    if not np.isfinite(y).all():
+        raise DataError(f"{path}: {key!r} contains NaN or Inf targets; clean the data first.")
+    return y.astype(np.float32)
+
+
 def _as_labels(y: np.ndarray, path: str, key: str) -> np.ndarray:
+    if y.dtype.kind == "f":  # float targets: a regression task
+        return _as_targets(y, path, key)
     expected = f"{path}: {key!r} must be a 1-D array of integer class labels in 0..{MAX_CLASSES - 1}"
     if y.ndim != 1 or y.dtype.kind not in "iu":
         raise DataError(f"{expected}, got dtype {y.dtype}, shape {y.shape}. Store labels as y.astype(np.int64).")
@@ -293,6 +426,12 @@ def _npz(path: str, split_seed: int) -> Task:
         if len(parts[0]) < 10:
             raise DataError(f"{path}: need at least 10 examples to split, got {len(parts[0])}.")
         parts = list(_split(parts[0], parts[1], (0.2, 0.2), split_seed))
+    kinds = {p.dtype.kind == "f" for p in parts[1::2]}
+    if len(kinds) > 1:
+        raise DataError(f"{path}: some target arrays are floats (regression) and some integers (class labels); "
+                        "store every y with one dtype.")
+    if kinds == {True}:
+        return _finish(f"npz:{os.path.basename(path)}", tuple(parts), 1, kind="regression")
     num_classes = int(max(int(p.max()) for p in parts[1::2] if len(p)) + 1)
     return _finish(f"npz:{os.path.basename(path)}", tuple(parts), num_classes)
 
@@ -331,4 +470,7 @@ TASKS.register("wine", lambda path, split_seed: _tabular("wine", split_seed), ta
 TASKS.register(
     "breast_cancer", lambda path, split_seed: _tabular("breast_cancer", split_seed), takes=make_task, fixed=("name",)
 )
+TASKS.register("mackey_glass", lambda path, split_seed: _mackey_glass(split_seed), takes=make_task, fixed=("name",))
+TASKS.register("sunspots", lambda path, split_seed: _sunspots(split_seed), takes=make_task, fixed=("name",))
+TASKS.register("adding", lambda path, split_seed: _adding(split_seed), takes=make_task, fixed=("name",))
 TASKS.register("npz", _npz_task, takes=make_task, fixed=("name",))

@@ -237,7 +237,11 @@ def test_npz_object_array_is_refused_not_unpickled(tmp_path):
     [
         ({"x": X}, r"missing array\(s\) \['y'\]; found \['x'\]"),
         ({"x": X, "y": Y[:20]}, r"x has 30 rows but y has 20"),
-        ({"x": X, "y": Y.astype(float)}, r"'y' must be a 1-D array of integer class labels"),
+        ({"x": X, "y": Y.astype(np.complex64)}, r"'y' must be a 1-D array of integer class labels"),
+        ({"x": X, "y": np.stack([Y, Y], 1).astype(float)}, r"float regression targets and must be 1-D"),
+        ({"x": X, "y": np.where(Y > 1, np.inf, Y * 1.0)}, r"'y' contains NaN or Inf targets"),
+        ({"x": X, "y": Y * 1.0, "x_val": X, "y_val": Y, "x_test": X, "y_test": Y * 1.0},
+         r"some target arrays are floats \(regression\) and some integers"),
         ({"x": X, "y": -Y}, r"'y' must be a 1-D array of integer class labels"),
         ({"x": X, "y": Y * 10**9}, r"integer class labels in 0\.\.99999"),
         ({"x": X[:, :, None, None, None], "y": Y}, r"'x' must have shape \(N, D\), \(N, H, W\) or \(N, C, H, W\)"),
@@ -276,7 +280,7 @@ def test_npz_not_a_zip_or_single_npy_or_truncated(tmp_path):
 
 
 def test_malformed_npz_through_the_env(tmp_path):
-    path = _npz(tmp_path, x=X, y=Y.astype(float))
+    path = _npz(tmp_path, x=X, y=-Y)
     with pytest.raises(DataError, match="integer class labels"):
         gym.make("NAS-v0", **TINY, task="npz", task_kwargs={"path": path})
 

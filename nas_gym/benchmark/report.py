@@ -89,7 +89,10 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
                 f"- table optimum reward {table['optimum_reward']:.4f} (`{table['optimum_arch']}`); "
                 f"top-1 % threshold {table['top1_threshold']:.4f}"
             )
+    regression = any("best_val_mse" in m for m in summary["methods"].values())
     columns = ["method", "runs", "best reward", "test acc of best-val (%)", "latency of best-val (ms)"]
+    if regression:  # R² is no accuracy to read in percent: the MSEs say it
+        columns[3:4] = ["best val MSE", "test MSE of best-val"]
     with_regret = table is not None and table.get("optimum_reward") is not None
     if with_regret:
         columns += ["regret", "median evals to top 1 %" if epochs is None else "median epochs to top 1 %"]
@@ -99,6 +102,9 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
     for agent, m in summary["methods"].items():
         cells = [agent, str(m["runs"]), _pm(m["best_reward"]), _pm(m["test_accuracy"], 100.0, 2),
                  _pm(m["latency_ms"], 1.0, 3)]
+        if regression:
+            empty = {"mean": math.nan, "ci": math.nan, "n": 0}
+            cells[3:4] = [_pm(m.get("best_val_mse", empty), 1.0, 4), _pm(m.get("test_mse", empty), 1.0, 4)]
         if with_regret:
             top = m["evals_to_top1"]
             median = "—" if not top["values"] else (f"> {limit}" if top["median"] is None else f"{top['median']:g}")
@@ -112,6 +118,12 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
         "architecture is the first evaluated one with the highest validation accuracy"
         + ("." if epochs is None else " among the full-fidelity evaluations (a short training is not a result)."),
     ]
+    if regression:
+        lines.append(
+            "Regression task: the reward's accuracy term is the validation R² (1 - MSE / variance, clipped at 0). "
+            "Best val MSE: the run's lowest validation MSE; test MSE: that architecture's, in the units of the "
+            "task's targets (standardised for the forecasting tasks)."
+        )
     if with_regret:
         lines.append(
             f"Regret: table optimum minus the run's best reward. To top 1 %: {unit} "

@@ -13,6 +13,8 @@ Definitions used throughout (and checked by the tests against the histories):
 - *best reward* of a run: the largest ``reward`` in its history;
 - *best-validation architecture*: the first history record with the largest
   ``val_accuracy``; its ``test_accuracy`` and ``latency_ms`` are reported;
+- on a regression task, *best validation MSE*: the smallest ``val_mse`` in the
+  history, and the ``test_mse`` of the first record that has it;
 - *regret*: table optimum of the reward (the env's reward function applied
   to every table row) minus the run's best reward;
 - *evaluations to top 1 %*: 1 + the first history index whose best-so-far
@@ -117,12 +119,17 @@ def run_figures(
         at = np.searchsorted(used, np.arange(1, budget_epochs + 1), side="right") - 1
         curve = np.where(at >= 0, best[np.clip(at, 0, None)], -math.inf)
     curve[~np.isfinite(curve)] = math.nan
-    return {
+    figures = {
         "best_reward": float(reward.max()),
         "test_accuracy": best_val["test_accuracy"],
         "latency_ms": best_val["latency_ms"],
         "curve": curve,
     }
+    mse = [(r["val_mse"], i) for i, r in enumerate(full) if r.get("val_mse") is not None]
+    if mse:  # a regression task: the lowest validation MSE, and the test MSE of the record that has it
+        best_mse, at = min(mse)
+        figures.update(best_val_mse=float(best_mse), test_mse=full[at].get("test_mse"))
+    return figures
 
 
 def is_finished(summary: dict[str, Any], evaluations: int) -> bool:
@@ -193,8 +200,9 @@ def summarize(out_dir: str | os.PathLike) -> dict[str, Any]:
         ``methods`` one entry per method with ``runs``, ``seeds`` and, each as
         ``{"mean", "ci", "n", "values"}`` (``ci`` the 95 % half-width),
         ``best_reward``, ``test_accuracy`` (of the best-validation
-        architecture), ``latency_ms`` (of the same), ``regret`` and
-        ``hv_fraction``; ``evals_to_top1`` as ``{"values", "median",
+        architecture), ``latency_ms`` (of the same), ``regret``,
+        ``hv_fraction`` and on regression tasks ``best_val_mse`` and
+        ``test_mse``; ``evals_to_top1`` as ``{"values", "median",
         "reached"}`` (``None`` = never reached); ``curve`` as ``{"mean",
         "ci"}`` per number of evaluations. With several env settings:
         ``{"settings": {name: summary}}``.
@@ -257,6 +265,9 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
             "test_accuracy": _stat([f["test_accuracy"] for f in figures.values()]),
             "latency_ms": _stat([f["latency_ms"] for f in figures.values()]),
         }
+        if any("best_val_mse" in f for f in figures.values()):
+            entry["best_val_mse"] = _stat([f.get("best_val_mse") for f in figures.values()])
+            entry["test_mse"] = _stat([f.get("test_mse") for f in figures.values()])
         if "optimum_reward" in ref:
             entry["regret"] = _stat([ref["optimum_reward"] - f["best_reward"] for f in figures.values()])
             evals = []

@@ -24,7 +24,9 @@ class Metrics:
         cost_s: Seconds the evaluation took.
         diverged: Training produced a NaN/Inf loss; accuracies are chance level.
         timed_out: Training hit its time limit before finishing.
-        extra: Further evaluator-specific values (plain data).
+        extra: Further evaluator-specific values (plain data). On a regression
+            task the accuracies are R² scores (see :mod:`nas_gym.task_loss`) and
+            ``extra`` holds ``val_mse`` and ``test_mse`` (None if training diverged).
     """
 
     val_accuracy: float
@@ -36,6 +38,16 @@ class Metrics:
     diverged: bool = False
     timed_out: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def val_mse(self) -> float | None:
+        """Validation mean squared error of a regression task (None otherwise, or when training diverged)."""
+        return self.extra.get("val_mse")
+
+    @property
+    def test_mse(self) -> float | None:
+        """Test mean squared error of a regression task (None otherwise, or when training diverged)."""
+        return self.extra.get("test_mse")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable)."""

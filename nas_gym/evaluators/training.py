@@ -1,10 +1,12 @@
 """Real training: score an architecture by training it with torch on a task.
 
 :class:`TrainingEvaluator` builds the network from its space, trains it with
-cross-entropy under a fixed budget (epochs, optional time limit) and seed, and
-reports validation and test accuracy, parameter count, multiply-accumulates
-and wall time. The datasets are tiny, so whole splits live in memory as
-tensors and batches are index slices: no ``DataLoader``.
+cross-entropy (or, on a regression task, the mean squared error) under a fixed
+budget (epochs, optional time limit) and seed, and reports validation and test
+accuracy (R² for regression, with ``val_mse``/``test_mse`` in ``extra``; see
+:mod:`nas_gym.task_loss`), parameter count, multiply-accumulates and wall
+time. The datasets are tiny, so whole splits live in memory as tensors and
+batches are index slices: no ``DataLoader``.
 
 Training runs on ``device`` (``"auto"``: a CUDA GPU if torch sees one,
 else Apple's MPS, else the CPU; see :mod:`nas_gym.device`) at ``precision``
@@ -38,7 +40,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from nas_gym.checkpoints import CheckpointStore
 from nas_gym.device import (
@@ -54,6 +55,7 @@ from nas_gym.error import ConfigError, unknown_name
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.spaces.base import Architecture
+from nas_gym.task_loss import chance_score, task_loss, task_score
 from nas_gym.tasks import Task, make_task
 
 logger = logging.getLogger(__name__)
@@ -235,6 +237,8 @@ class TrainingEvaluator(Evaluator):
         self.num_threads = num_threads
         self.lr_schedule = lr_schedule
         self._data = self._tensors()
+        # The last scored splits' MSEs (regression tasks), read into the metrics' extra.
+        self._mse: dict[str, float] = {}
         #: Where :meth:`evaluate_at` keeps and finds training states (the env's factory puts it beside the cache).
         self.checkpoints = CheckpointStore()
 
@@ -387,7 +391,7 @@ class TrainingEvaluator(Evaluator):
             if diverged or timed_out:
                 break
             final_train_loss = mean_loss if mean_loss is not None else final_train_loss
-            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"])
+            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"], "val")
             if not val_ok:
                 diverged = True
                 break
@@ -395,13 +399,15 @@ class TrainingEvaluator(Evaluator):
         extra: dict[str, Any] = {"epochs": epochs, "learning_curve": curve, "resumed_from_epoch": done,
                                  "epochs_run": len(curve), "final_train_loss": final_train_loss}
         if not diverged:
-            # The curve's last point is this model's validation accuracy, unless a timeout cut an epoch short.
-            val_acc, val_ok = (curve[-1], True) if curve and not timed_out else self._accuracy(
-                model, d["x_val"], d["y_val"])
-            test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"])
+            # The curve's last point is this model's validation score, unless a timeout cut an epoch short
+            # (or it came from the checkpoint, whose validation MSE this call has not measured).
+            val_acc, val_ok = (curve[-1], True) if len(curve) > done and not timed_out else self._accuracy(
+                model, d["x_val"], d["y_val"], "val")
+            test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"], "test")
             diverged = not (val_ok and test_ok)
+        self._regression_extra(extra, diverged)
         if diverged:
-            val_acc = test_acc = 1.0 / self.task.num_classes
+            val_acc = test_acc = chance_score(self.task)
             extra["final_train_loss"] = None
         elif not timed_out and len(curve) > done:
             # Only a complete, finite state is worth continuing from.
@@ -450,7 +456,7 @@ class TrainingEvaluator(Evaluator):
             if len(idx) == 1 and n > 1:
                 continue
             with autocast(self.device, self.precision):
-                loss = F.cross_entropy(model(d["x_train"][idx]), d["y_train"][idx])
+                loss = task_loss(self.task, model(d["x_train"][idx]), d["y_train"][idx])
             if not torch.isfinite(loss):
                 return None, True, False
             if optimizer is not None:
@@ -503,12 +509,13 @@ class TrainingEvaluator(Evaluator):
             model.load_state_dict(best_state)
             extra["best_epoch"] = best_epoch
         if not diverged:
-            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"])
-            test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"])
+            val_acc, val_ok = self._accuracy(model, d["x_val"], d["y_val"], "val")
+            test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"], "test")
             # Weights can blow up on the last step after a finite loss.
             diverged = not (val_ok and test_ok)
+        self._regression_extra(extra, diverged)
         if diverged:
-            chance = 1.0 / self.task.num_classes
+            chance = chance_score(self.task)
             val_acc = test_acc = chance
             extra["final_train_loss"] = None
             logger.info("Training diverged after %d epoch(s); reporting chance accuracy.", epochs_run)
@@ -531,13 +538,22 @@ class TrainingEvaluator(Evaluator):
         return torch.cat(logits).float()
 
     def _loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-        return float(F.cross_entropy(self._logits(model, x), y))
+        return float(task_loss(self.task, self._logits(model, x), y))
 
-    def _accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, bool]:
-        """Accuracy as a fraction (NaN for an empty split) and whether the logits were finite."""
+    def _accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, split: str = "") -> tuple[float, bool]:
+        """The split's score (accuracy, or R² for regression; NaN when empty) and whether the outputs were finite.
+
+        For a regression task the split's MSE goes to ``self._mse[split]`` (see :mod:`nas_gym.task_loss`).
+        """
         if len(x) == 0:
             return math.nan, True
-        logits = self._logits(model, x)
-        # A count over the length, not a float64 mean: MPS has no float64 (on the CPU the two are equal).
-        correct = int((logits.argmax(1) == y).sum())
-        return correct / len(y), bool(torch.isfinite(logits).all())
+        score, mse, finite = task_score(self.task, self._logits(model, x), y)
+        if mse is not None and split:
+            self._mse[split] = mse
+        return score, finite
+
+    def _regression_extra(self, extra: dict[str, Any], diverged: bool) -> None:
+        """Add ``val_mse``/``test_mse`` to a regression task's metrics (None when training diverged)."""
+        if self.task.is_regression:
+            extra["val_mse"] = None if diverged else self._mse.get("val")
+            extra["test_mse"] = None if diverged else self._mse.get("test")

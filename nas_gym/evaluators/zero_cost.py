@@ -70,6 +70,10 @@ class ZeroCostEvaluator(Evaluator):
         if int(batch_size) < 2 or int(num_threads) < 1:
             raise ConfigError(f"zero_cost needs batch_size ≥ 2 and num_threads ≥ 1, got {batch_size!r}, "
                               f"{num_threads!r}.")
+        if task.is_regression:
+            # The proxies' gradients come from a cross-entropy loss on class labels.
+            raise ConfigError(f"zero_cost proxies score classifiers; task {task.name!r} is a regression task. "
+                              "Use evaluator='train' for it.")
         self.task = task
         self.proxy = proxy
         self.batch_size = min(int(batch_size), len(task.x_train))

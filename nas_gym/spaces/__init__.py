@@ -7,6 +7,9 @@
 - ``mlp`` (:class:`MLPSpace`): fully connected networks (width, activation,
   norm and dropout per layer slot) for any input, the one space that builds
   for the tabular tasks' feature vectors.
+- ``rnn_layers`` (:class:`RNNLayersSpace`): stacks of RNN, LSTM and GRU
+  layers (hidden size, direction, dropout and skip per slot) and a pooling
+  head, for sequence tasks.
 
 Use :func:`make_space` to build one by name from plain-data arguments; a new space
 is a :class:`SearchSpace` subclass and one ``SPACES.register`` line.
@@ -21,14 +24,26 @@ from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.mlp import MLPSpace
 from nas_gym.spaces.nb201 import NB201Space
+from nas_gym.spaces.rnn_layers import RNNLayersSpace
 
 #: Search spaces by name; a space's user arguments are its constructor's.
 SPACES: Registry[SearchSpace] = Registry("space", group="nas_gym.spaces")
 SPACES.register("layers", LayersSpace)
 SPACES.register("nb201", NB201Space)
 SPACES.register("mlp", MLPSpace)
+SPACES.register("rnn_layers", RNNLayersSpace)
 
-__all__ = ["SPACES", "Architecture", "Decision", "LayersSpace", "MLPSpace", "NB201Space", "SearchSpace", "make_space"]
+__all__ = [
+    "SPACES",
+    "Architecture",
+    "Decision",
+    "LayersSpace",
+    "MLPSpace",
+    "NB201Space",
+    "RNNLayersSpace",
+    "SearchSpace",
+    "make_space",
+]
 
 
 def make_space(name: str, **kwargs: Any) -> SearchSpace:

@@ -81,9 +81,17 @@ def nd_layers(dims: int) -> NdLayers:
 def check_spatial_task(space: str, task: Task) -> None:
     """Refuse a task of feature vectors ``(D,)`` for the convolutional space named ``space``.
 
+    Its networks are classifiers (global pooling into class logits), so a regression task is refused too.
+
     Raises:
-        ConfigError: If ``task.spatial_dims == 0``, naming the task and suggesting ``space="mlp"``.
+        ConfigError: If ``task.spatial_dims == 0``, naming the task and suggesting ``space="mlp"``, or if
+            ``task`` is a regression task, suggesting the recurrent spaces.
     """
+    if task.is_regression:
+        raise ConfigError(
+            f"Space {space!r} builds convolutional classifiers, but task {task.name!r} is a regression task. "
+            "Use space='rnn_cell' (NAS-RNN-v0), 'rnn_layers' or 'mlp' for it."
+        )
     if task.spatial_dims == 0:
         raise ConfigError(
             f"Space {space!r} builds convolutional networks for signals (C, L) or images (C, H, W), but task "

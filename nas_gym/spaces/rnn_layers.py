@@ -1,0 +1,446 @@
+"""The recurrent-layers search space: stacks of RNN, LSTM and GRU layers for sequences.
+
+Each of ``num_layers`` slots is either empty (``none``: no layer) or one
+recurrent layer that chooses its cell (``rnn``, ``lstm`` or ``gru``), hidden
+size, direction (``uni`` or ``bi``), output dropout and a residual skip; a
+head decision pools the last layer's output sequence (its last step or its
+mean over time) into a linear output layer. A task's signals ``(C, L)`` are
+read as ``L`` steps of ``C`` features (see :mod:`nas_gym.spaces.sequence`),
+so the space builds for sequence tasks only (``mnist1d`` and the forecasting
+tasks), and refuses images and feature vectors.
+
+As in the ``mlp`` space, the fields of an empty slot are "don't care": they
+may only take their first choice, so every network has exactly one index
+tuple. The string form reads like
+``lstm-32-bi-0.2-skip|none|gru-16-uni-0-noskip|head=mean``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
+from nas_gym.spaces.base import Architecture, Decision, SearchSpace
+from nas_gym.spaces.layers import _ints, _names, _nonempty
+from nas_gym.spaces.mlp import _dropout_name, _dropouts
+from nas_gym.spaces.sequence import check_sequence_task, to_steps
+from nas_gym.tasks import Task
+
+#: The recurrent cells a slot may hold: ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU``.
+CELLS = ("rnn", "lstm", "gru")
+#: The cell choice of an empty slot, and its whole string form.
+EMPTY = "none"
+DIRECTIONS = ("uni", "bi")
+#: How the head reads the output sequence: its last step, or its mean over time.
+POOLS = ("last", "mean")
+# Field order inside a slot: the order of the slot's decisions and of its string tokens.
+FIELDS = ("cell", "hidden", "direction", "dropout", "skip")
+_FIELD_HELP = "cell-hidden-direction-dropout-skip, e.g. 'lstm-32-bi-0.2-skip'"
+_HEAD_DECISION = "head/pool"
+_RNN_MODULES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def _bools(kind: str, given: Sequence[Any]) -> tuple[bool, ...]:
+    out = _nonempty(kind, given)
+    for v in out:
+        if not isinstance(v, (bool, np.bool_)):
+            raise ConfigError(f"Each {kind} must be True or False, got {v!r} in {list(out)}.")
+    return tuple(bool(v) for v in out)
+
+
+class RNNLayersSpace(SearchSpace):
+    """A stack of ``num_layers`` recurrent layer slots, each a group of decisions, and a head.
+
+    Per slot the decisions are, in this order and only where the field has
+    two or more choices: ``cell`` (``none`` or a recurrent cell), ``hidden``
+    (units per direction), ``direction`` (``uni``, or ``bi`` for a
+    bidirectional layer of output width ``2 * hidden``), ``dropout`` (on the
+    layer's output sequence) and ``skip`` (``no``/``yes``: a residual); they
+    are named ``layer{i}/{field}``. ``cell`` always has two or more choices
+    (``none`` plus ``cells``), so it is always a decision. The last decision
+    is ``head/pool`` (``last`` or ``mean``), where ``heads`` has two or more
+    choices.
+
+    A layer computes ``y = dropout(cell(x))`` over the whole sequence and,
+    with ``skip``, ``y + x`` -- through a bias-free ``Linear`` projection of
+    ``x`` where the input and output widths differ. The head takes the
+    output sequence's last step (``last``; for a bidirectional layer that is
+    the last step of the concatenated features: the forward direction's
+    final state next to the backward direction's output at the last step,
+    which has seen only that step) or its mean over time (``mean``), then a
+    ``Linear`` to ``task.num_outputs``.
+
+    Masks (``valid_choices``): a slot whose cell is ``none`` is no layer, so
+    its other fields take only their first choice. Nothing else is masked. A
+    network whose slots are all empty is allowed: the head straight on the
+    input sequence (its last step or its mean, then a linear layer), a
+    baseline any recurrent network should beat.
+
+    Canonical form (:meth:`canonical`): an empty slot computes nothing and a
+    layer's input is the previous layer's output whatever lies between, so
+    only the order of the non-empty slots matters; the canonical
+    architecture has them first, in their order, and the empty slots last.
+
+    Args:
+        num_layers: Number of slots (at least 1).
+        cells: From ``rnn``, ``lstm``, ``gru``; ``none`` (an empty slot) is
+            always a choice too.
+        hiddens: Hidden-unit choices per direction (positive integers).
+        directions: From ``uni`` and ``bi``.
+        dropouts: Dropout probabilities in [0, 1) on a layer's output
+            sequence (0 adds no dropout layer).
+        skips: From False and True (a residual connection).
+        heads: From ``last`` and ``mean``.
+
+    Raises:
+        ConfigError: For an unknown name or an impossible value.
+
+    Example:
+        >>> space = RNNLayersSpace(num_layers=3)
+        >>> arch = space.from_string("none|lstm-32-bi-0.2-skip|gru-16-uni-0-noskip|head=mean")
+        >>> str(space.canonical(arch))
+        'lstm-32-bi-0.2-skip|gru-16-uni-0-noskip|none|head=mean'
+    """
+
+    name = "rnn_layers"
+
+    def __init__(
+        self,
+        num_layers: int = 3,
+        cells: Sequence[str] = CELLS,
+        hiddens: Sequence[int] = (16, 32, 64),
+        directions: Sequence[str] = DIRECTIONS,
+        dropouts: Sequence[float] = (0.0, 0.2),
+        skips: Sequence[bool] = (False, True),
+        heads: Sequence[str] = POOLS,
+    ) -> None:
+        """Check the configuration and lay out the decisions."""
+        if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
+            raise ConfigError(f"num_layers must be an integer >= 1, got {num_layers!r}.")
+        self.num_layers = int(num_layers)
+        if not isinstance(cells, (str, bytes)) and isinstance(cells, Sequence) and EMPTY in cells:
+            raise ConfigError(
+                f"cells must not list {EMPTY!r}: an empty slot is always a choice. Pass some of {', '.join(CELLS)}."
+            )
+        self.cells = _names("cell", cells, CELLS)
+        self.hiddens = _ints("hidden", hiddens, lambda v: v > 0, "a positive integer")
+        self.directions = _names("direction", directions, DIRECTIONS)
+        self.dropouts = _dropouts(dropouts)
+        self.skips = _bools("skip", skips)
+        self.heads = _names("head", heads, POOLS)
+        values: dict[str, tuple[Any, ...]] = {
+            "cell": (EMPTY, *self.cells),
+            "hidden": self.hiddens,
+            "direction": self.directions,
+            "dropout": self.dropouts,
+            "skip": self.skips,
+        }
+        self._values = values
+        self._names = {f: tuple(_choice_name(f, v) for v in values[f]) for f in FIELDS}
+        # A field with one choice is fixed and no decision, as in the mlp space; cell always has two or more.
+        self._fields = tuple(f for f in FIELDS if len(values[f]) >= 2)
+        self._per_slot = len(self._fields)
+        self._field_pos = {f: k for k, f in enumerate(self._fields)}
+        self._head_is_decision = len(self.heads) >= 2
+        self._slot_decisions = self.num_layers * self._per_slot
+        # The two masks a field can have, made once and read-only: valid_choices runs on every env step.
+        self._all_valid: dict[str, np.ndarray] = {}
+        self._first_valid: dict[str, np.ndarray] = {}
+        for f in (*self._fields, "head"):
+            n = len(self.heads) if f == "head" else len(values[f])
+            self._all_valid[f] = np.ones(n, dtype=bool)
+            self._first_valid[f] = np.arange(n) == 0
+            self._all_valid[f].flags.writeable = self._first_valid[f].flags.writeable = False
+        slots = tuple(
+            Decision(f"layer{i}/{f}", self._names[f]) for i in range(self.num_layers) for f in self._fields
+        )
+        head = (Decision(_HEAD_DECISION, self.heads),) if self._head_is_decision else ()
+        self.decisions = (*slots, *head)
+
+    def config(self) -> dict[str, Any]:
+        """Return the constructor arguments as plain data."""
+        return {
+            "num_layers": self.num_layers,
+            "cells": list(self.cells),
+            "hiddens": list(self.hiddens),
+            "directions": list(self.directions),
+            "dropouts": list(self.dropouts),
+            "skips": list(self.skips),
+            "heads": list(self.heads),
+        }
+
+    # -- reading index tuples ---------------------------------------------------
+    def _value(self, indices: Sequence[int], slot: int, field: str) -> Any:
+        """Value of ``field`` in ``slot``; fixed fields have their one value."""
+        pos = self._field_pos.get(field)
+        if pos is None:
+            return self._values[field][0]
+        return self._values[field][indices[slot * self._per_slot + pos]]
+
+    def slot_values(self, arch: Architecture | Sequence[int], slot: int) -> dict[str, Any]:
+        """Every field of one slot as values.
+
+        E.g. ``{"cell": "lstm", "hidden": 32, "direction": "bi", "dropout": 0.2, "skip": True}``;
+        an empty slot has ``cell`` ``"none"`` and its other fields at their first choice.
+        """
+        idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
+        return {f: self._value(idx, slot, f) for f in FIELDS}
+
+    def head_pool(self, arch: Architecture | Sequence[int]) -> str:
+        """The head's pooling, ``"last"`` or ``"mean"``."""
+        idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
+        return self.heads[idx[self._slot_decisions]] if self._head_is_decision else self.heads[0]
+
+    # -- masks ----------------------------------------------------------------------
+    def valid_choices(self, prefix: Sequence[int]) -> np.ndarray:
+        """Boolean mask over the choices of decision ``len(prefix)`` (see the class docstring); read-only."""
+        k = len(prefix)
+        if k >= self._slot_decisions:
+            return self._all_valid["head"]
+        slot, pos = divmod(k, self._per_slot)
+        field = self._fields[pos]
+        if field == "cell" or prefix[slot * self._per_slot] != 0:
+            return self._all_valid[field]
+        return self._first_valid[field]
+
+    # -- equivalence and size --------------------------------------------------------
+    def canonical(self, arch: Architecture) -> Architecture:
+        """Move empty slots to the end, keeping the order of the others and the head (see the class docstring).
+
+        Empty slots come out with every field at its first choice, as their masks require.
+        """
+        p = self._per_slot
+        blocks = [arch.indices[s * p : (s + 1) * p] for s in range(self.num_layers)]
+        full = [b for b in blocks if b[0] != 0]
+        empty = [(0,) * p] * (self.num_layers - len(full))
+        head = arch.indices[self._slot_decisions :]
+        return Architecture(self, (*(i for b in (*full, *empty) for i in b), *head))
+
+    def size(self) -> int:
+        """Count the valid architectures in closed form.
+
+        That is ``(1 + cells x hiddens x directions x dropouts x skips) ** num_layers x heads``.
+        """
+        per_slot = len(self.cells) * len(self.hiddens) * len(self.directions) * len(self.dropouts) * len(self.skips)
+        return (1 + per_slot) ** self.num_layers * len(self.heads)
+
+    # -- strings --------------------------------------------------------------------
+    def to_string(self, arch: Architecture) -> str:
+        """Slots joined by ``|``, then ``|head={pool}``; see :meth:`from_string` for the format."""
+        parts = []
+        for s in range(self.num_layers):
+            v = self.slot_values(arch, s)
+            if v["cell"] == EMPTY:
+                parts.append(EMPTY)
+            else:
+                parts.append("-".join(_token(f, v[f]) for f in FIELDS))
+        parts.append(f"head={self.head_pool(arch)}")
+        return "|".join(parts)
+
+    def from_string(self, text: str) -> Architecture:
+        """Parse ``lstm-32-bi-0.2-skip|none|gru-16-uni-0-noskip|head=mean``.
+
+        One ``|``-separated part per slot, then the head: a slot is ``none``
+        (empty) or the five tokens ``{cell}-{hidden}-{direction}-{dropout}-{skip}``
+        in that order (dropout as a number, ``0`` for none; ``skip`` or
+        ``noskip``); the head is ``head=last`` or ``head=mean``. Fields with
+        one choice in this space are written too, and must be that choice.
+
+        Raises:
+            ArchitectureError: Naming the bad slot and token and the valid choices.
+        """
+        if not isinstance(text, str):
+            raise ArchitectureError(f"Expected an architecture string, got {type(text).__name__} {text!r}.")
+        parts = [p.strip() for p in text.strip().split("|")]
+        if len(parts) != self.num_layers + 1:
+            raise ArchitectureError(
+                f"Architecture {text!r} has {len(parts)} part(s) separated by '|'; this space has "
+                f"{self.num_layers} slot(s) and then the head, e.g. "
+                f"{self.to_string(self.sample(np.random.default_rng(0)))!r}."
+            )
+        indices: list[int] = []
+        for s, part in enumerate(parts[:-1]):
+            if part.startswith("head="):
+                raise ArchitectureError(
+                    f"Slot {s} {part!r}: the head comes last, after all {self.num_layers} slot(s)."
+                )
+            chosen = self._parse_slot(part, s)
+            indices += [chosen[f] for f in self._fields]
+        pool = self._parse_head(parts[-1])
+        if self._head_is_decision:
+            indices.append(pool)
+        return Architecture(self, tuple(indices))
+
+    def _parse_head(self, part: str) -> int:
+        """Index of the head's pooling in ``heads`` from ``head={pool}``."""
+        where = f"Head {part!r}"
+        if not part.startswith("head="):
+            raise ArchitectureError(
+                f"{where}: the last part must be the head, 'head=' and one of {', '.join(self.heads)}, "
+                f"e.g. 'head={self.heads[0]}'."
+            )
+        pool = part[len("head=") :]
+        if pool not in self.heads:
+            raise ArchitectureError(
+                f"{where}: pool {pool!r} is not a choice of this space.{did_you_mean(pool, self.heads)} "
+                f"Choices: {', '.join(self.heads)}."
+            )
+        return self.heads.index(pool)
+
+    def _parse_slot(self, part: str, slot: int) -> dict[str, int]:
+        """Choice index per field of one slot's text."""
+        where = f"Slot {slot} {part!r}"
+        if part == EMPTY:
+            return dict.fromkeys(FIELDS, 0)
+        tokens = part.split("-")
+        if tokens[0] == EMPTY:
+            raise ArchitectureError(f"{where}: an empty slot takes no other fields; write just 'none'.")
+        if len(tokens) != len(FIELDS):
+            raise ArchitectureError(
+                f"{where}: expected 'none' or {len(FIELDS)} tokens {_FIELD_HELP}; got {len(tokens)} token(s)."
+            )
+        return {f: self._choice_index(f, tok, where) for f, tok in zip(FIELDS, tokens, strict=True)}
+
+    def _choice_index(self, field: str, tok: str, where: str) -> int:
+        """Index of token ``tok`` among ``field``'s choices; numbers compare by value (``0.0`` is ``0``)."""
+        offset = int(field == "cell")  # a slot's text never names the empty cell
+        values = self._values[field][offset:]
+        tokens = tuple(_token(field, v) for v in values)
+        value: Any = tok
+        try:
+            if field == "hidden":
+                value = int(tok) if tok.isdigit() else tok
+            elif field == "dropout":
+                value = float(tok)
+            elif field == "skip" and tok in ("skip", "noskip"):
+                value = tok == "skip"
+        except ValueError:
+            pass
+        if field in ("hidden", "dropout", "skip"):
+            # Compare by type too: True == 1 would otherwise let the token '1' through as a skip.
+            found = [k for k, v in enumerate(values) if type(v) is type(value) and v == value]
+        else:
+            found = [k for k, v in enumerate(values) if v == value]
+        if found:
+            return found[0] + offset
+        hint = did_you_mean(tok, tokens) if field in ("cell", "direction", "skip") else ""
+        raise ArchitectureError(
+            f"{where}: {field} {tok!r} is not a choice of this space.{hint} Choices: {', '.join(tokens)} "
+            f"(a slot is {_FIELD_HELP}, or 'none')."
+        )
+
+    # -- networks ---------------------------------------------------------------------
+    def check_task(self, task: Task) -> None:
+        """Refuse a task whose inputs are not sequences ``(C, L)``: images and feature vectors.
+
+        Raises:
+            ConfigError: Naming the task's input shape and the spaces that build for it.
+        """
+        check_sequence_task(self.name, task)
+
+    def build(self, arch: Architecture, task: Task) -> nn.Module:
+        """Build the network: the non-empty slots in order, then the pooling head.
+
+        The input ``(N, C, L)`` is read as ``L`` steps of ``C`` features; a
+        slot is one ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU`` layer
+        (``batch_first``, bidirectional for ``bi``), then ``Dropout(p)``
+        (left out for ``p == 0``) and, with ``skip``, the residual. The
+        output is ``(N, task.num_outputs)``.
+
+        Raises:
+            ConfigError: For a task whose inputs are not sequences (see :meth:`check_task`).
+        """
+        self.check_task(task)
+        features = task.input_shape[0]
+        layers = []
+        for s in range(self.num_layers):
+            v = self.slot_values(arch, s)
+            if v["cell"] == EMPTY:
+                continue
+            layer = RecurrentLayer(features, v["cell"], v["hidden"], v["direction"] == "bi", v["dropout"], v["skip"])
+            layers.append(layer)
+            features = layer.out_features
+        return RecurrentNet(layers, self.head_pool(arch), features, task.num_outputs)
+
+
+class RecurrentLayer(nn.Module):
+    """One recurrent layer over a batch-first sequence: cell, output dropout and an optional residual.
+
+    Args:
+        in_features: Features per step of the input sequence.
+        cell: ``rnn`` (tanh), ``lstm`` or ``gru``.
+        hidden: Hidden units per direction.
+        bidirectional: Run both directions and concatenate them (output width ``2 * hidden``).
+        dropout: Dropout probability on the output sequence; 0 adds no dropout layer.
+        skip: Add the input sequence to the output, through a bias-free ``Linear`` where the widths differ.
+    """
+
+    def __init__(
+        self, in_features: int, cell: str, hidden: int, bidirectional: bool, dropout: float, skip: bool
+    ) -> None:
+        """Make the layer's modules."""
+        super().__init__()
+        if cell not in _RNN_MODULES:
+            raise ConfigError(f"Unknown cell {cell!r}.{did_you_mean(cell, CELLS)} Known cells: {', '.join(CELLS)}.")
+        self.rnn = _RNN_MODULES[cell](in_features, hidden, num_layers=1, batch_first=True, bidirectional=bidirectional)
+        self.out_features = hidden * (2 if bidirectional else 1)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.skip = skip
+        if skip and in_features != self.out_features:
+            self.project: nn.Module = nn.Linear(in_features, self.out_features, bias=False)
+        else:
+            self.project = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a sequence ``(N, L, in_features)`` to ``(N, L, out_features)``."""
+        out = self.dropout(self.rnn(x)[0])
+        return out + self.project(x) if self.skip else out
+
+
+class RecurrentNet(nn.Module):
+    """The recurrent layers in order, then the head: pool over time and a ``Linear``.
+
+    Args:
+        layers: The non-empty slots' layers (may be empty: the head reads the input sequence).
+        pool: ``last`` (the last step) or ``mean`` (the mean over time).
+        features: Features per step of the last layer's output (or of the input).
+        num_outputs: Output width (class count, or 1 for regression).
+    """
+
+    def __init__(self, layers: Sequence[RecurrentLayer], pool: str, features: int, num_outputs: int) -> None:
+        """Make the network's modules."""
+        super().__init__()
+        if pool not in POOLS:
+            raise ConfigError(f"Unknown pool {pool!r}.{did_you_mean(pool, POOLS)} Known pools: {', '.join(POOLS)}.")
+        self.layers = nn.ModuleList(layers)
+        self.pool = pool
+        self.head = nn.Linear(features, num_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map signals ``(N, C, L)`` to outputs ``(N, num_outputs)``."""
+        h = to_steps(x)
+        for layer in self.layers:
+            h = layer(h)
+        h = h[:, -1] if self.pool == "last" else h.mean(dim=1)
+        return self.head(h)
+
+
+def _choice_name(field: str, value: Any) -> str:
+    """Name of one choice as a decision shows it (``skip`` is ``no``/``yes``, as in the layers space)."""
+    if field == "skip":
+        return "yes" if value else "no"
+    if field == "dropout":
+        return _dropout_name(value)
+    return str(value)
+
+
+def _token(field: str, value: Any) -> str:
+    """Token of one choice in the string form (``skip`` is ``skip``/``noskip``)."""
+    if field == "skip":
+        return "skip" if value else "noskip"
+    return _choice_name(field, value)
