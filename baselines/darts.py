@@ -193,6 +193,8 @@ class DARTSSettings(SearcherSettings):
     """Layers space only: the fixed width of every convolution (None: the space's largest)."""
     exclude_none: bool = setting(True, boolean)
     """NB201 only: derivation never picks ``none`` (the DARTS paper's rule)."""
+    cell_output: str = setting("mean", one_of("mean", "loose_ends"))
+    """rnn_cell only: the relaxed cell's output, the mean of all nodes (DARTS) or of the expected loose ends."""
     max_skip: int | None = setting(None, optional(non_negative_int, "no limit"), hint="P-DARTS uses 2.")
     """At most this many parameter-free skip choices in derived architectures; None for no limit."""
     skip_dropout: float = setting(0.0, in_range(0, 1, hi_open=True))
@@ -278,13 +280,25 @@ class DARTS(Searcher):
             raise ConfigError(TABLE_ENV_HELP)
         return parts.task, on_table
 
-    def _latency_settings(self, parts: EnvParts, on_table: bool) -> tuple[float, float, str]:
-        """Return the latency weight, target in ms and loss shape of the arch loss."""
+    def _latency_settings(self, parts: EnvParts, on_table: bool, space: SearchSpace,
+                          task: Task) -> tuple[float, float, str]:
+        """Return the latency weight, target in ms and loss shape of the arch loss.
+
+        Raises:
+            ConfigError: ``latency_weight > 0`` for a space without per-operation latencies.
+        """
         reward = parts.reward
         weight = self.latency_weight
+        per_op = _has_per_op_latency(space, task)
+        if weight is not None and weight > 0 and not per_op:
+            raise ConfigError(f"{self.settings.label()}: space {space.name!r} has no per-operation latencies, so the "
+                              "supernet has no expected latency; use latency_weight=0.")
         if weight is None:
             host_latency = not on_table and parts.latency_model is not None
-            weight = reward.latency_weight if host_latency else 0.0
+            weight = reward.latency_weight if host_latency and per_op else 0.0
+            if host_latency and not per_op and reward.latency_weight > 0:
+                logger.info("DARTS: space %r has no per-operation latencies; the arch loss has no latency term "
+                            "(the env's reward still pays latency).", space.name)
         target = self.latency_target_ms if self.latency_target_ms is not None else reward.latency_target_ms
         shape = self.latency_loss or ("hinge" if reward.name == "hinge" else "linear")
         if weight > 0 and on_table:
@@ -304,7 +318,7 @@ class DARTS(Searcher):
         start = time.perf_counter()
         space = run.space
         task, on_table = self._task(run.parts)
-        weight, target, shape = self._latency_settings(run.parts, on_table)
+        weight, target, shape = self._latency_settings(run.parts, on_table, space, task)
         latency = OpTableLatency(space, task) if weight > 0 else None
 
         order = run.rng.permutation(len(task.x_train))
@@ -319,7 +333,8 @@ class DARTS(Searcher):
             with fork_rng(device):
                 torch.manual_seed(run.seed)
                 generator = torch.Generator().manual_seed(run.seed)
-                net = make_supernet(space, task, generator, filters=self.filters, exclude_none=self.exclude_none)
+                net = make_supernet(space, task, generator, filters=self.filters, exclude_none=self.exclude_none,
+                                    cell_output=self.cell_output)
                 net.to(device)
                 epochs = self._train(net, task, order, generator, run, latency, weight, target, shape)
         finally:
@@ -516,7 +531,7 @@ class DARTS(Searcher):
                 w_loss_sum += w_loss.item() * len(wb)
                 a_loss_sum += a_loss.item() * len(ab)
                 if task.is_regression:  # "accuracy" is R² on the arch half: 1 - sum of squares / variance
-                    correct += float(((logits.float().squeeze(-1) - ya) ** 2).sum() / y_var)
+                    correct += float(((logits.detach().float().squeeze(-1) - ya) ** 2).sum() / y_var)
                 else:
                     correct += int((logits.argmax(-1) == ya).sum())
                 seen += len(ab)
@@ -595,6 +610,15 @@ class DARTS(Searcher):
             scalars["darts/expected_latency_ms"] = record["expected_latency_ms"]
         for tag, value in scalars.items():
             run.logger.log_scalar(tag, value, record["epoch"])
+
+
+def _has_per_op_latency(space: SearchSpace, task: Task) -> bool:
+    """Whether ``space`` breaks its networks into per-operation keys (what the expected latency sums)."""
+    try:
+        space.op_keys(space.sample(np.random.default_rng(0)), task)
+    except NotImplementedError:
+        return False
+    return True
 
 
 def arch_log_prob(net: Supernet, arch: Architecture) -> float:

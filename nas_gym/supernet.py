@@ -64,6 +64,8 @@ from nas_gym.spaces.layers import _ACTIVATION_LAYERS, CONV_OPS, POOL_OPS, Squeez
 from nas_gym.spaces.nb201 import EDGES
 from nas_gym.tasks import Task
 
+#: The spaces that have a supernet, as error messages name them.
+SUPERNET_SPACES = "'nb201', 'layers' and 'rnn_cell'"
 #: Initial alphas are ``ALPHA_INIT_STD * randn`` (the DARTS code's ``1e-3 * torch.randn``).
 ALPHA_INIT_STD = 1e-3
 
@@ -529,13 +531,13 @@ def check_single_path(space: SearchSpace) -> None:
     """Refuse a space whose architectures cannot all run as single paths of its supernet.
 
     Raises:
-        ConfigError: Not ``nb201`` or ``layers``; or a ``layers`` space with several norms or attentions
+        ConfigError: Not ``nb201``, ``layers`` or ``rnn_cell``; or a ``layers`` space with several norms or attentions
             (building the ``layers`` supernet also needs stride 1 among the strides).
     """
-    if space.name == "nb201":
+    if space.name in ("nb201", "rnn_cell"):
         return
     if space.name != "layers":
-        raise ConfigError(f"Supernets exist for the 'nb201' and 'layers' spaces, got space {space.name!r}.")
+        raise ConfigError(f"Supernets exist for the {SUPERNET_SPACES} spaces, got space {space.name!r}.")
     cfg = space.config()
     for field in ("norms", "attentions"):
         if len(cfg[field]) > 1:
@@ -546,15 +548,23 @@ def check_single_path(space: SearchSpace) -> None:
 
 
 def make_supernet(
-    space: SearchSpace, task: Task, generator: torch.Generator, *, filters: int | None = None, exclude_none: bool = True
+    space: SearchSpace, task: Task, generator: torch.Generator, *, filters: int | None = None,
+    exclude_none: bool = True, cell_output: str = "mean",
 ) -> Supernet:
     """Build the supernet of ``space`` for ``task``.
 
+    ``filters`` applies to ``layers``, ``exclude_none`` to ``nb201`` and
+    ``cell_output`` to ``rnn_cell`` (:class:`nas_gym.rnn_supernet.RNNCellSupernet`).
+
     Raises:
-        ConfigError: For a space DARTS has no supernet for.
+        ConfigError: For a space without a supernet.
     """
     if space.name == "nb201":
         return NB201Supernet(space, task, generator, exclude_none=exclude_none)
     if space.name == "layers":
         return LayersSupernet(space, task, generator, filters=filters)
-    raise ConfigError(f"Supernets exist for the 'nb201' and 'layers' spaces, got space {space.name!r}.")
+    if space.name == "rnn_cell":
+        from nas_gym.rnn_supernet import RNNCellSupernet  # it builds on this module
+
+        return RNNCellSupernet(space, task, generator, output=cell_output)
+    raise ConfigError(f"Supernets exist for the {SUPERNET_SPACES} spaces, got space {space.name!r}.")

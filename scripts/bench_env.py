@@ -11,6 +11,9 @@
 3. Load time and memory of the 15,625-row NAS-Bench-201 table. Goal ≤ 0.3 s, ≤ 100 MB.
 4. Spearman rank correlation of the per-operation latency table with measured
    latency over sampled ``layers`` architectures. Goal ≥ 0.9.
+5. Median seconds per real evaluation of default ``NAS-RNN-v0`` (the 8-node
+   recurrent cell on ``mackey_glass``) on one core, over random cells (cache
+   off), with their validation R² and MSE. Goal ≤ 2 s.
 
 Run: ``.venv/bin/python scripts/bench_env.py`` (``--help`` for options).
 """
@@ -48,7 +51,7 @@ class Args:
     """Sampled layers architectures for the latency-table correlation."""
     seed: int = 0
     """Seed of the sampled architectures and actions."""
-    sections: tuple[int, ...] = (1, 2, 3, 4)
+    sections: tuple[int, ...] = (1, 2, 3, 4, 5)
     """Which figures to measure."""
 
 
@@ -87,6 +90,8 @@ def main(args: Args) -> None:
         table_load(args, rng)
     if 4 in args.sections:
         latency_table(args, rng)
+    if 5 in args.sections:
+        rnn_evaluations(args, rng)
 
 
 def env_speeds(args: Args) -> None:
@@ -130,6 +135,21 @@ def evaluations(args: Args, rng: np.random.Generator) -> None:
     print(f"median s/eval      {statistics.median(costs):12.3f}   over {len(costs)} random archs (goal <= 1 s)")
     print(f"random archs val   mean {np.mean(accs):.3f}, max {np.max(accs):.3f}")
     print(f"good arch          {good}: val {good_m.val_accuracy:.4f} (goal >= 0.95) in {good_m.cost_s:.3f} s")
+
+
+def rnn_evaluations(args: Args, rng: np.random.Generator) -> None:
+    print("\n== 5. real evaluation of default NAS-RNN-v0 on one core")
+    env = gym.make("NAS-RNN-v0", cache=False, latency="none")
+    space, evaluator = env.unwrapped.space, env.unwrapped.evaluator
+    costs, r2, mse = [], [], []
+    for _ in range(args.evaluations):
+        m = evaluator.evaluate(space.sample(rng))
+        costs.append(m.cost_s)
+        r2.append(m.val_accuracy)
+        mse.append(m.val_mse)
+    print(f"median s/eval      {statistics.median(costs):12.3f}   over {len(costs)} random cells (goal <= 2 s)")
+    print(f"random cells val   R² mean {np.mean(r2):.3f}, max {np.max(r2):.3f}; MSE median {np.median(mse):.4f}, "
+          f"min {np.min(mse):.4f}")
 
 
 def table_load(args: Args, rng: np.random.Generator) -> None:

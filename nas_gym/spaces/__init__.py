@@ -10,6 +10,8 @@
 - ``rnn_layers`` (:class:`RNNLayersSpace`): stacks of RNN, LSTM and GRU
   layers (hidden size, direction, dropout and skip per slot) and a pooling
   head, for sequence tasks.
+- ``rnn_cell`` (:class:`RNNCellSpace`): the ENAS / DARTS recurrent cell, each
+  node choosing its input node and activation, for sequence tasks.
 
 Use :func:`make_space` to build one by name from plain-data arguments; a new space
 is a :class:`SearchSpace` subclass and one ``SPACES.register`` line.
@@ -24,6 +26,7 @@ from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.mlp import MLPSpace
 from nas_gym.spaces.nb201 import NB201Space
+from nas_gym.spaces.rnn_cell import RNNCellSpace
 from nas_gym.spaces.rnn_layers import RNNLayersSpace
 
 #: Search spaces by name; a space's user arguments are its constructor's.
@@ -32,6 +35,7 @@ SPACES.register("layers", LayersSpace)
 SPACES.register("nb201", NB201Space)
 SPACES.register("mlp", MLPSpace)
 SPACES.register("rnn_layers", RNNLayersSpace)
+SPACES.register("rnn_cell", RNNCellSpace)
 
 __all__ = [
     "SPACES",
@@ -40,6 +44,7 @@ __all__ = [
     "LayersSpace",
     "MLPSpace",
     "NB201Space",
+    "RNNCellSpace",
     "RNNLayersSpace",
     "SearchSpace",
     "make_space",
