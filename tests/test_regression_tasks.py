@@ -1,4 +1,4 @@
-"""Sequence and regression tasks: their data, the MSE/R² scoring, and where regression flows (info, history, benchmark)."""
+"""Sequence and regression tasks: their data, MSE/R² scoring, and where regression flows (info, history, benchmark)."""
 
 from __future__ import annotations
 
