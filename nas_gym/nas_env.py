@@ -108,7 +108,7 @@ class NASEnv(gym.Env):
 
     Failed trainings still get a defined reward, computed the same way:
     training that diverges (NaN or infinite loss or logits) is scored at
-    chance accuracy (``1 / num_classes``) with ``info["diverged"] = True``;
+    chance accuracy (``1 / num_classes``; R² 0 on a regression task) with ``info["diverged"] = True``;
     training stopped by ``evaluator_kwargs={"max_seconds": ...}`` is scored
     with the partially trained model's accuracy and ``info["timed_out"] = True``.
 
@@ -127,7 +127,9 @@ class NASEnv(gym.Env):
     Every step: ``action_mask`` (bool array over actions), ``step`` (number
     of decisions made). The final step adds: ``arch`` (string form),
     ``reward`` (the scalar reward, also with ``objectives``),
-    ``val_accuracy`` and ``test_accuracy`` (fractions in [0, 1]),
+    ``val_accuracy`` and ``test_accuracy`` (fractions in [0, 1]; on a
+    regression task the R² scores of :mod:`nas_gym.task_loss`, with
+    ``val_mse`` and ``test_mse`` beside them),
     ``latency_ms`` (None without a latency model), ``latency_penalty``
     (what the latency term took off the accuracy), ``params``, ``flops``,
     ``cost_s`` (seconds the evaluation cost when it was made), ``cached``
@@ -148,9 +150,9 @@ class NASEnv(gym.Env):
 
     | parameter | type | default | description |
     |---|---|---|---|
-    | ``space`` | str | ``"layers"`` | search space: ``layers``, ``nb201``, ``mlp`` (fully connected, for any input; the one for vector tasks) or any in ``nas_gym.spaces.SPACES`` |
+    | ``space`` | str | ``"layers"`` | search space: ``layers``, ``nb201``, ``mlp`` (fully connected, for any input; the one for vector tasks), ``rnn_cell`` and ``rnn_layers`` (recurrent, for sequences ``(C, L)``) or any in ``nas_gym.spaces.SPACES`` |
     | ``space_kwargs`` | dict | ``{}`` | options of the space (e.g. ``num_layers``) |
-    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` (feature vectors: ``space="mlp"`` only), ``npz`` or any in ``nas_gym.tasks.TASKS`` |
+    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` (feature vectors: ``space="mlp"`` only), ``mackey_glass``, ``sunspots``, ``adding`` (sequence regression: ``rnn_cell``, ``rnn_layers`` or ``mlp``), ``npz`` or any in ``nas_gym.tasks.TASKS`` |
     | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
     | ``evaluator`` | str | ``"train"`` | ``train`` (real training), ``table``, ``surrogate`` (a fitted model's prediction; ``NAS-Surrogate-v0``'s), ``zero_cost`` (a training-free proxy on one batch of ``task``; a table stays the stand-alone reference), or any in ``nas_gym.evaluators.EVALUATORS`` |
     | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |

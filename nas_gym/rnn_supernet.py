@@ -57,13 +57,13 @@ class RNNCellSupernet(Supernet):
         space: An ``RNNCellSpace``.
         task: A sequence task.
         generator: Draws the initial alphas.
-        output: ``"mean"`` (DARTS) or ``"loose_ends"`` (see the module docstring).
+        output: ``"loose_ends"`` (the default) or ``"mean"`` (DARTS's; see the module docstring).
 
     Raises:
         ConfigError: An unknown ``output``.
     """
 
-    def __init__(self, space: RNNCellSpace, task: Task, generator: torch.Generator, *, output: str = "mean"):
+    def __init__(self, space: RNNCellSpace, task: Task, generator: torch.Generator, *, output: str = "loose_ends"):
         super().__init__(space, task)
         if output not in OUTPUTS:
             raise ConfigError(f"RNN cell supernet output must be one of {', '.join(OUTPUTS)}, got {output!r}.")

@@ -31,6 +31,9 @@ what its supernet path computed; and the expected latency under
   and attention to their first choice, stride to 1 (the supernet mixes
   identity with the other ops, so spatial sizes must agree).
 
+- ``rnn_cell``: :class:`nas_gym.rnn_supernet.RNNCellSupernet` (its own
+  module), per node a softmax over input nodes and one over activations.
+
 Single path: on ``nb201`` each edge runs its chosen operation (``none``
 adds nothing), so every architecture of the space has its path. On
 ``layers`` the path takes the architecture's op, kernel, skip and
@@ -549,7 +552,7 @@ def check_single_path(space: SearchSpace) -> None:
 
 def make_supernet(
     space: SearchSpace, task: Task, generator: torch.Generator, *, filters: int | None = None,
-    exclude_none: bool = True, cell_output: str = "mean",
+    exclude_none: bool = True, cell_output: str = "loose_ends",
 ) -> Supernet:
     """Build the supernet of ``space`` for ``task``.
 

@@ -32,7 +32,8 @@ def test_defaults_and_both_checkers():
     env = gym.make("NAS-RNN-v0", cache=False)
     parts = env.unwrapped.parts
     assert parts.space.name == "rnn_cell" and parts.space.num_nodes == 8 and parts.task.name == "mackey_glass"
-    assert parts.evaluator.settings()["batch_size"] == 64 and parts.latency_model is not None
+    assert parts.evaluator.settings()["batch_size"] == 64 and parts.evaluator.settings()["epochs"] == 5
+    assert parts.latency_model is not None
     assert parts.reward.latency_target_ms == 2.0
     small = gym.make("NAS-RNN-v0", **SMALL)
     gym_check_env(small.unwrapped, skip_render_check=True)
@@ -109,6 +110,7 @@ def test_darts_on_nas_rnn(tmp_path):
     assert record["space"] == "rnn_cell" and len(record["evaluated"]) == 2
     assert set(record["searched"]) == {d.name for d in make_space("rnn_cell", num_nodes=4).decisions}
     assert len(record["path_accuracy"]) == 3 and record["latency"]["weight"] == 0.0
+    assert record["weight_optimizer"] == "adam" and record["epochs"][-1]["train_loss"] < 1.0
     assert summary["num_evaluated"] == 2 and summary["best"]["val_mse"] > 0
     with pytest.raises(ConfigError, match="no per-operation latencies"):
         run_search("darts", "NAS-RNN-v0", SMALL, budget=1, seed=0, out_dir=tmp_path / "lat",
@@ -131,3 +133,27 @@ def test_grid_on_a_small_cell(tmp_path):
     summary = run_search("grid", "NAS-RNN-v0", kwargs, budget=16, seed=0, out_dir=tmp_path / "grid", progress=False)
     assert summary["num_evaluated"] == len({str(make_space("rnn_cell", **kwargs["space_kwargs"]).canonical(a))
                                             for a in make_space("rnn_cell", **kwargs["space_kwargs"]).enumerate()})
+
+
+@pytest.mark.parametrize("agent", ["enas", "spos", "rsps"])
+def test_weight_sharing_methods_on_nas_rnn(agent, tmp_path):
+    from nas_gym.search import run_search
+
+    kwargs = {**SMALL, "evaluator": "supernet",
+              "evaluator_kwargs": {"pretrain_epochs": 1, "inline_steps": 2, "batch_size": 64,
+                                   "standalone_kwargs": {"epochs": 1, "train_fraction": 0.1}}}
+    summary = run_search(agent, "NAS-RNN-v0", kwargs, budget=4, seed=0, out_dir=tmp_path / agent, progress=False,
+                         agent_kwargs={"top_k": 1})
+    history = [json.loads(x) for x in (tmp_path / agent / "history.jsonl").read_text().splitlines()]
+    assert len(history) == 4 and all(r["score_source"] == "supernet" and r["val_mse"] > 0 for r in history)
+    # The top architecture retrained stand-alone, scored by MSE too.
+    retrained = summary["standalone"]["architectures"][0]["standalone"]
+    assert retrained["val_mse"] > 0 and "score_source" not in retrained
+
+
+def test_supernet_evaluator_trains_the_cell_with_adam():
+    env = gym.make("NAS-RNN-v0", **{**SMALL, "evaluator": "supernet", "evaluator_kwargs": {"pretrain_epochs": 1}})
+    settings = env.unwrapped.evaluator.settings()
+    assert (settings["optimizer"], settings["lr"]) == ("adam", 3e-3)
+    conv = gym.make("NAS-v0", evaluator="supernet", cache=False, latency="none").unwrapped.evaluator.settings()
+    assert (conv["optimizer"], conv["lr"]) == ("sgd", 0.1)
