@@ -255,3 +255,16 @@ def test_both_env_checkers_pass():
         warnings.simplefilter("error")
         gym_check_env(env.unwrapped, skip_render_check=True)
         sb3_check_env(env.unwrapped, warn=True)
+
+
+def test_flops_count_the_recurrent_layers():
+    from nas_gym.evaluators.training import count_flops
+    from nas_gym.tasks import make_task
+
+    task = make_task("mnist1d")  # 40 steps of 1 feature, 10 classes
+    space = RNNLayersSpace()
+    arch = space.from_string("lstm-32-bi-0-noskip|gru-16-uni-0-skip|none|head=last")
+    # LSTM: 40 steps x 2 directions x 4 gates x 32 x (1 + 32); GRU: 40 x 3 x 16 x (64 + 16);
+    # the GRU's skip projection 40 x 64 x 16; the head 16 x 10.
+    expected = 40 * 2 * 4 * 32 * 33 + 40 * 3 * 16 * 80 + 40 * 64 * 16 + 16 * 10
+    assert count_flops(space.build(arch, task), task.input_shape) == expected
