@@ -128,7 +128,8 @@ def test_latency_term_lowers_expected_latency():
     # Default: the env's reward weight and target, and the hinge shape of its reward.
     env = gym.make("NAS-v0", **env_kwargs).unwrapped
     reward = env.reward_fn
-    assert DARTS()._latency_settings(env.parts, False) == (reward.latency_weight, 0.05, "hinge")
+    assert DARTS()._latency_settings(env.parts, False, env.parts.space, env.parts.task) == (
+        reward.latency_weight, 0.05, "hinge")
 
 
 def _collapsed_nb201() -> NB201Supernet:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nas_gym.error import ArchitectureError, ConfigError
-from nas_gym.spaces import SPACES, LayersSpace, MLPSpace, NB201Space, make_space
+from nas_gym.spaces import SPACES, LayersSpace, MLPSpace, NB201Space, RNNCellSpace, RNNLayersSpace, make_space
 from nas_gym.tasks import make_task
 
 CONFIGS = {
@@ -322,7 +322,8 @@ def test_fields_that_never_matter_are_not_decisions():
 
 def test_make_space():
     assert {name: SPACES.entry(name).factory for name in SPACES} == {
-        "layers": LayersSpace, "nb201": NB201Space, "mlp": MLPSpace,
+        "layers": LayersSpace, "nb201": NB201Space, "mlp": MLPSpace, "rnn_layers": RNNLayersSpace,
+        "rnn_cell": RNNCellSpace,
     }
     assert make_space("layers", num_layers=2).num_layers == 2
     assert isinstance(make_space("nb201"), NB201Space)
