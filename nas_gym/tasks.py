@@ -8,9 +8,24 @@
   chemical measurements, 3 cultivars), shape ``(13,)``.
 - ``breast_cancer``: scikit-learn's bundled Wisconsin diagnostic breast cancer
   data (569 samples, 30 features, 2 classes: 0 malignant, 1 benign), shape ``(30,)``.
+- ``mackey_glass`` (regression): the Mackey-Glass delay equation (tau = 17,
+  chaotic) integrated locally from ``split_seed``; windows of 24 steps, shape
+  ``(1, 24)``, and the value 12 steps after each as the target.
+- ``sunspots`` (regression): the yearly sunspot numbers 1700-2008 that
+  statsmodels bundles (extra ``series``); 20-year windows ``(1, 20)`` and the
+  next year as the target.
+- ``adding`` (regression): the adding problem, 2,000 sequences of 30 steps by 2
+  channels (values, markers), shape ``(2, 30)``; the target is the sum of the
+  two marked values.
 - ``npz``: the user's own ``.npz`` file with arrays ``x`` and ``y`` (optionally
   ``x_val``/``y_val`` and ``x_test``/``y_test``); loaded with
-  ``allow_pickle=False``.
+  ``allow_pickle=False``; float ``y`` makes it a regression task.
+
+The forecasting series are split chronologically (60/20/20, no window
+crossing a split) and standardised with the training stretch's mean and
+standard deviation; regression targets are float32 ``(N,)`` and
+``num_classes`` is 1 (the output width). See :mod:`nas_gym.task_loss` for how
+regression is trained and scored.
 
 Inputs are float32 arrays shaped ``(N, C, H, W)`` (images), ``(N, C, L)``
 (signals) or ``(N, D)`` (feature vectors of the tabular tasks, which only the
@@ -440,7 +455,8 @@ def make_task(name: str = "digits", *, path: str | None = None, split_seed: int 
     """Load a task by its name in :data:`TASKS`.
 
     Args:
-        name: ``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` or ``npz``.
+        name: ``digits``, ``mnist1d``, ``wine``, ``breast_cancer``, ``mackey_glass``, ``sunspots``,
+            ``adding`` or ``npz``.
             The tabular ``wine`` and ``breast_cancer`` give feature vectors
             ``(D,)`` (``input_shape == (D,)``, ``spatial_dims == 0``),
             standardised with the training split's mean and standard

@@ -55,7 +55,7 @@ def make_space(name: str, **kwargs: Any) -> SearchSpace:
     """Build a search space by registry name.
 
     Args:
-        name: A name in :data:`SPACES` (``layers``, ``nb201`` or ``mlp``).
+        name: A name in :data:`SPACES` (``layers``, ``nb201``, ``mlp``, ``rnn_cell`` or ``rnn_layers``).
         **kwargs: Constructor arguments of that space (plain data).
 
     Returns:
