@@ -23,6 +23,7 @@ from nas_gym.search import SearchRun
 from nas_gym.searcher import Searcher, SearcherSettings, draw_until
 from nas_gym.settings import boolean, in_range, integer, non_negative_int, one_of, optional, setting
 from nas_gym.spaces import Architecture, SearchSpace
+from nas_gym.variation import CROSSOVER_KINDS, crossover
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class GeneticSettings(SearcherSettings):
     """Members drawn (with replacement) per tournament."""
     truncation: float = setting(0.5, in_range(0, 1, lo_open=True))
     """Fraction of the population, best first, that truncation selection draws parents from."""
-    crossover: str = setting("uniform", one_of("uniform", "single_point"))
+    crossover: str = setting("uniform", one_of(*CROSSOVER_KINDS))
     """Each decision from either parent with probability 1/2, or a prefix of one and the rest of the other."""
     crossover_prob: float = setting(0.9, in_range(0, 1))
     """Probability that a child is a crossover of two parents rather than a copy of one (then mutated)."""
@@ -83,37 +84,6 @@ class GeneticSettings(SearcherSettings):
             )
 
 
-def crossover(space: SearchSpace, a: Architecture, b: Architecture, rng: np.random.Generator,
-              kind: str = "uniform") -> Architecture:
-    """A child of parents ``a`` and ``b``, repaired to the space's masks.
-
-    Args:
-        space: The search space of both parents.
-        a: First parent (its decisions come first in single-point crossover).
-        b: Second parent.
-        rng: Source of the cut point or the coin flips.
-        kind: ``"uniform"``: each decision from ``a`` or ``b`` with probability
-            1/2; ``"single_point"``: ``a``'s decisions before a cut drawn
-            uniformly in ``1..n-1`` and ``b``'s from the cut on.
-
-    Returns:
-        The child. Where a combined decision is masked given the ones before
-        it, ``space.repair`` sets it to its first valid choice, so it may come
-        from neither parent.
-
-    Raises:
-        ConfigError: ``kind`` is neither.
-    """
-    n = space.num_decisions
-    if kind == "uniform":
-        from_a = rng.random(n) < 0.5
-    elif kind == "single_point":
-        from_a = np.arange(n) < (int(rng.integers(1, n)) if n > 1 else n)
-    else:
-        raise ConfigError(f"crossover kind must be 'uniform' or 'single_point', got {kind!r}.")
-    return Architecture(space, space.repair(np.where(from_a, a.indices, b.indices).tolist()))
-
-
 def mutate_each(space: SearchSpace, arch: Architecture, prob: float, rng: np.random.Generator) -> Architecture:
     """``arch`` with each decision changed, with probability ``prob``, to another choice valid after the ones before.
 
@@ -142,7 +112,7 @@ class GeneticAlgorithm(Searcher):
        selected (tournament: the best of ``tournament_size`` members drawn
        with replacement; truncation: uniform among the best ``truncation``
        share); with probability ``crossover_prob`` the child is their
-       :func:`crossover` (``uniform`` or ``single_point``), else a copy of the
+       :func:`nas_gym.variation.crossover` (``uniform`` or ``single_point``), else a copy of the
        first; then it mutates (``per_decision``: :func:`mutate_each` with
        ``mutation_prob``, by default one change per child on average;
        ``one_decision``: ``space.mutate``). Every choice respects the masks

@@ -30,6 +30,7 @@ from nas_gym.search import SearchRun
 from nas_gym.searcher import Searcher, SearcherSettings, draw_until
 from nas_gym.settings import in_range, non_negative_int, positive_int, setting
 from nas_gym.spaces import Architecture, SearchSpace
+from nas_gym.variation import crossover
 from nas_gym.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
 
 
@@ -65,12 +66,6 @@ def _mutate(space: SearchSpace, arch: Architecture, prob: float, rng: np.random.
     return space.arch(indices)
 
 
-def _crossover(space: SearchSpace, a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture:
-    """Each decision from ``a`` or ``b`` with probability 1/2 (``space.repair`` keeps the masks)."""
-    pick = rng.random(len(a.indices)) < 0.5
-    return space.arch(space.repair([x if p else y for x, y, p in zip(a.indices, b.indices, pick, strict=True)]))
-
-
 def _breeder(space: SearchSpace, parents: list[Architecture], mutation: bool, prob: float,
              rng: np.random.Generator) -> Callable[[], Architecture]:
     """A draw of one child: a mutant of a random parent, or a crossover of two."""
@@ -79,7 +74,7 @@ def _breeder(space: SearchSpace, parents: list[Architecture], mutation: bool, pr
         if mutation:
             return _mutate(space, parents[rng.integers(len(parents))], prob, rng)
         i, j = rng.integers(len(parents), size=2)
-        return _crossover(space, parents[i], parents[j], rng)
+        return crossover(space, parents[i], parents[j], rng)
 
     return draw
 
