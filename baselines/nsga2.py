@@ -48,9 +48,10 @@ class NSGA2Settings(SearcherSettings):
     crossover_prob: float = setting(0.9, in_range(0, 1), hint="Optuna's and Deb et al.'s default is 0.9.")
     """Probability that a child is a uniform crossover of two parents (else a copy of one)."""
     mutation_prob: float | None = setting(
-        None, optional(in_range(0, 1), "1 / number of decisions"), hint="Optuna's default is None."
+        0.05, optional(in_range(0, 1), "1 / number of decisions"),
+        hint="Optuna's default is None (1 / number of decisions); 0.05 did best on NAS-Bench-201 at 300 evaluations.",
     )
-    """Probability that each decision of a child is resampled uniformly."""
+    """Probability that each decision of a child is resampled uniformly (None: 1 / number of decisions)."""
     dedup: bool = setting(True, boolean)
     """Ask again for a child whose canonical form was already evaluated (the repeat is told as failed)."""
     max_redraws: int = setting(100, non_negative_int)
@@ -93,8 +94,14 @@ class NSGA2Search(Searcher):
     0.87 at 300 evaluations and 10, 12, 16 and 20 were level at 0.92-0.93;
     at a budget of 100, 16 did best (0.80, against 0.76-0.78 for 10, 12 and
     20). 16 is also divisible by 2, 4 and 8 workers. ``crossover_prob=0.9``
-    and ``mutation_prob=None`` (1 / number of decisions) are Optuna's
-    defaults and Deb et al.'s settings. ``dedup`` (on) is an addition of
+    is Optuna's default and Deb et al.'s setting. ``mutation_prob=0.05`` is
+    lower than their 1 / number of decisions (1/6 on NAS-Bench-201): on seeds
+    100-299 (200 runs, budget 300) it reached 0.929 against 0.918, and 0.928
+    against 0.916 on seeds 300-499 (0.1:
+    0.927; 0.3 0.91 and 0.02 0.93 on seeds 100-139; 0 left populations that
+    breed only known cells); with six decisions and crossover already
+    mixing parents, a resampled decision in about one child in four is enough.
+    ``dedup`` (on) is an addition of
     ours, as in :class:`baselines.evolution.RegularizedEvolution`: a child
     whose canonical form (``space.canonical``) was already evaluated in this
     run is told to Optuna as a failed trial, which NSGA-II ignores, and

@@ -94,7 +94,7 @@ def test_budget_is_met_exactly(budget):
 
 def test_population_ages_and_children_are_one_mutation_from_a_living_member(fpga_kwargs):
     size = 8
-    searcher, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, archive_prob=0)
+    searcher, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, archive_prob=0, crossover_prob=0)
     history, space = run.history, run.space
     # The population at the end is the last P evaluations, oldest first: the oldest left, not the worst.
     assert [(str(m.arch), m.objectives["val_accuracy"], m.objectives["latency_ms"]) for m in searcher.population] == [
@@ -111,13 +111,31 @@ def test_population_ages_and_children_are_one_mutation_from_a_living_member(fpga
 def test_with_the_archive_every_parent_is_alive_or_on_the_front_so_far(fpga_kwargs):
     """archive_prob=1: each child is one mutation from a member of the non-dominated set of all earlier evaluations."""
     size = 8
-    _, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, archive_prob=1)
+    _, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, archive_prob=1, crossover_prob=0)
     history, space = run.history, run.space
     for i in range(size, len(history)):
         earlier = objective_matrix(history[:i], ("val_accuracy", "latency_ms"))
         front = [history[j] for j in non_dominated_sort(earlier)[0]]
         child = space.from_string(history[i]["arch"])
         assert any(child in space.neighbours(space.from_string(p["arch"])) for p in front), (i, history[i]["arch"])
+
+
+def test_with_crossover_only_every_child_mixes_two_members_of_the_front_so_far(fpga_kwargs):
+    """crossover_prob=1: each child takes every decision from one of two distinct front members (nb201 has no masks)."""
+    size = 8
+    _, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, crossover_prob=1)
+    history, space = run.history, run.space
+    crossed = 0
+    for i in range(size, len(history)):
+        earlier = objective_matrix(history[:i], ("val_accuracy", "latency_ms"))
+        front = [space.from_string(history[j]["arch"]).indices for j in non_dominated_sort(earlier)[0]]
+        child = space.from_string(history[i]["arch"]).indices
+        if len(front) < 2:  # a one-member archive cannot cross: the child is a mutant
+            continue
+        crossed += 1
+        assert any(all(c in (x, y) for c, x, y in zip(child, a, b, strict=True))
+                   for k, a in enumerate(front) for b in front[k + 1:]), (i, history[i]["arch"])
+    assert crossed > 40
 
 
 class _SpyRng:
@@ -136,7 +154,7 @@ class _SpyRng:
 
 def test_every_parent_is_its_tournaments_best_ranked_member(fpga_kwargs, monkeypatch):
     """The parent mutated is, of the members drawn, the one of best rank, ties to the larger crowding distance."""
-    searcher = MOEvolution(population_size=8, sample_size=3, archive_prob=0)
+    searcher = MOEvolution(population_size=8, sample_size=3, archive_prob=0, crossover_prob=0)
     checked = []
     with SearchRun("NAS-Bench-201-v0", fpga_kwargs, agent="mo_evolution", seed=3, budget=50) as run:
         run.rng = spy = _SpyRng(run.rng)
