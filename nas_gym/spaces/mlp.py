@@ -22,13 +22,12 @@ import numpy as np
 from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
-from nas_gym.spaces.base import Architecture, Decision, SearchSpace
+from nas_gym.spaces.base import Architecture
 from nas_gym.spaces.layers import _ACTIVATION_LAYERS, ACTIVATIONS, _ints, _names, _nonempty
+from nas_gym.spaces.slots import EMPTY, SlotSpace, check_num_layers
 from nas_gym.tasks import Task
 
 NORMS = ("none", "batch", "layer")
-#: The width choice of an empty slot, and its whole string form.
-EMPTY = "none"
 # Field order inside a slot: the order of the slot's decisions and of its string tokens.
 FIELDS = ("width", "act", "norm", "dropout")
 _FIELD_HELP = "width-activation-norm-dropout, e.g. '64-relu-batch-0.1'"
@@ -48,7 +47,7 @@ def _dropouts(given: Sequence[Any]) -> tuple[float, ...]:
     return tuple(float(p) for p in out)
 
 
-class MLPSpace(SearchSpace):
+class MLPSpace(SlotSpace):
     """A skeleton of ``num_layers`` fully connected slots, each a group of decisions.
 
     Per slot the decisions are, in this order and only where the field has
@@ -89,6 +88,8 @@ class MLPSpace(SearchSpace):
     """
 
     name = "mlp"
+    FIELDS = FIELDS
+    FIELD_HELP = _FIELD_HELP
 
     def __init__(
         self,
@@ -99,9 +100,6 @@ class MLPSpace(SearchSpace):
         dropouts: Sequence[float] = (0.0, 0.1, 0.3),
     ) -> None:
         """Check the configuration and lay out the decisions."""
-        if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
-            raise ConfigError(f"num_layers must be an integer >= 1, got {num_layers!r}.")
-        self.num_layers = int(num_layers)
         self.widths = _ints("width", widths, lambda v: v > 0, "a positive integer")
         self.activations = _names("activation", activations, ACTIVATIONS)
         self.norms = _names("norm", norms, NORMS)
@@ -112,22 +110,8 @@ class MLPSpace(SearchSpace):
             "norm": self.norms,
             "dropout": self.dropouts,
         }
-        self._values = values
-        self._names = {f: tuple(_choice_name(f, v) for v in values[f]) for f in FIELDS}
-        # A field with one choice is fixed and no decision, as in the layers space; width always has two or more.
-        self._fields = tuple(f for f in FIELDS if len(values[f]) >= 2)
-        self._per_slot = len(self._fields)
-        self._field_pos = {f: k for k, f in enumerate(self._fields)}
-        # The two masks a field can have, made once and read-only: valid_choices runs on every env step.
-        self._all_valid: dict[str, np.ndarray] = {}
-        self._first_valid: dict[str, np.ndarray] = {}
-        for f in self._fields:
-            self._all_valid[f] = np.ones(len(values[f]), dtype=bool)
-            self._first_valid[f] = np.arange(len(values[f])) == 0
-            self._all_valid[f].flags.writeable = self._first_valid[f].flags.writeable = False
-        self.decisions = tuple(
-            Decision(f"layer{i}/{f}", self._names[f]) for i in range(self.num_layers) for f in self._fields
-        )
+        names = {f: tuple(_choice_name(f, v) for v in values[f]) for f in FIELDS}
+        self._lay_out(check_num_layers(num_layers), values, names)
 
     def config(self) -> dict[str, Any]:
         """Return the constructor arguments as plain data."""
@@ -139,59 +123,13 @@ class MLPSpace(SearchSpace):
             "dropouts": list(self.dropouts),
         }
 
-    # -- reading index tuples ---------------------------------------------------
-    def _value(self, indices: Sequence[int], slot: int, field: str) -> Any:
-        """Value of ``field`` in ``slot`` (``None`` for an empty slot's width); fixed fields have their one value."""
-        pos = self._field_pos.get(field)
-        if pos is None:
-            return self._values[field][0]
-        return self._values[field][indices[slot * self._per_slot + pos]]
-
-    def slot_values(self, arch: Architecture | Sequence[int], slot: int) -> dict[str, Any]:
-        """Every field of one slot as values, e.g. ``{"width": 64, "act": "relu", "norm": "batch", "dropout": 0.1}``.
-
-        An empty slot has ``width`` None and its other fields at their first choice.
-        """
-        idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
-        return {f: self._value(idx, slot, f) for f in FIELDS}
-
-    # -- masks ----------------------------------------------------------------------
-    def valid_choices(self, prefix: Sequence[int]) -> np.ndarray:
-        """Boolean mask over the choices of decision ``len(prefix)`` (see the class docstring); read-only."""
-        slot, pos = divmod(len(prefix), self._per_slot)
-        field = self._fields[pos]
-        if field == "width" or prefix[slot * self._per_slot] != 0:
-            return self._all_valid[field]
-        return self._first_valid[field]
-
-    # -- equivalence and size --------------------------------------------------------
-    def canonical(self, arch: Architecture) -> Architecture:
-        """Move empty slots to the end, keeping the order of the others (see the class docstring).
-
-        Empty slots come out with every field at its first choice, as their masks require.
-        """
-        p = self._per_slot
-        blocks = [arch.indices[s * p : (s + 1) * p] for s in range(self.num_layers)]
-        full = [b for b in blocks if b[0] != 0]
-        empty = [(0,) * p] * (self.num_layers - len(full))
-        return Architecture(self, tuple(i for b in (*full, *empty) for i in b))
-
-    def size(self) -> int:
-        """Count the valid architectures: ``(1 + widths x activations x norms x dropouts) ** num_layers``."""
-        per_slot = len(self.widths) * len(self.activations) * len(self.norms) * len(self.dropouts)
-        return (1 + per_slot) ** self.num_layers
-
     # -- strings --------------------------------------------------------------------
     def to_string(self, arch: Architecture) -> str:
         """Slots joined by ``|``; see :meth:`from_string` for the format."""
-        parts = []
-        for s in range(self.num_layers):
-            v = self.slot_values(arch, s)
-            if v["width"] is None:
-                parts.append(EMPTY)
-            else:
-                parts.append("-".join(_choice_name(f, v[f]) for f in FIELDS))
-        return "|".join(parts)
+        return "|".join(self._slot_strings(arch))
+
+    def _token(self, field: str, value: Any) -> str:
+        return _choice_name(field, value)
 
     def from_string(self, text: str) -> Architecture:
         """Parse ``64-relu-batch-0.1|none|32-tanh-none-0|none``.
@@ -212,25 +150,7 @@ class MLPSpace(SearchSpace):
                 f"Architecture {text!r} has {len(parts)} slot(s) separated by '|'; this space has "
                 f"{self.num_layers}, e.g. {self.to_string(self.sample(np.random.default_rng(0)))!r}."
             )
-        indices: list[int] = []
-        for s, part in enumerate(parts):
-            chosen = self._parse_slot(part.strip(), s)
-            indices += [chosen[f] for f in self._fields]
-        return Architecture(self, tuple(indices))
-
-    def _parse_slot(self, part: str, slot: int) -> dict[str, int]:
-        """Choice index per field of one slot's text."""
-        where = f"Slot {slot} {part!r}"
-        if part == EMPTY:
-            return dict.fromkeys(FIELDS, 0)
-        tokens = part.split("-")
-        if tokens[0] == EMPTY:
-            raise ArchitectureError(f"{where}: an empty slot takes no other fields; write just 'none'.")
-        if len(tokens) != len(FIELDS):
-            raise ArchitectureError(
-                f"{where}: expected 'none' or {len(FIELDS)} tokens {_FIELD_HELP}; got {len(tokens)} token(s)."
-            )
-        return {f: self._choice_index(f, tok, where) for f, tok in zip(FIELDS, tokens, strict=True)}
+        return Architecture(self, tuple(i for s, part in enumerate(parts) for i in self._parse_slot(part.strip(), s)))
 
     def _choice_index(self, field: str, tok: str, where: str) -> int:
         """Index of token ``tok`` among ``field``'s choices; numbers compare by value (``0.0`` is ``0``)."""

@@ -25,16 +25,15 @@ import torch
 from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
-from nas_gym.spaces.base import Architecture, Decision, SearchSpace
+from nas_gym.spaces.base import Architecture, Decision
 from nas_gym.spaces.layers import _ints, _names, _nonempty
 from nas_gym.spaces.mlp import _dropout_name, _dropouts
 from nas_gym.spaces.sequence import check_sequence_task, to_steps
+from nas_gym.spaces.slots import EMPTY, SlotSpace, check_num_layers
 from nas_gym.tasks import Task
 
 #: The recurrent cells a slot may hold: ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU``.
 CELLS = ("rnn", "lstm", "gru")
-#: The cell choice of an empty slot, and its whole string form.
-EMPTY = "none"
 DIRECTIONS = ("uni", "bi")
 #: How the head reads the output sequence: its last step, or its mean over time.
 POOLS = ("last", "mean")
@@ -53,7 +52,7 @@ def _bools(kind: str, given: Sequence[Any]) -> tuple[bool, ...]:
     return tuple(bool(v) for v in out)
 
 
-class RNNLayersSpace(SearchSpace):
+class RNNLayersSpace(SlotSpace):
     """A stack of ``num_layers`` recurrent layer slots, each a group of decisions, and a head.
 
     Per slot the decisions are, in this order and only where the field has
@@ -108,6 +107,8 @@ class RNNLayersSpace(SearchSpace):
     """
 
     name = "rnn_layers"
+    FIELDS = FIELDS
+    FIELD_HELP = _FIELD_HELP
 
     def __init__(
         self,
@@ -120,9 +121,6 @@ class RNNLayersSpace(SearchSpace):
         heads: Sequence[str] = POOLS,
     ) -> None:
         """Check the configuration and lay out the decisions."""
-        if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
-            raise ConfigError(f"num_layers must be an integer >= 1, got {num_layers!r}.")
-        self.num_layers = int(num_layers)
         if not isinstance(cells, (str, bytes)) and isinstance(cells, Sequence) and EMPTY in cells:
             raise ConfigError(
                 f"cells must not list {EMPTY!r}: an empty slot is always a choice. Pass some of {', '.join(CELLS)}."
@@ -140,27 +138,10 @@ class RNNLayersSpace(SearchSpace):
             "dropout": self.dropouts,
             "skip": self.skips,
         }
-        self._values = values
-        self._names = {f: tuple(_choice_name(f, v) for v in values[f]) for f in FIELDS}
-        # A field with one choice is fixed and no decision, as in the mlp space; cell always has two or more.
-        self._fields = tuple(f for f in FIELDS if len(values[f]) >= 2)
-        self._per_slot = len(self._fields)
-        self._field_pos = {f: k for k, f in enumerate(self._fields)}
+        names = {f: tuple(_choice_name(f, v) for v in values[f]) for f in FIELDS}
         self._head_is_decision = len(self.heads) >= 2
-        self._slot_decisions = self.num_layers * self._per_slot
-        # The two masks a field can have, made once and read-only: valid_choices runs on every env step.
-        self._all_valid: dict[str, np.ndarray] = {}
-        self._first_valid: dict[str, np.ndarray] = {}
-        for f in (*self._fields, "head"):
-            n = len(self.heads) if f == "head" else len(values[f])
-            self._all_valid[f] = np.ones(n, dtype=bool)
-            self._first_valid[f] = np.arange(n) == 0
-            self._all_valid[f].flags.writeable = self._first_valid[f].flags.writeable = False
-        slots = tuple(
-            Decision(f"layer{i}/{f}", self._names[f]) for i in range(self.num_layers) for f in self._fields
-        )
         head = (Decision(_HEAD_DECISION, self.heads),) if self._head_is_decision else ()
-        self.decisions = (*slots, *head)
+        self._lay_out(check_num_layers(num_layers), values, names, tail=head)
 
     def config(self) -> dict[str, Any]:
         """Return the constructor arguments as plain data."""
@@ -174,73 +155,18 @@ class RNNLayersSpace(SearchSpace):
             "heads": list(self.heads),
         }
 
-    # -- reading index tuples ---------------------------------------------------
-    def _value(self, indices: Sequence[int], slot: int, field: str) -> Any:
-        """Value of ``field`` in ``slot``; fixed fields have their one value."""
-        pos = self._field_pos.get(field)
-        if pos is None:
-            return self._values[field][0]
-        return self._values[field][indices[slot * self._per_slot + pos]]
-
-    def slot_values(self, arch: Architecture | Sequence[int], slot: int) -> dict[str, Any]:
-        """Every field of one slot as values.
-
-        E.g. ``{"cell": "lstm", "hidden": 32, "direction": "bi", "dropout": 0.2, "skip": True}``;
-        an empty slot has ``cell`` ``"none"`` and its other fields at their first choice.
-        """
-        idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
-        return {f: self._value(idx, slot, f) for f in FIELDS}
-
     def head_pool(self, arch: Architecture | Sequence[int]) -> str:
         """The head's pooling, ``"last"`` or ``"mean"``."""
         idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
         return self.heads[idx[self._slot_decisions]] if self._head_is_decision else self.heads[0]
 
-    # -- masks ----------------------------------------------------------------------
-    def valid_choices(self, prefix: Sequence[int]) -> np.ndarray:
-        """Boolean mask over the choices of decision ``len(prefix)`` (see the class docstring); read-only."""
-        k = len(prefix)
-        if k >= self._slot_decisions:
-            return self._all_valid["head"]
-        slot, pos = divmod(k, self._per_slot)
-        field = self._fields[pos]
-        if field == "cell" or prefix[slot * self._per_slot] != 0:
-            return self._all_valid[field]
-        return self._first_valid[field]
-
-    # -- equivalence and size --------------------------------------------------------
-    def canonical(self, arch: Architecture) -> Architecture:
-        """Move empty slots to the end, keeping the order of the others and the head (see the class docstring).
-
-        Empty slots come out with every field at its first choice, as their masks require.
-        """
-        p = self._per_slot
-        blocks = [arch.indices[s * p : (s + 1) * p] for s in range(self.num_layers)]
-        full = [b for b in blocks if b[0] != 0]
-        empty = [(0,) * p] * (self.num_layers - len(full))
-        head = arch.indices[self._slot_decisions :]
-        return Architecture(self, (*(i for b in (*full, *empty) for i in b), *head))
-
-    def size(self) -> int:
-        """Count the valid architectures in closed form.
-
-        That is ``(1 + cells x hiddens x directions x dropouts x skips) ** num_layers x heads``.
-        """
-        per_slot = len(self.cells) * len(self.hiddens) * len(self.directions) * len(self.dropouts) * len(self.skips)
-        return (1 + per_slot) ** self.num_layers * len(self.heads)
-
     # -- strings --------------------------------------------------------------------
     def to_string(self, arch: Architecture) -> str:
         """Slots joined by ``|``, then ``|head={pool}``; see :meth:`from_string` for the format."""
-        parts = []
-        for s in range(self.num_layers):
-            v = self.slot_values(arch, s)
-            if v["cell"] == EMPTY:
-                parts.append(EMPTY)
-            else:
-                parts.append("-".join(_token(f, v[f]) for f in FIELDS))
-        parts.append(f"head={self.head_pool(arch)}")
-        return "|".join(parts)
+        return "|".join([*self._slot_strings(arch), f"head={self.head_pool(arch)}"])
+
+    def _token(self, field: str, value: Any) -> str:
+        return _token(field, value)
 
     def from_string(self, text: str) -> Architecture:
         """Parse ``lstm-32-bi-0.2-skip|none|gru-16-uni-0-noskip|head=mean``.
@@ -269,8 +195,7 @@ class RNNLayersSpace(SearchSpace):
                 raise ArchitectureError(
                     f"Slot {s} {part!r}: the head comes last, after all {self.num_layers} slot(s)."
                 )
-            chosen = self._parse_slot(part, s)
-            indices += [chosen[f] for f in self._fields]
+            indices += self._parse_slot(part, s)
         pool = self._parse_head(parts[-1])
         if self._head_is_decision:
             indices.append(pool)
@@ -291,20 +216,6 @@ class RNNLayersSpace(SearchSpace):
                 f"Choices: {', '.join(self.heads)}."
             )
         return self.heads.index(pool)
-
-    def _parse_slot(self, part: str, slot: int) -> dict[str, int]:
-        """Choice index per field of one slot's text."""
-        where = f"Slot {slot} {part!r}"
-        if part == EMPTY:
-            return dict.fromkeys(FIELDS, 0)
-        tokens = part.split("-")
-        if tokens[0] == EMPTY:
-            raise ArchitectureError(f"{where}: an empty slot takes no other fields; write just 'none'.")
-        if len(tokens) != len(FIELDS):
-            raise ArchitectureError(
-                f"{where}: expected 'none' or {len(FIELDS)} tokens {_FIELD_HELP}; got {len(tokens)} token(s)."
-            )
-        return {f: self._choice_index(f, tok, where) for f, tok in zip(FIELDS, tokens, strict=True)}
 
     def _choice_index(self, field: str, tok: str, where: str) -> int:
         """Index of token ``tok`` among ``field``'s choices; numbers compare by value (``0.0`` is ``0``)."""
