@@ -284,17 +284,25 @@ class SupernetEvaluator(Evaluator):
         The shared weights are used as they are; the path's batch-norm
         statistics are recomputed first (:meth:`Supernet.recalibrate`).
         """
-        return self._score(arch, split)[0]
+        return self._scores(arch, (split,))[0][0]
 
     @torch.no_grad()
-    def _score(self, arch: Architecture, split: str) -> tuple[float, float | None]:
-        """The path's score on ``split`` and, on a regression task, its MSE (see :mod:`nas_gym.task_loss`)."""
+    def _scores(self, arch: Architecture, splits: tuple[str, ...]) -> list[tuple[float, float | None]]:
+        """The path's score on each of ``splits`` and, on a regression task, its MSE (see :mod:`nas_gym.task_loss`).
+
+        The batch-norm statistics are recomputed once for all the splits: the
+        weights do not change between them, so a second recalibration would
+        give the same statistics at the cost of another pass over the batches.
+        """
+        out = []
         with torch_threads(self.num_threads):
             self.net.recalibrate(arch, self._calibration)
-            x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
-            out = torch.cat([self.net(xb, path=arch) for xb in x.split(_SCORE_BATCH)])
-        score, mse, _ = task_score(self.task, out, y)
-        return score, mse
+            for split in splits:
+                x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
+                pred = torch.cat([self.net(xb, path=arch) for xb in x.split(_SCORE_BATCH)])
+                score, mse, _ = task_score(self.task, pred, y)
+                out.append((score, mse))
+        return out
 
     def evaluate(self, arch: Architecture) -> Metrics:
         """Train as the mode says (pretraining once, or ``inline_steps`` on this path), then score ``arch``."""
@@ -302,12 +310,12 @@ class SupernetEvaluator(Evaluator):
         pretrain_s = self.pretrain() if self.mode == "pretrained" else 0.0
         if self.mode == "inline":
             self.train_path(arch, self.inline_steps)
-        val, val_mse = self._score(arch, "val")
         test_mse = None
         if self.table is not None:
+            [(val, val_mse)] = self._scores(arch, ("val",))
             test, latency = self.table.reference(arch)
         else:
-            (test, test_mse), latency = self._score(arch, "test"), None
+            [(val, val_mse), (test, test_mse)], latency = self._scores(arch, ("val", "test")), None
         with fork_rng(_CPU):
             model = self.space.build(arch, self.task)
         params, flops = count_params(model), count_flops(model, self.task.input_shape)
