@@ -100,6 +100,7 @@ class MLPSpace(SlotSpace):
         dropouts: Sequence[float] = (0.0, 0.1, 0.3),
     ) -> None:
         """Check the configuration and lay out the decisions."""
+        num_layers = check_num_layers(num_layers)
         self.widths = _ints("width", widths, lambda v: v > 0, "a positive integer")
         self.activations = _names("activation", activations, ACTIVATIONS)
         self.norms = _names("norm", norms, NORMS)
@@ -111,7 +112,7 @@ class MLPSpace(SlotSpace):
             "dropout": self.dropouts,
         }
         names = {f: tuple(_choice_name(f, v) for v in values[f]) for f in FIELDS}
-        self._lay_out(check_num_layers(num_layers), values, names)
+        self._lay_out(num_layers, values, names)
 
     def config(self) -> dict[str, Any]:
         """Return the constructor arguments as plain data."""

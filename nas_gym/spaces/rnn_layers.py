@@ -121,6 +121,7 @@ class RNNLayersSpace(SlotSpace):
         heads: Sequence[str] = POOLS,
     ) -> None:
         """Check the configuration and lay out the decisions."""
+        num_layers = check_num_layers(num_layers)
         if not isinstance(cells, (str, bytes)) and isinstance(cells, Sequence) and EMPTY in cells:
             raise ConfigError(
                 f"cells must not list {EMPTY!r}: an empty slot is always a choice. Pass some of {', '.join(CELLS)}."
@@ -141,7 +142,7 @@ class RNNLayersSpace(SlotSpace):
         names = {f: tuple(_choice_name(f, v) for v in values[f]) for f in FIELDS}
         self._head_is_decision = len(self.heads) >= 2
         head = (Decision(_HEAD_DECISION, self.heads),) if self._head_is_decision else ()
-        self._lay_out(check_num_layers(num_layers), values, names, tail=head)
+        self._lay_out(num_layers, values, names, tail=head)
 
     def config(self) -> dict[str, Any]:
         """Return the constructor arguments as plain data."""
