@@ -209,8 +209,10 @@ class MOEvolution(Searcher):
     search visits each front member's neighbourhood in turn (0.939 with
     the crossover, and 0.937 on seeds 300-699); archive parents by
     crowding distance (0.93); a latency-keeping swap of two decisions'
-    choices (0.93-0.94). On this table the method sits near 0.94 whatever
-    we tried.
+    choices (0.93-0.94); parents from the first 2 or 3 fronts of all
+    evaluated instead of the first (0.940, 0.935); a second mutation with
+    probability 0.2 or 0.5 (0.939, 0.933). On this table the method sits
+    near 0.94 whatever we tried.
 
     The hyperparameters are the fields of :class:`MOEvolutionSettings`,
     given as keyword arguments.
