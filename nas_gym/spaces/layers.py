@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean, unknown_name
-from nas_gym.spaces.base import Architecture, Decision, SearchSpace
+from nas_gym.spaces.base import Architecture, Decision
+from nas_gym.spaces.slots import SlotReader
 from nas_gym.tasks import Task
 
 CONV_OPS = ("conv", "sep_conv", "dil_conv")
@@ -261,7 +262,7 @@ def _ints(kind: str, given: Sequence[Any], ok: Any, rule: str) -> tuple[int, ...
     return tuple(int(v) for v in out)
 
 
-class LayersSpace(SearchSpace):
+class LayersSpace(SlotReader):
     """A skeleton of ``num_layers`` layer slots, each a group of decisions.
 
     Per slot the decisions are, in this order and only where the field has
@@ -308,6 +309,7 @@ class LayersSpace(SearchSpace):
     """
 
     name = "layers"
+    FIELDS = FIELDS
 
     def __init__(
         self,
@@ -354,22 +356,12 @@ class LayersSpace(SearchSpace):
             "attention": self.attentions if has_conv else self.attentions[:1],
             "skip": (False, True) if self.skip and skip_possible else (False,),
         }
-        self._values = values
-        self._fields = tuple(f for f in FIELDS if len(values[f]) >= 2)
+        self._index_fields(values)
         if not self._fields:
             raise ConfigError(
                 f"This layers space has nothing to decide (ops={list(self.ops)}); "
                 "give ops, filters, kernels, activations, strides, norms or attentions two or more choices."
             )
-        self._per_slot = len(self._fields)
-        self._field_pos = {f: k for k, f in enumerate(self._fields)}
-        # The two masks a field can have, made once and read-only: valid_choices runs on every env step.
-        self._all_valid: dict[str, np.ndarray] = {}
-        self._first_valid: dict[str, np.ndarray] = {}
-        for f in self._fields:
-            self._all_valid[f] = np.ones(len(values[f]), dtype=bool)
-            self._first_valid[f] = np.arange(len(values[f])) == 0
-            self._all_valid[f].flags.writeable = self._first_valid[f].flags.writeable = False
         self.decisions = tuple(
             Decision(f"layer{i}/{f}", tuple(_choice_name(f, v) for v in values[f]))
             for i in range(self.num_layers)
@@ -390,22 +382,7 @@ class LayersSpace(SearchSpace):
             "skip": self.skip,
         }
 
-    # -- reading index tuples ---------------------------------------------------
-    def _value(self, indices: Sequence[int], slot: int, field: str) -> Any:
-        """Value of ``field`` in ``slot``; fixed fields have their single value."""
-        pos = self._field_pos.get(field)
-        if pos is None:
-            return self._values[field][0]
-        return self._values[field][indices[slot * self._per_slot + pos]]
-
-    def slot_values(self, arch: Architecture | Sequence[int], slot: int) -> dict[str, Any]:
-        """Every field of one slot as values, e.g. ``{"op": "conv", "filters": 32, ...}``.
-
-        ``skip`` is a bool; fields the op ignores hold their first choice.
-        """
-        idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
-        return {f: self._value(idx, slot, f) for f in FIELDS}
-
+    # -- reading index tuples (_value and slot_values come from SlotReader) ------
     def _in_channels(self, indices: Sequence[int], slot: int) -> int | None:
         """Output channels of the last convolution before ``slot``; None before the first."""
         for s in range(slot - 1, -1, -1):

@@ -36,7 +36,44 @@ def check_num_layers(num_layers: Any) -> int:
     return int(num_layers)
 
 
-class SlotSpace(SearchSpace):
+class SlotReader(SearchSpace):
+    """Reading a slot's field values from an index tuple: what every slot space shares, ``layers`` included.
+
+    A subclass sets ``FIELDS`` and calls :meth:`_index_fields` with each
+    field's choices when it lays out its decisions.
+    """
+
+    FIELDS: tuple[str, ...] = ()
+
+    def _index_fields(self, values: dict[str, tuple[Any, ...]]) -> None:
+        """Record each field's choices, which fields are decisions, where they sit in a slot, and their masks."""
+        self._values = values
+        # A field with one choice is fixed and no decision.
+        self._fields = tuple(f for f in self.FIELDS if len(values[f]) >= 2)
+        self._per_slot = len(self._fields)
+        self._field_pos = {f: k for k, f in enumerate(self._fields)}
+        # The two masks a field can have, made once and read-only: valid_choices runs on every env step.
+        self._all_valid: dict[str, np.ndarray] = {}
+        self._first_valid: dict[str, np.ndarray] = {}
+        for f in self._fields:
+            self._all_valid[f] = np.ones(len(values[f]), dtype=bool)
+            self._first_valid[f] = np.arange(len(values[f])) == 0
+            self._all_valid[f].flags.writeable = self._first_valid[f].flags.writeable = False
+
+    def _value(self, indices: Sequence[int], slot: int, field: str) -> Any:
+        """Value of ``field`` in ``slot``; fixed fields have their one value."""
+        pos = self._field_pos.get(field)
+        if pos is None:
+            return self._values[field][0]
+        return self._values[field][indices[slot * self._per_slot + pos]]
+
+    def slot_values(self, arch: Architecture | Sequence[int], slot: int) -> dict[str, Any]:
+        """Every field of one slot as values; fields the slot does not use hold their first choice."""
+        idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
+        return {f: self._value(idx, slot, f) for f in self.FIELDS}
+
+
+class SlotSpace(SlotReader):
     """A stack of ``num_layers`` slots with the fields ``FIELDS``, then an optional tail of decisions.
 
     Subclasses set ``FIELDS`` (field order: the slot's decisions and string
@@ -46,46 +83,22 @@ class SlotSpace(SearchSpace):
     token to a choice index) and :meth:`_token` (a value to its token).
     """
 
-    FIELDS: tuple[str, ...] = ()
     FIELD_HELP: str = ""
 
     def _lay_out(self, num_layers: int, values: dict[str, tuple[Any, ...]], names: dict[str, tuple[str, ...]],
                  tail: tuple[Decision, ...] = ()) -> None:
         """Set up the slots' decisions from each field's ``values`` and ``names``, then ``tail``'s."""
         self.num_layers = num_layers
-        self._values, self._names = values, names
-        # A field with one choice is fixed and no decision; the first field always has two or more.
-        self._fields = tuple(f for f in self.FIELDS if len(values[f]) >= 2)
-        self._per_slot = len(self._fields)
-        self._field_pos = {f: k for k, f in enumerate(self._fields)}
+        self._names = names
+        self._index_fields(values)  # the first field always has two or more choices, so it is a decision
         self._slot_decisions = num_layers * self._per_slot
-        # The two masks a field can have, made once and read-only: valid_choices runs on every env step.
-        self._all_valid: dict[str, np.ndarray] = {}
-        self._first_valid: dict[str, np.ndarray] = {}
-        for f in self._fields:
-            self._all_valid[f] = np.ones(len(values[f]), dtype=bool)
-            self._first_valid[f] = np.arange(len(values[f])) == 0
-            self._all_valid[f].flags.writeable = self._first_valid[f].flags.writeable = False
-        self._tail_valid = []
+        self._tail_valid: list[np.ndarray] = []
         for d in tail:
             mask = np.ones(d.n, dtype=bool)
             mask.flags.writeable = False
             self._tail_valid.append(mask)
         slots = tuple(Decision(f"layer{i}/{f}", names[f]) for i in range(num_layers) for f in self._fields)
         self.decisions = (*slots, *tail)
-
-    # -- reading index tuples ---------------------------------------------------
-    def _value(self, indices: Sequence[int], slot: int, field: str) -> Any:
-        """Value of ``field`` in ``slot``; fixed fields have their one value."""
-        pos = self._field_pos.get(field)
-        if pos is None:
-            return self._values[field][0]
-        return self._values[field][indices[slot * self._per_slot + pos]]
-
-    def slot_values(self, arch: Architecture | Sequence[int], slot: int) -> dict[str, Any]:
-        """Every field of one slot as values; an empty slot has its fields at their first choice."""
-        idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
-        return {f: self._value(idx, slot, f) for f in self.FIELDS}
 
     def is_empty(self, arch: Architecture | Sequence[int], slot: int) -> bool:
         """Whether ``slot`` holds no layer (its first field at choice 0)."""
