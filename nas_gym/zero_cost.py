@@ -20,6 +20,13 @@ ICLR 2021) and Mellor et al. (NASWOT, ICML 2021) as NASLib implements them:
 - ``fisher`` (Theis et al. 2018; Turner et al. 2020): at every conv/linear
   output a, per channel ½ · mean over the batch of (Σ over positions
   a ⊙ ∂L/∂a)², summed.
+- ``zico`` (Li et al., "ZiCo: Zero-shot NAS via Inverse Coefficient of
+  Variation on Gradients", ICLR 2023): the batch is split into two halves
+  (the paper's two batches); for every conv/linear weight w the loss
+  gradient's mean |∂L/∂w| over the halves divided by its standard
+  deviation, summed per layer (where the deviation is not 0), and the
+  natural logs of those layer sums added: large, consistent gradients
+  predict fast training.
 - ``params`` and ``flops``: log10 of the trainable parameters and of one
   forward pass's multiply-accumulates: the baselines a proxy should beat.
 
@@ -99,6 +106,37 @@ def fisher(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return total
 
 
+@ZERO_COST_PROXIES.register("zico")
+def zico(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, splits: int = 2) -> float:
+    """Σ over conv/linear layers of ``ln Σ_w E[|∂L/∂w|] / std(∂L/∂w)``, moments over ``splits`` parts of the batch.
+
+    As the authors' code (``getzico``): a layer whose every gradient has zero
+    deviation adds nothing, and neither does one whose sum is 0. ``-inf``
+    when no layer adds anything (e.g. a cell with no path to the output).
+    """
+    model.train()
+    layers = _weighted(model)
+    grads: list[list[torch.Tensor]] = [[] for _ in layers]
+    for xb, yb in zip(x.chunk(splits), y.chunk(splits), strict=True):
+        model.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(xb), yb).backward()
+        for kept, m in zip(grads, layers, strict=True):
+            if m.weight.grad is not None:
+                kept.append(m.weight.grad.detach().flatten().clone())
+    total, terms = 0.0, 0
+    for kept in grads:
+        if len(kept) < 2:
+            continue
+        g = torch.stack(kept)
+        std, mean_abs = g.std(0), g.abs().mean(0)
+        nonzero = std != 0
+        layer_sum = float((mean_abs[nonzero] / std[nonzero]).sum())
+        if layer_sum > 0:
+            total += math.log(layer_sum)
+            terms += 1
+    return total if terms else -math.inf
+
+
 @ZERO_COST_PROXIES.register("synflow")
 def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """``ln`` of the synaptic flow Σ |θ ⊙ ∂R/∂θ| of the linearised (|θ|, float64) network on an all-ones input.
@@ -153,7 +191,7 @@ def flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 #: The registry's names, in the order of the module docstring's table.
-PROXY_NAMES = ("synflow", "naswot", "grad_norm", "snip", "fisher", "params", "flops")
+PROXY_NAMES = ("synflow", "naswot", "grad_norm", "snip", "fisher", "zico", "params", "flops")
 
 
 def squash(score: float) -> float:

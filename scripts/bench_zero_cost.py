@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from nas_gym.zero_cost import PROXY_NAMES as PROXIES  # every documented proxy, in the README's order
+
 REPO = Path(__file__).resolve().parents[1]
-PROXIES = ("synflow", "naswot", "grad_norm", "snip", "fisher", "params", "flops")
 
 
 @dataclass

@@ -51,9 +51,43 @@ def test_every_proxy_scores_both_spaces_deterministically(proxy):
 
 
 def test_data_dependent_proxies_depend_on_the_seed():
-    for proxy in ("naswot", "grad_norm", "snip", "fisher", "synflow"):
+    for proxy in ("naswot", "grad_norm", "snip", "fisher", "zico", "synflow"):
         a, b = (_scores("NAS-v0", LAYERS, NETS[:1], proxy, seed=s)[0].extra["zero_cost_score"] for s in (0, 1))
         assert a != b, proxy
+
+
+def test_the_canonical_network_is_scored_so_params_match_the_table_and_isomorphic_cells_agree():
+    # The second cell's 3x3 convolution (edge 1 -> 2) feeds node 2, which reaches the output only
+    # through a `none` edge: dead weight, which the table's trained representative does not have.
+    dead = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    twin = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|none~2|"
+    env = gym.make("NAS-Bench-201-v1")
+    table = env.unwrapped.parts.table
+    space = env.unwrapped.space
+    assert space.canonical(space.from_string(dead)) == space.canonical(space.from_string(twin))
+    for proxy in ("params", "flops", "naswot", "zico"):
+        a, b = (e.extra["zero_cost_score"] for e in _scores("NAS-Bench-201-v1", NB201, (dead, twin), proxy))
+        assert a == b, proxy
+    params = _scores("NAS-Bench-201-v1", NB201, (dead,), "params")[0].params
+    row = table.lookup(space.from_string(dead), canonical=True)
+    assert params == int(table.column("params")[row])
+
+
+def test_zico_matches_its_definition_on_a_linear_model():
+    # For a linear layer the per-half gradients are explicit, so the score can be recomputed by hand.
+    from nas_gym.zero_cost import zico
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 3))
+    x, y = torch.randn(8, 1, 6), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    halves = []
+    for xb, yb in zip(x.chunk(2), y.chunk(2), strict=True):
+        p = torch.softmax(model(xb), 1).detach()
+        p[torch.arange(len(yb)), yb] -= 1
+        halves.append((p.T @ xb.flatten(1) / len(yb)).flatten())
+    g = torch.stack(halves)
+    expected = math.log(float((g.abs().mean(0) / g.std(0)).sum()))
+    assert zico(model, x, y) == pytest.approx(expected, rel=1e-5)
 
 
 def test_the_info_carries_the_score_and_the_reward_orders_as_the_proxy(tmp_path):
