@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from nas_gym.pareto import ACCURACY_LATENCY
+from nas_gym.prefilter import proxy_scorer
 from nas_gym.reward_memory import RewardMemory
 from nas_gym.scalarization import (
     OBJECTIVES_CHECK,
@@ -58,6 +59,7 @@ from nas_gym.settings import (
     positive_int,
     setting,
 )
+from nas_gym.settings import name as registered
 from nas_gym.spaces import SearchSpace
 
 
@@ -199,6 +201,15 @@ class ReinforceSettings(SearcherSettings):
     """None: the env's reward; ``"random_linear"``/``"random_tchebycheff"``: new random weights each batch."""
     objectives: tuple[str, ...] = setting(ACCURACY_LATENCY, OBJECTIVES_CHECK)
     """With ``scalarization``: the objectives of each evaluation to scalarise (latency, params and FLOPs minimised)."""
+    warmup: str | None = setting(
+        None, optional(registered("zero-cost proxy"), "no warm-up"),
+        hint="E.g. 'params' or 'synflow' (nas_gym.zero_cost).",
+    )
+    """Zero-cost proxy the controller is first trained on, for ``warmup_batches`` updates, before any evaluation."""
+    warmup_batches: int = setting(30, positive_int)
+    """Controller updates on proxy scores (``batch_size`` architectures each) with ``warmup``."""
+    warmup_task: str | None = setting(None, optional(registered("task"), "the env's task"))
+    """Task whose batch the proxy sees (on a table env: the real offline task the proxy runs on)."""
 
     def validate(self) -> None:
         """``objectives`` must name two distinct objectives.
@@ -350,6 +361,8 @@ class Reinforce(Searcher):
         self.queue = {}
         # Rewards the env already returned; one stale unit is a batch with nothing new.
         memory = RewardMemory(cfg.max_stale_batches) if cfg.reuse_rewards else None
+        if cfg.warmup is not None:
+            self._warm_up(run, generator)
         while not run.done:
             start = time.perf_counter()
             with _one_thread():
@@ -381,6 +394,32 @@ class Reinforce(Searcher):
             with _one_thread():
                 self._update(run, torch.tensor(rewards, dtype=torch.float32), log_prob, entropy)
             run.log_scalar("charts/SPS", len(archs) / (time.perf_counter() - start))
+
+    def _warm_up(self, run: SearchRun, generator: torch.Generator) -> None:
+        """Train the controller on ``warmup``'s scores for ``warmup_batches`` updates (no budget spent).
+
+        The zero-cost warm-up of Abdelfattah et al. (2021) for an RL
+        controller: the same update as the search's, on proxy scores instead
+        of the env's reward, so the search starts from a policy that already
+        prefers what the proxy ranks high. The scores come from a zero-cost
+        env of the run's id (:func:`nas_gym.prefilter.proxy_scorer`); they are
+        not evaluations, but their seconds count in the search cost. A
+        ``-inf`` score (no path to the output) is trained on as one below the
+        batch's lowest finite score. The moving-average baseline starts afresh
+        afterwards: proxy scores are on another scale than rewards.
+        """
+        cfg = self.settings
+        with proxy_scorer(run, cfg.warmup, cfg.warmup_task) as score:
+            for _ in range(cfg.warmup_batches):
+                with _one_thread():
+                    archs, log_prob, entropy = self.controller.sample(cfg.batch_size, run.space, generator)
+                scores = np.asarray(score(archs), dtype=np.float64)
+                finite = np.isfinite(scores)
+                floor = scores[finite].min() - 1.0 if finite.any() else 0.0
+                rewards = torch.tensor(np.where(finite, scores, floor), dtype=torch.float32)
+                with _one_thread():
+                    self._update(run, rewards, log_prob, entropy)
+        self.baseline = None
 
     def _scalarized(
         self, run: SearchRun, fresh: Sequence[Key], infos: Sequence[dict[str, Any]], archs: Sequence[Key]

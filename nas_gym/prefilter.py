@@ -13,9 +13,10 @@ none of its budget, but their seconds are added to its search cost.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -26,6 +27,8 @@ from nas_gym.parallel import play
 if TYPE_CHECKING:
     from nas_gym.search import SearchRun
     from nas_gym.spaces import Architecture
+
+    Key = Architecture | tuple[int, ...]
 
 logger = logging.getLogger(__name__)
 
@@ -43,22 +46,46 @@ def proxy_env_kwargs(env_kwargs: dict[str, Any], proxy: str, task: str | None = 
     return kwargs
 
 
+@contextlib.contextmanager
+def proxy_scorer(
+    run: SearchRun, proxy: str, task: str | None = None
+) -> Iterator[Callable[[Sequence[Key]], list[float]]]:
+    """A function scoring architectures (or their index tuples) by ``proxy``, through one zero-cost env.
+
+    For methods that score in rounds (a controller's warm-up); the env is
+    made once and closed on exit, when the seconds spent join the run's
+    search cost.
+
+    Raises:
+        ConfigError: An unknown proxy or task (from the env).
+    """
+    env = gym.make(run.env_id, **proxy_env_kwargs(run.env_kwargs, proxy, task))
+    spent, count = 0.0, 0
+
+    def score(archs: Sequence[Key]) -> list[float]:
+        nonlocal spent, count
+        start = time.perf_counter()
+        scores = [float(play(env.unwrapped, getattr(a, "indices", a))["zero_cost_score"]) for a in archs]
+        spent += time.perf_counter() - start
+        count += len(archs)
+        return scores
+
+    try:
+        yield score
+    finally:
+        env.close()
+        run.add_search_cost(spent)
+        logger.info("Pre-filter: %d architectures scored by %s in %.1f s.", count, proxy, spent)
+
+
 def proxy_scores(run: SearchRun, archs: Sequence[Architecture], proxy: str, task: str | None = None) -> list[float]:
     """``proxy``'s score of each architecture, through a zero-cost env of the run's id; its seconds join the run's cost.
 
     Raises:
         ConfigError: An unknown proxy or task (from the env).
     """
-    start = time.perf_counter()
-    env = gym.make(run.env_id, **proxy_env_kwargs(run.env_kwargs, proxy, task))
-    try:
-        scores = [float(play(env.unwrapped, arch.indices)["zero_cost_score"]) for arch in archs]
-    finally:
-        env.close()
-    seconds = time.perf_counter() - start
-    run.add_search_cost(seconds)
-    logger.info("Pre-filter: %d architectures scored by %s in %.1f s.", len(archs), proxy, seconds)
-    return scores
+    with proxy_scorer(run, proxy, task) as score:
+        return score(archs)
 
 
 def best_by_proxy(

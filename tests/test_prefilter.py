@@ -62,3 +62,27 @@ def test_evolution_starts_from_the_pre_filtered_population(monkeypatch, tmp_path
 def test_an_unknown_proxy_is_refused_before_anything_is_evaluated():
     with pytest.raises(ConfigError, match="synflo"):
         run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=5, agent_kwargs={"prefilter": "synflo"})
+
+
+def test_reinforce_warm_up_trains_on_proxy_scores_without_spending_budget(tmp_path):
+    def first_params(agent_kwargs, out):
+        summary = run_search("reinforce", "NAS-Bench-201-v0", EMBEDDED, budget=10, seed=3,
+                             agent_kwargs=agent_kwargs, out_dir=out)
+        history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+        return summary, history
+
+    hp = {"warmup": "params", "warmup_batches": 15}
+    warm, warm_history = first_params(hp, tmp_path / "warm")
+    again, again_history = first_params(hp, tmp_path / "again")
+    cold, cold_history = first_params({}, tmp_path / "cold")
+    assert warm["num_evaluated"] == 10 and len(warm_history) == 10  # the proxy scores are not evaluations
+    assert [r["arch"] for r in warm_history] == [r["arch"] for r in again_history]  # deterministic for a seed
+    assert warm["search_cost_s"] > sum(r["cost_s"] for r in warm_history)  # the scoring counts in the cost
+    # Trained towards what the proxy ranks high: the first batch has more parameters than without warm-up.
+    mean = lambda h: sum(r["params"] for r in h) / len(h)  # noqa: E731
+    assert mean(warm_history) > 1.3 * mean(cold_history)
+
+
+def test_reinforce_refuses_an_unknown_warm_up_proxy():
+    with pytest.raises(ConfigError, match="synflo"):
+        run_search("reinforce", "NAS-Bench-201-v0", EMBEDDED, budget=5, agent_kwargs={"warmup": "synflo"})
