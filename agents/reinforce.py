@@ -343,6 +343,7 @@ class Reinforce(Searcher):
         "baseline_decay": 0.95, "entropy_weight": 1e-5, "init_range": 0.1, "top_fraction": None,
         "topk_weight": 0.0, "topk_size": 10, "reuse_rewards": True, "max_stale_batches": 10,
         "scalarization": None, "objectives": ACCURACY_LATENCY,
+        "warmup": None, "warmup_batches": 30, "warmup_task": None,
     }
 
     settings: ReinforceSettings
