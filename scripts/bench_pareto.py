@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import tyro
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +53,9 @@ class Args:
     """Architectures evaluated per run."""
     workers: int = 2
     """Parallel processes (one run each)."""
+    levels: bool = False
+    """Also print how hard the goal is: the hypervolume fraction of a front made of the k-th best cell
+    (by validation accuracy) of every latency level of the table, for a few k."""
 
 
 def env_kwargs(table: Path) -> dict:
@@ -76,6 +80,32 @@ def reference(table: Path) -> tuple[float, float, float]:
         env.close()
     ref_lat, ref_acc = ref["latency_ms"], ref["val_accuracy"]
     return ref_lat, ref_acc, hypervolume(-front[:, 1], front[:, 0], ref_lat, ref_acc)
+
+
+def level_fronts(table: Path, ks: tuple[int, ...] = (1, 2, 3, 5, 10)) -> tuple[int, dict[int, float]]:
+    """(latency levels, {k: hypervolume fraction of the front of each level's k-th best cell}) for ``table``.
+
+    On this table FPGA latency is a function of a cell's operation counts, so
+    many cells share each latency; a search's front reaches the true one only
+    if it finds the single best cell of each level on it.
+    """
+    import gymnasium as gym
+
+    import nas_gym  # noqa: F401  (registers the envs)
+    from nas_gym.pareto import hypervolume
+
+    _quiet()
+    env = gym.make(ENV_ID, **env_kwargs(table))
+    try:
+        tab, ref = env.unwrapped.parts.table, env.unwrapped.hypervolume_reference()
+        lat, acc = tab.column(tab.roles["latency"]), tab.column(tab.roles["val"])
+    finally:
+        env.close()
+    levels = np.unique(lat)
+    ranked = [np.sort(acc[lat == level])[::-1] for level in levels]
+    hv = {k: hypervolume(levels, np.array([r[min(k, len(r)) - 1] for r in ranked]), ref["latency_ms"],
+                         ref["val_accuracy"]) for k in ks}
+    return len(levels), {k: v / hv[1] for k, v in hv.items()}
 
 
 def _one(job: tuple[str, str, int, int]) -> tuple[str, int, list[float], list[float], float]:
@@ -145,6 +175,12 @@ def main(args: Args) -> int:
         m, ci = mean_ci(fractions[agent])
         print(f"| {agent} | {m:.4f} ± {ci:.4f} | {min(fractions[agent]):.4f} | "
               f"{statistics.fmean(seconds[agent]):.2f} |")
+    if args.levels:
+        count, fractions_k = level_fronts(table)
+        print(f"\n{count} latency levels; hypervolume fraction of the front of each level's k-th best cell:\n")
+        print("| k | " + " | ".join(map(str, fractions_k)) + " |")
+        print("|---|" + "---|" * len(fractions_k))
+        print("| fraction | " + " | ".join(f"{v:.4f}" for v in fractions_k.values()) + " |")
     return 0
 
 

@@ -26,3 +26,13 @@ def test_bench_pareto_smoke(nb201_table):
 def test_bench_pareto_skips_without_the_table(tmp_path):
     out = _run("scripts/bench_pareto.py", "--table", str(tmp_path / "absent.csv"), "--seeds", "1", "--budget", "2")
     assert "is absent" in out
+
+
+def test_level_fronts_fall_from_the_true_front(nb201_table):
+    out = _run("scripts/bench_pareto.py", "--table", nb201_table, "--seeds", "1", "--budget", "2",
+               "--agents", "random", "--workers", "1", "--levels")
+    assert "84 latency levels" in out  # FPGA latency is a function of the op counts: few distinct values
+    row = next(line for line in out.splitlines() if line.startswith("| fraction |"))
+    fractions = [float(x) for x in row.split("|")[2:-1]]
+    assert fractions[0] == 1.0  # each level's best cell makes the true front
+    assert all(a > b for a, b in zip(fractions, fractions[1:], strict=False)) and fractions[1] < 0.97
