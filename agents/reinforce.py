@@ -423,16 +423,15 @@ class Reinforce(Searcher):
         afterwards: proxy scores are on another scale than rewards.
         """
         cfg = self.settings
-        with proxy_scorer(run, cfg.warmup, cfg.warmup_task) as score:
+        # One thread throughout: the zero-cost env scores on one thread too (no training competes here).
+        with proxy_scorer(run, cfg.warmup, cfg.warmup_task) as score, _one_thread():
             for _ in range(cfg.warmup_batches):
-                with _one_thread():
-                    archs, log_prob, entropy = self.controller.sample(cfg.batch_size, run.space, generator)
+                archs, log_prob, entropy = self.controller.sample(cfg.batch_size, run.space, generator)
                 scores = np.asarray(score(archs), dtype=np.float64)
                 finite = np.isfinite(scores)
                 floor = scores[finite].min() - 1.0 if finite.any() else 0.0
                 rewards = torch.tensor(np.where(finite, scores, floor), dtype=torch.float32)
-                with _one_thread():
-                    self._update(run, rewards, log_prob, entropy)
+                self._update(run, rewards, log_prob, entropy)
         self.baseline = None
 
     def _scalarized(
