@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from agents.reinforce import Reinforce, ReinforceSettings
+from agents.reinforce import LSTMReinforceSettings, Reinforce
 from nas_gym.search import SearchRun
 from nas_gym.settings import boolean, in_range, optional, positive_int, setting
 from nas_gym.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
 
 
 @dataclasses.dataclass(frozen=True)
-class ENASSettings(ReinforceSettings):
+class ENASSettings(LSTMReinforceSettings):
     """Hyperparameters of :class:`ENAS`: REINFORCE's, with the paper's update (baseline, no risk seeking)."""
 
     owner = "ENAS"

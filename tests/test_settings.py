@@ -79,7 +79,7 @@ def test_unknown_names_are_refused_with_the_valid_ones_and_a_suggestion():
                                           r"Valid settings: size, rate, share, mode, flag, widths\.$"):
         from_kwargs(Demo, {"sise": 4})
     with pytest.raises(ConfigError, match=r"Reinforce has no hyperparameter 'batchsize'\. "
-                                          r"Did you mean 'batch_size'\? Valid hyperparameters: hidden_size, "):
+                                          r"Did you mean 'batch_size'\? Valid hyperparameters: policy, hidden_size, "):
         load_searcher("reinforce")(batchsize=4)
     with pytest.raises(ConfigError, match=r"RandomSearch takes no hyperparameters, got 'seed'"):
         load_searcher("random")(seed=1)

@@ -17,6 +17,10 @@ from nas_gym.searcher import load_searcher
 NB201_LATENCY = {"latency_column": "latency_ms", "latency_weight": 0}
 
 
+#: mo_reinforce against REINFORCE with the same controller settings on the env's own reward.
+SAME_CONTROLLER = (("reinforce", Reinforce.LSTM), ("mo_reinforce", {}))
+
+
 def _run(agent, seed, budget=40, env_kwargs=NB201_LATENCY, **agent_kwargs):
     """The history of one search, and the searcher (for its scalariser)."""
     searcher = load_searcher(agent)(**agent_kwargs)
@@ -71,14 +75,14 @@ def test_env_still_pays_its_reward_and_the_run_records_it():
     assert len(searcher.scalarizer.values) == len({r["arch"] for r in history})
 
 
-def test_default_reinforce_is_unchanged_and_mo_reinforce_is_reinforce_with_scalarization():
+def test_default_reinforce_is_unchanged_and_mo_reinforce_is_lstm_reinforce_with_scalarization():
     assert Reinforce().scalarization is None and Reinforce().objectives == ("val_accuracy", "latency_ms")
     assert MOReinforce.name == "mo_reinforce" and load_searcher("mo_reinforce") is MOReinforce
-    assert MOReinforce().hparams() == Reinforce(scalarization="random_linear").hparams()
+    assert MOReinforce().hparams() == Reinforce(**Reinforce.LSTM, scalarization="random_linear").hparams()
     assert MOReinforce(**MOReinforce.NASNET).hparams() == MOReinforce.NASNET
     mo, _ = _run("mo_reinforce", 2, budget=20)
     with SearchRun("NAS-Bench-201-v0", NB201_LATENCY, agent="mo_reinforce", seed=2, budget=20) as run:
-        Reinforce(scalarization="random_linear").search(run)
+        Reinforce(**Reinforce.LSTM, scalarization="random_linear").search(run)
         assert run.history == mo
     plain, _ = _run("reinforce", 2, budget=20)
     assert [r["arch"] for r in plain] != [r["arch"] for r in mo]
@@ -88,9 +92,9 @@ def test_evaluations_move_towards_low_latency_unlike_accuracy_only_reinforce():
     # Mean latency (ms) of the last 50 of 100 evaluations on the embedded table. Measured on seeds 0-7:
     # reinforce 0.56-0.68 (mean 0.62), mo_reinforce 0.37-0.54 (mean 0.45), lower on every seed.
     late = {}
-    for agent in ("reinforce", "mo_reinforce"):
+    for agent, kwargs in SAME_CONTROLLER:
         late[agent] = np.array(
-            [np.mean([r["latency_ms"] for r in _run(agent, seed, budget=100)[0][50:]]) for seed in range(5)]
+            [np.mean([r["latency_ms"] for r in _run(agent, seed, budget=100, **kwargs)[0][50:]]) for seed in range(5)]
         )
     assert (late["mo_reinforce"] < late["reinforce"]).sum() >= 4, late
     assert late["mo_reinforce"].mean() < late["reinforce"].mean() - 0.08, late
@@ -110,10 +114,10 @@ def test_evaluated_set_covers_more_of_the_cifar100_front_than_accuracy_only_rein
     env = {"table": nb201_table, "val_column": "c100_valid", "test_column": "c100_test",
            "latency_column": "lat_fpga_ms", "latency_weight": 0}
     box, whole = {}, {}
-    for agent in ("reinforce", "mo_reinforce"):
+    for agent, kwargs in SAME_CONTROLLER:
         box[agent], whole[agent] = [], []
         for seed in range(5):
-            history, _ = _run(agent, seed, budget=100, env_kwargs=env)
+            history, _ = _run(agent, seed, budget=100, env_kwargs=env, **kwargs)
             latency, accuracy = [r["latency_ms"] for r in history], [r["val_accuracy"] for r in history]
             box[agent].append(hypervolume(latency, accuracy, ref_latency, ref_accuracy))
             whole[agent].append(hypervolume(latency, accuracy, 9.0))
