@@ -653,8 +653,8 @@ class MOReinforce(Reinforce):
     |---|---|
     | ``mo_reinforce`` (random linear) | 0.711 ± 0.050 |
     | ``mo_reinforce``, ``scalarization="random_tchebycheff"`` | 0.707 ± 0.064 |
-    | ``reinforce`` on the env's accuracy-only reward (``latency_weight=0``) | 0.658 ± 0.050 |
-    | ``reinforce`` on the env's default reward (hinge, ``latency_weight=0.1``) | 0.737 ± 0.055 |
+    | ``reinforce`` (``Reinforce.LSTM``) on the env's accuracy-only reward (``latency_weight=0``) | 0.658 ± 0.050 |
+    | ``reinforce`` (``Reinforce.LSTM``) on the env's default reward (hinge, weight 0.1) | 0.737 ± 0.055 |
     | random search | 0.648 ± 0.052 |
 
     With ``top_fraction=None, lr=0.01`` (plain REINFORCE) it reached

@@ -214,3 +214,14 @@ def test_reward_memory_leaves_the_stale_unit_to_the_method():
     memory.mark_stale()
     memory.mark_stale()
     assert memory.exhausted
+
+
+def test_methods_built_on_the_lstm_controller_keep_its_settings():
+    from agents.enas import ENAS
+    from agents.reinforce import MOReinforce
+
+    assert Reinforce().policy == "factorized" and Reinforce().rank_rewards
+    for cls in (ENAS, MOReinforce):
+        searcher = cls()
+        assert searcher.policy == "lstm" and searcher.lr == Reinforce.LSTM["lr"] and not searcher.rank_rewards
+    assert ENAS().top_fraction is None and MOReinforce().top_fraction == Reinforce.LSTM["top_fraction"]
