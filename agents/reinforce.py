@@ -86,6 +86,24 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _draw(
+    logp: torch.Tensor, prefixes: list[list[int]], generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample one decision per row of masked log-probabilities and append it to each prefix.
+
+    Returns:
+        ``(action, log_prob, entropy)``: the ``(batch, 1)`` choices, and per row the
+        chosen choice's log-probability and the softmax's entropy (with gradients).
+    """
+    action = torch.multinomial(logp.exp(), 1, generator=generator)
+    # Masked choices have p = 0 and logp = -inf: zero their logp first, or p * logp
+    # (and its gradient, even under torch.where) is nan.
+    entropy = -(logp.exp() * logp.masked_fill(torch.isinf(logp), 0.0)).sum(-1)
+    for prefix, a in zip(prefixes, action[:, 0].tolist(), strict=True):
+        prefix.append(a)
+    return action, logp.gather(1, action)[:, 0], entropy
+
+
 class Controller(nn.Module):
     """Autoregressive LSTM policy over the decisions of a search space.
 
@@ -140,15 +158,9 @@ class Controller(nn.Module):
             out, state = self.lstm(x, state)
             logits = self.heads[k](out[:, 0])
             mask = torch.from_numpy(np.stack([space.valid_choices(p) for p in prefixes]))
-            logits = logits.masked_fill(~mask, float("-inf"))
-            logp = torch.log_softmax(logits, dim=-1)
-            action = torch.multinomial(logp.exp(), 1, generator=generator)
-            log_prob = log_prob + logp.gather(1, action)[:, 0]
-            # Masked choices have p = 0 and logp = -inf: zero their logp first, or p * logp
-            # (and its gradient, even under torch.where) is nan.
-            entropy = entropy - (logp.exp() * logp.masked_fill(~mask, 0.0)).sum(-1)
-            for prefix, a in zip(prefixes, action[:, 0].tolist(), strict=True):
-                prefix.append(a)
+            logp = torch.log_softmax(logits.masked_fill(~mask, float("-inf")), dim=-1)
+            action, step_logp, step_entropy = _draw(logp, prefixes, generator)
+            log_prob, entropy = log_prob + step_logp, entropy + step_entropy
             x = self.embeddings[k](action)
         return [tuple(p) for p in prefixes], log_prob, entropy
 
@@ -203,12 +215,8 @@ class FactorizedController(nn.Module):
         log_prob = torch.zeros(batch_size)
         entropy = torch.zeros(batch_size)
         for k in range(len(self.nvec)):
-            logp = self._masked_logp(k, prefixes, space)
-            action = torch.multinomial(logp.exp(), 1, generator=generator)
-            log_prob = log_prob + logp.gather(1, action)[:, 0]
-            entropy = entropy - (logp.exp() * logp.masked_fill(~torch.isfinite(logp), 0.0)).sum(-1)
-            for prefix, a in zip(prefixes, action[:, 0].tolist(), strict=True):
-                prefix.append(a)
+            _, step_logp, step_entropy = _draw(self._masked_logp(k, prefixes, space), prefixes, generator)
+            log_prob, entropy = log_prob + step_logp, entropy + step_entropy
         return [tuple(p) for p in prefixes], log_prob, entropy
 
     def log_prob(self, actions: Sequence[tuple[int, ...]], space: SearchSpace) -> torch.Tensor:
@@ -457,8 +465,9 @@ class Reinforce(Searcher):
         "warmup": None, "warmup_batches": 30, "warmup_task": None,
     }
 
-    #: The LSTM controller with the small-budget settings it had as the default (risk-seeking top 30%, lr 0.02).
-    LSTM = {"policy": "lstm", "lr": 0.02, "entropy_weight": 1e-4, "top_fraction": 0.3, "rank_rewards": False}
+    #: The LSTM controller with the small-budget settings it had as the default (risk-seeking top 30%, lr 0.02):
+    #: the fields :class:`LSTMReinforceSettings` sets anew, with its values.
+    LSTM = {name: getattr(LSTMReinforceSettings, name) for name in LSTMReinforceSettings.__annotations__}
 
     settings: ReinforceSettings
 
@@ -565,13 +574,12 @@ class Reinforce(Searcher):
     def _update(self, run: SearchRun, rewards: torch.Tensor, log_prob: torch.Tensor, entropy: torch.Tensor) -> None:
         """One policy-gradient step (risk-seeking or against the baseline), then update the baseline."""
         cfg = self.settings
-        mean_reward = float(rewards.mean())
         if cfg.rank_rewards:
             # Ranks in (0, 1]: the update no longer depends on how a table spreads its accuracies.
             below = (rewards[None, :] < rewards[:, None]).sum(1)
             ties = (rewards[None, :] == rewards[:, None]).sum(1)
             rewards = (below + (ties + 1) / 2) / len(rewards)
-            mean_reward = float(rewards.mean())
+        mean_reward = float(rewards.mean())
         if self.baseline is None:
             self.baseline = mean_reward
         if cfg.top_fraction is None:
