@@ -131,7 +131,7 @@ class Controller(nn.Module):
             nn.init.uniform_(p, -init_range, init_range)
 
     def sample(
-        self, batch_size: int, space: SearchSpace, generator: torch.Generator
+        self, batch_size: int, space: SearchSpace, generator: torch.Generator, temperature: float = 1.0
     ) -> tuple[list[tuple[int, ...]], torch.Tensor, torch.Tensor]:
         """Sample ``batch_size`` architectures whose every choice is valid given its prefix.
 
@@ -143,6 +143,7 @@ class Controller(nn.Module):
             batch_size: Architectures to sample.
             space: The search space (for its masks).
             generator: Source of the sampling randomness.
+            temperature: Logits are divided by it (above 1: flatter, more exploring).
 
         Returns:
             ``(actions, log_prob, entropy)``: one action tuple per architecture,
@@ -156,7 +157,7 @@ class Controller(nn.Module):
         entropy = torch.zeros(batch_size)
         for k in range(len(self.nvec)):
             out, state = self.lstm(x, state)
-            logits = self.heads[k](out[:, 0])
+            logits = self.heads[k](out[:, 0]) / temperature
             mask = torch.from_numpy(np.stack([space.valid_choices(p) for p in prefixes]))
             logp = torch.log_softmax(logits.masked_fill(~mask, float("-inf")), dim=-1)
             action, step_logp, step_entropy = _draw(logp, prefixes, generator)
@@ -203,19 +204,23 @@ class FactorizedController(nn.Module):
             nn.Parameter(torch.empty(n).uniform_(-init_range, init_range)) for n in self.nvec
         )
 
-    def _masked_logp(self, k: int, prefixes: Sequence[Sequence[int]], space: SearchSpace) -> torch.Tensor:
+    def _masked_logp(
+        self, k: int, prefixes: Sequence[Sequence[int]], space: SearchSpace, temperature: float = 1.0
+    ) -> torch.Tensor:
         mask = torch.from_numpy(np.stack([space.valid_choices(p) for p in prefixes]))
-        return torch.log_softmax(self.logits[k].expand(len(prefixes), -1).masked_fill(~mask, float("-inf")), dim=-1)
+        logits = (self.logits[k] / temperature).expand(len(prefixes), -1)
+        return torch.log_softmax(logits.masked_fill(~mask, float("-inf")), dim=-1)
 
     def sample(
-        self, batch_size: int, space: SearchSpace, generator: torch.Generator
+        self, batch_size: int, space: SearchSpace, generator: torch.Generator, temperature: float = 1.0
     ) -> tuple[list[tuple[int, ...]], torch.Tensor, torch.Tensor]:
         """As :meth:`Controller.sample`."""
         prefixes: list[list[int]] = [[] for _ in range(batch_size)]
         log_prob = torch.zeros(batch_size)
         entropy = torch.zeros(batch_size)
         for k in range(len(self.nvec)):
-            _, step_logp, step_entropy = _draw(self._masked_logp(k, prefixes, space), prefixes, generator)
+            logp = self._masked_logp(k, prefixes, space, temperature)
+            _, step_logp, step_entropy = _draw(logp, prefixes, generator)
             log_prob, entropy = log_prob + step_logp, entropy + step_entropy
         return [tuple(p) for p in prefixes], log_prob, entropy
 
@@ -268,6 +273,8 @@ class ReinforceSettings(SearcherSettings):
     """A repeated architecture is trained on the env's earlier reward instead of being evaluated again."""
     max_stale_batches: int = setting(10, non_negative_int)
     """With ``reuse_rewards``: after this many batches in a row with nothing new, the batch is evaluated anyway."""
+    stale_temperature: float = setting(1.5, in_range(1, None), hint="1 samples the policy as it is (NASNet).")
+    """With ``reuse_rewards``: each batch in a row with nothing new multiplies the sampling temperature by this."""
     scalarization: str | None = setting(None, SCALARIZATION_CHECK)
     """None: the env's reward; ``"random_linear"``/``"random_tchebycheff"``: new random weights each batch."""
     objectives: tuple[str, ...] = setting(ACCURACY_LATENCY, OBJECTIVES_CHECK)
@@ -312,6 +319,8 @@ class LSTMReinforceSettings(ReinforceSettings):
     """Fraction of each batch trained on by the risk-seeking update; None for plain REINFORCE."""
     rank_rewards: bool = setting(False, boolean)
     """Train on each reward's rank within its batch (ties share their mean rank) instead of its value."""
+    stale_temperature: float = setting(1.0, in_range(1, None), hint="1 samples the policy as it is (NASNet).")
+    """With ``reuse_rewards``: each batch in a row with nothing new multiplies the sampling temperature by this."""
 
 
 class Reinforce(Searcher):
@@ -365,6 +374,7 @@ class Reinforce(Searcher):
     | ``rank_rewards`` | True | False (the reward itself) |
     | ``top_fraction`` | None | None = plain REINFORCE (Zoph & Le, NASNet); 0.05 (Petersen et al.) |
     | ``topk_weight`` | 0 (off) | 0.5 with ``topk_size`` 10 (Abolafia et al. 2018, PG+PQT) |
+    | ``stale_temperature`` | 1.5 | 1 (sampling at the policy's own temperature) |
 
     **Small budgets.** The literature settings were made for ~10⁴
     evaluations (NASNet trained 20,000 child models); in a budget of 100 the
@@ -376,13 +386,16 @@ class Reinforce(Searcher):
     stale limit and init range): the factorized policy on ranks reached
     77.23 against 75.44 for the LSTM settings it replaced (``Reinforce.LSTM``)
     and 76.86 for regularised evolution; on raw rewards, risk-seeking, 76.69
-    at best. Then reported on NAS-Bench-201-v0's CIFAR-100 columns
+    at best. A stale temperature (below) then took it to 77.40 (1.2 / 1.5 /
+    2 / 3: 77.27 / 77.40 / 77.27 / 77.26; over seeds 0-399, 77.13 at 1 and
+    77.30 at 1.5). Then reported on NAS-Bench-201-v0's CIFAR-100 columns
     (``latency_weight=0``, budget 100; test accuracy % of the
     best-validation architecture, mean ± 95% CI over seeds 0-19):
 
     | settings | test accuracy % |
     |---|---|
-    | defaults (factorized, ranks, lr 0.5, entropy 0.03) | 72.97 ± 0.32 |
+    | defaults (factorized, ranks, lr 0.5, entropy 0.03, stale temperature 1.5) | 73.19 ± 0.22 |
+    | the same, ``stale_temperature=1`` (repeats evaluated once collapsed) | 72.97 ± 0.32 |
     | factorized, risk-seeking top 30%, lr 0.5, entropy 0.05 | 72.86 ± 0.33 |
     | ``Reinforce.LSTM`` (LSTM, risk-seeking top 30%, lr 0.02) | 72.66 ± 0.48 (seeds 0-49: 72.50 ± 0.30) |
     | LSTM, plain REINFORCE, batch 10, lr 0.01 (``top_fraction=None``) | 72.12 ± 0.41 |
@@ -416,9 +429,15 @@ class Reinforce(Searcher):
     again is not sent to the env again: the controller is trained on the
     reward the env returned for it before (a :class:`~nas_gym.reward_memory.RewardMemory`),
     and only new architectures spend budget. (A converged controller would
-    otherwise spend a small budget on repeats.) After ``max_stale_batches``
-    batches in a row with nothing new, the batch is evaluated anyway, so a
-    collapsed controller still ends.
+    otherwise spend a small budget on repeats.) Each batch in a row with
+    nothing new multiplies the sampling temperature by ``stale_temperature``
+    (logits divided by ``stale_temperature ** stale``; back to 1 once a new
+    architecture is evaluated), so a collapsed controller explores around
+    its mode instead of drawing the same cell again. After
+    ``max_stale_batches`` batches in a row with nothing new, the batch is
+    evaluated anyway, so the search always ends. At temperature 1 a
+    collapsed factorized policy re-evaluated 4.0 repeats per run of 100
+    (up to 23; embedded table, seeds 0-39); at the default 1.5, none.
 
     Zero-cost warm-up (``warmup``, off by default; Abdelfattah et al. 2021):
     before the first evaluation the controller takes ``warmup_batches``
@@ -461,7 +480,7 @@ class Reinforce(Searcher):
         "policy": "lstm", "hidden_size": 100, "num_layers": 1, "lr": 3.5e-4, "batch_size": 20,
         "baseline_decay": 0.95, "entropy_weight": 1e-5, "init_range": 0.1, "top_fraction": None,
         "rank_rewards": False, "topk_weight": 0.0, "topk_size": 10, "reuse_rewards": True, "max_stale_batches": 10,
-        "scalarization": None, "objectives": ACCURACY_LATENCY,
+        "stale_temperature": 1.0, "scalarization": None, "objectives": ACCURACY_LATENCY,
         "warmup": None, "warmup_batches": 30, "warmup_task": None,
     }
 
@@ -506,8 +525,10 @@ class Reinforce(Searcher):
         while not run.done:
             start = time.perf_counter()
             with _one_thread():
+                # A collapsed controller draws repeats: warm it up until it finds something new.
+                temperature = cfg.stale_temperature ** memory.stale if memory is not None else 1.0
                 archs, log_prob, entropy = self.controller.sample(
-                    min(cfg.batch_size, run.remaining), run.space, generator
+                    min(cfg.batch_size, run.remaining), run.space, generator, temperature
                 )
             if run.done:  # a wall-clock budget can end the search between sampling and evaluating
                 return
