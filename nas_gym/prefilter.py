@@ -88,11 +88,15 @@ def proxy_scores(run: SearchRun, archs: Sequence[Architecture], proxy: str, task
         return score(archs)
 
 
+def highest(candidates: Sequence[Any], scores: Sequence[float], keep: int) -> list[Any]:
+    """The ``keep`` candidates with the highest scores, in their original order (ties: earlier first)."""
+    # nan (e.g. NASWOT's singular kernel) sorts last; a stable sort keeps earlier candidates on ties.
+    order = np.argsort(-np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf), kind="stable")[:keep]
+    return [candidates[i] for i in sorted(order)]
+
+
 def best_by_proxy(
     run: SearchRun, candidates: Sequence[Architecture], keep: int, proxy: str, task: str | None = None
 ) -> list[Architecture]:
     """The ``keep`` candidates with the highest ``proxy`` scores, in their original order (ties: earlier first)."""
-    scores = np.asarray(proxy_scores(run, candidates, proxy, task))
-    # -inf (e.g. NASWOT's singular kernel) sorts last; a stable sort keeps earlier candidates on ties.
-    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[:keep]
-    return [candidates[i] for i in sorted(order)]
+    return highest(candidates, proxy_scores(run, candidates, proxy, task), keep)

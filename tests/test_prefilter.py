@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import gymnasium as gym
@@ -11,8 +12,13 @@ from nas_gym.error import ConfigError
 from nas_gym.parallel import play
 from nas_gym.prefilter import best_by_proxy, proxy_env_kwargs, proxy_scores
 from nas_gym.search import SearchRun, run_search
+from nas_gym.spaces.nb201 import NB201Space
 
 EMBEDDED = {"latency_weight": 0}
+
+
+def _history(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
 
 
 def test_the_proxy_env_keeps_the_space_and_task_and_drops_scoring_parts():
@@ -86,3 +92,49 @@ def test_reinforce_warm_up_trains_on_proxy_scores_without_spending_budget(tmp_pa
 def test_reinforce_refuses_an_unknown_warm_up_proxy():
     with pytest.raises(ConfigError, match="synflo"):
         run_search("reinforce", "NAS-Bench-201-v0", EMBEDDED, budget=5, agent_kwargs={"warmup": "synflo"})
+
+
+def test_move_proposal_evaluates_the_proxys_best_of_distinct_unseen_mutants(monkeypatch, tmp_path):
+    import baselines.evolution as evolution
+
+    calls = []
+    real = evolution.proxy_scorer
+
+    @contextlib.contextmanager
+    def spy(run, proxy, task=None):
+        with real(run, proxy, task) as score:
+            def recording(archs):
+                scores = score(archs)
+                calls.append((list(archs), scores))
+                return scores
+
+            yield recording
+
+    monkeypatch.setattr(evolution, "proxy_scorer", spy)
+    hp = {"population_size": 5, "sample_size": 2, "prefilter": "params", "prefilter_factor": 1,
+          "prefilter_mutants": 4}
+    summary = run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=15, seed=2, agent_kwargs=hp,
+                         out_dir=tmp_path / "mp")
+    history = _history(tmp_path / "mp")
+    assert summary["num_evaluated"] == 15 and len(calls) == 10  # one scoring per child, none for the 5 random ones
+    space = NB201Space()
+    evaluated = {space.canonical(space.from_string(r["arch"])) for r in history[:5]}
+    for (mutants, scores), record in zip(calls, history[5:], strict=True):
+        forms = [space.canonical(m) for m in mutants]
+        assert len(mutants) == 4 and len(set(forms)) == 4 and not set(forms) & evaluated
+        best = max(range(4), key=lambda i: (scores[i], -i))  # the highest score, the first on ties
+        assert record["arch"] == str(mutants[best])
+        evaluated.add(forms[best])
+    # Deterministic for a seed, and different from plain evolution's children.
+    run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=15, seed=2, agent_kwargs=hp, out_dir=tmp_path / "a")
+    run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=15, seed=2,
+               agent_kwargs={**hp, "prefilter_mutants": 1}, out_dir=tmp_path / "plain")
+    archs = [r["arch"] for r in history]
+    assert [r["arch"] for r in _history(tmp_path / "a")] == archs
+    assert [r["arch"] for r in _history(tmp_path / "plain")] != archs
+    assert summary["search_cost_s"] > sum(r["cost_s"] for r in history)  # the scoring counts in the cost
+
+
+def test_move_proposal_needs_a_proxy():
+    with pytest.raises(ConfigError, match="prefilter_mutants=5 needs a proxy"):
+        run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=5, agent_kwargs={"prefilter_mutants": 5})

@@ -50,7 +50,8 @@ def test_cli_on_table_writes_history_and_summary(tmp_path, nb201_kwargs):
     assert [r["index"] for r in history] == list(range(40))
     assert summary["agent"] == "evolution" and summary["num_evaluated"] == 40
     assert summary["hparams"] == {"population_size": 30, "sample_size": 10, "dedup": True, "max_redraws": 100,
-                                  "prefilter": None, "prefilter_factor": 10, "prefilter_task": None}
+                                  "prefilter": None, "prefilter_factor": 10, "prefilter_task": None,
+                                  "prefilter_mutants": 1}
     assert summary["best"]["reward"] == max(r["reward"] for r in history) == history[-1]["best_reward"]
 
 
