@@ -138,3 +138,16 @@ def test_move_proposal_evaluates_the_proxys_best_of_distinct_unseen_mutants(monk
 def test_move_proposal_needs_a_proxy():
     with pytest.raises(ConfigError, match="prefilter_mutants=5 needs a proxy"):
         run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=5, agent_kwargs={"prefilter_mutants": 5})
+
+
+def test_a_killed_move_proposal_run_resumes_to_the_same_history(tmp_path):
+    hp = {"population_size": 5, "sample_size": 2, "prefilter": "params", "prefilter_mutants": 3}
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=16, seed=5, agent_kwargs=hp, out_dir=full)
+    part.mkdir()
+    (part / "run.json").write_bytes((full / "run.json").read_bytes())
+    data = (full / "history.jsonl").read_bytes()
+    (part / "history.jsonl").write_bytes(data[: len(data) * 2 // 3])  # cut mid-line, as a SIGKILL would
+    summary = run_search("evolution", "NAS-Bench-201-v0", EMBEDDED, budget=16, seed=5, agent_kwargs=hp, out_dir=part)
+    assert [r["arch"] for r in _history(part)] == [r["arch"] for r in _history(full)]
+    assert 5 < summary["resumed_from"] < 16  # children were replayed, not only the random start
