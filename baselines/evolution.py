@@ -19,7 +19,7 @@ from typing import Any
 from nas_gym.error import ConfigError
 from nas_gym.prefilter import best_by_proxy, highest, proxy_scorer
 from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until
+from nas_gym.searcher import Searcher, SearcherSettings, draw_until, submit_while_free
 from nas_gym.settings import boolean, integer, name, non_negative_int, optional, positive_int, setting
 from nas_gym.spaces import Architecture
 
@@ -186,26 +186,17 @@ class RegularizedEvolution(Searcher):
                 drawn.add(space.canonical(mutant))
             return highest(mutants, score(mutants), 1)[0]
 
+        def start_filling() -> bool:
+            """Whether the random start (with those in flight) still has places."""
+            return len(population) + len(in_flight) < cfg.population_size
+
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""
-            if len(population) + len(in_flight) < cfg.population_size or not population:
+            if start_filling() or not population:
                 return initial.popleft() if initial else fresh(lambda: space.sample(run.rng))
             picks = run.rng.integers(len(population), size=cfg.sample_size)
             parent = max((population[int(i)] for i in picks), key=lambda member: member[1])[0]
             return child(parent)
-
-        def may_submit() -> bool:
-            """Whether to propose another architecture before collecting the oldest result.
-
-            One per worker; with several workers, also every random member of
-            the initial population at once: those depend on no result, so a
-            worker done early takes the next instead of waiting for an older,
-            slower evaluation to be recorded.
-            """
-            if run.pending >= run.remaining:
-                return False
-            random_next = len(population) + len(in_flight) < cfg.population_size
-            return run.pending < run.workers or (run.workers > 1 and random_next)
 
         # Asynchronous, as in Real et al. (2019): up to run.workers children are in flight, and each
         # result joins the population before the next child is bred. Results arrive in proposal order,
@@ -217,11 +208,7 @@ class RegularizedEvolution(Searcher):
             if cfg.prefilter is not None and cfg.prefilter_mutants > 1:
                 score = stack.enter_context(proxy_scorer(run, cfg.prefilter, cfg.prefilter_task))
             while not run.done:
-                while may_submit():
-                    arch = propose()
-                    run.submit(arch)
-                    in_flight.append(arch)
-                    seen.add(space.canonical(arch))
+                submit_while_free(run, propose, in_flight, seen, space.canonical, start_filling)
                 info = run.result()
                 population.append((in_flight.popleft(), float(info["reward"])))
         logger.info("Evolution evaluated %d architectures (%d distinct up to canonical form).",

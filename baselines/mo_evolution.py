@@ -33,7 +33,7 @@ from nas_gym.pareto import (
     require_objectives,
 )
 from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until
+from nas_gym.searcher import Searcher, SearcherSettings, draw_until, submit_while_free
 from nas_gym.settings import (
     boolean,
     in_range,
@@ -251,9 +251,13 @@ class MOEvolution(Searcher):
             """``draw()``, redrawn while its canonical form was already evaluated (if ``dedup``)."""
             return draw_until(draw, lambda a: space.canonical(a) not in seen, cfg.max_redraws if cfg.dedup else 0)
 
+        def start_filling() -> bool:
+            """Whether the random start (with those in flight) still has places."""
+            return len(population) + len(in_flight) < cfg.population_size
+
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""
-            if len(population) + len(in_flight) < cfg.population_size or not population:
+            if start_filling() or not population:
                 return fresh(lambda: space.sample(run.rng))
             if len(archive) > 1 and cfg.crossover_prob > 0 and run.rng.random() < cfg.crossover_prob:
                 return fresh(archive_child)
@@ -271,23 +275,12 @@ class MOEvolution(Searcher):
             i, j = run.rng.choice(len(archive), size=2, replace=False)
             return crossover(space, archive[int(i)][0].arch, archive[int(j)][0].arch, run.rng)
 
-        def may_submit() -> bool:
-            """Whether to propose another architecture before collecting the oldest result (as in evolution)."""
-            if run.pending >= run.remaining:
-                return False
-            random_next = len(population) + len(in_flight) < cfg.population_size
-            return run.pending < run.workers or (run.workers > 1 and random_next)
-
         in_flight: deque[Architecture] = deque()
         # The elitist archive: the non-dominated feasible members of all evaluated so far, with their
         # signed objectives (larger is better), in the order they came; kept up to date as results come in.
         archive: list[tuple[Member, np.ndarray]] = []
         while not run.done:
-            while may_submit():
-                arch = propose()
-                run.submit(arch)
-                in_flight.append(arch)
-                seen.add(space.canonical(arch))
+            submit_while_free(run, propose, in_flight, seen, space.canonical, start_filling)
             info = run.result()
             values = require_objectives(info, cfg.objectives, "MO-Evolution", run.parts)
             member = Member(in_flight.popleft(), values, violation_of(info))

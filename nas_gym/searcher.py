@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -37,6 +38,29 @@ def draw_until(draw: Callable[[], T], accept: Callable[[T], bool], redraws: int)
             break
         value = draw()
     return value
+
+
+def submit_while_free(
+    run: SearchRun,
+    propose: Callable[[], Any],
+    in_flight: deque,
+    seen: set,
+    canonical: Callable[[Any], Any],
+    start_filling: Callable[[], bool],
+) -> None:
+    """Propose and submit architectures until the oldest result must be collected (evolution-like methods).
+
+    One in flight per worker; with several workers, also every member of a
+    random start still to fill (``start_filling()``) at once: those depend on
+    no result, so a worker done early takes the next instead of waiting for an
+    older, slower evaluation to be recorded. Each submitted architecture joins
+    ``in_flight`` (results come back in that order) and its canonical form ``seen``.
+    """
+    while run.pending < run.remaining and (run.pending < run.workers or (run.workers > 1 and start_filling())):
+        arch = propose()
+        run.submit(arch)
+        in_flight.append(arch)
+        seen.add(canonical(arch))
 
 
 @dataclasses.dataclass(frozen=True)
