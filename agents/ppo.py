@@ -88,7 +88,7 @@ class _ReuseRewards(gym.Wrapper):
 
     def __init__(self, env: gym.Env, max_stale: int):
         super().__init__(env)
-        self._memory = RewardMemory(max_stale)  # one stale unit: an episode answered from memory
+        self.memory = RewardMemory(max_stale)  # one stale unit: an episode answered from memory
         self._prefix: list[int] = []
         self._n = env.unwrapped.space.num_decisions
 
@@ -98,13 +98,13 @@ class _ReuseRewards(gym.Wrapper):
 
     def step(self, action):
         key = (*self._prefix, int(action))
-        if len(key) == self._n and (reward := self._memory.recall(key)) is not None:
+        if len(key) == self._n and (reward := self.memory.recall(key)) is not None:
             obs = self.env.unwrapped.observation(key)
             return obs, reward, True, False, _reused_info(self.action_space.n, self._n)
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._prefix.append(int(action))
         if terminated and "arch" in info:
-            self._memory.remember(key, reward)
+            self.memory.remember(key, reward)
         return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
@@ -509,7 +509,7 @@ class PPOSearch(Searcher):
         memory = None
         if run.workers == 1:
             env = _ReuseRewards(run.env, cfg.max_stale_episodes) if cfg.reuse_rewards else run.env
-            memory = env._memory if cfg.reuse_rewards else None
+            memory = env.memory if cfg.reuse_rewards else None
             if scalarizer is not None:
                 env = _Scalarize(env, run, scalarizer)
             vec_env = DummyVecEnv([lambda: Monitor(env)])

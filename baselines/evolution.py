@@ -176,7 +176,8 @@ class RegularizedEvolution(Searcher):
             mutants, drawn = [first], {space.canonical(first)}
 
             def unknown(a: Architecture) -> bool:
-                return space.canonical(a) not in seen and space.canonical(a) not in drawn
+                form = space.canonical(a)
+                return form not in seen and form not in drawn
 
             while len(mutants) < cfg.prefilter_mutants:
                 mutant = draw_until(lambda: space.mutate(parent, run.rng), unknown, cfg.max_redraws)
