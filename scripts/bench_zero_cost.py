@@ -8,6 +8,18 @@
    ``scripts/build_surrogate.py``; its first ``--archs`` evaluations), each
    proxy computed on a batch of digits, against their trained validation
    accuracy.
+3. With the shared NAS-Bench-201 table (``--cifar``, ``../shared/data``;
+   skipped where absent): the same ``nb201`` scores, still computed on
+   MNIST-1D, against each cell's CIFAR-100 validation accuracy there. The
+   proxies never see CIFAR: this is how far a ranking made on a real
+   offline task carries to the benchmark's own dataset.
+4. With NAS-Bench-Suite-Zero's released NB201 scores (``--suite-zero``, the
+   file ``naslib/data/zc_nasbench201.json`` of NASLib, e.g. ``git show
+   a06ba0e9931fcfd4605ddbddb6ed068eb58e58f1:naslib/data/zc_nasbench201.json``
+   in a clone of github.com/automl/NASLib; Krishnakumar et al., NeurIPS
+   2022): Spearman ρ of each of their proxies with the validation accuracy
+   they store, per dataset, printed beside ours. Read as JSON (nothing is
+   unpickled); never downloaded here.
 
 Also the median milliseconds per score. Proxies are computed with
 ``evaluator="zero_cost"`` through ``NASEnv.score``, exactly as a search sees
@@ -47,6 +59,45 @@ class Args:
     """Seed of the cell sample and of the proxies' initialisation and batch."""
     workers: int = 2
     """Processes."""
+    cifar: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    """NAS-Bench-201 CSV with arch_str and c100_valid (absent: that comparison is skipped)."""
+    suite_zero: Path | None = None
+    """NAS-Bench-Suite-Zero's zc_nasbench201.json (None or absent: their values are not printed)."""
+
+
+#: Our proxy names that NAS-Bench-Suite-Zero spells differently (its others match ours; it has no zico).
+SUITE_NAMES = {"naswot": "nwot"}
+#: The Suite's datasets as its file names them.
+SUITE_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def suite_zero_rhos(path: Path) -> dict[str, dict[str, tuple[float, int]]]:
+    """{dataset: {our proxy name: (Spearman ρ, architectures)}} from the Suite's released NB201 scores."""
+    from scipy.stats import spearmanr
+
+    data = json.loads(path.read_text())
+    out: dict[str, dict[str, tuple[float, int]]] = {}
+    for dataset in SUITE_DATASETS:
+        records = list(data.get(dataset, {}).values())
+        out[dataset] = {}
+        for proxy in PROXIES:
+            key = SUITE_NAMES.get(proxy, proxy)
+            pairs = [(r[key]["score"], r["val_accuracy"]) for r in records if isinstance(r.get(key), dict)]
+            if len(pairs) > 2:
+                score, acc = zip(*pairs, strict=True)
+                out[dataset][proxy] = (float(spearmanr(score, acc)[0]), len(pairs))
+    return out
+
+
+def cifar100_truth(path: Path, arch_strings: list[str]) -> np.ndarray | None:
+    """CIFAR-100 validation accuracy of each cell (by its arch_str) in the table at ``path``; None if absent."""
+    import csv
+
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as f:
+        accuracy = {row["arch_str"]: float(row["c100_valid"]) for row in csv.DictReader(f)}
+    return np.array([accuracy[a] for a in arch_strings])
 
 
 def _score(job: tuple[str, dict, str, list[str], int]) -> tuple[str, str, list[float], float]:
@@ -108,6 +159,15 @@ def main(args: Args) -> None:
             scores.setdefault((label, proxy), []).extend(chunk_scores)
             ms.setdefault((label, proxy), []).append(chunk_ms)
     print(f"{time.perf_counter() - start:.0f} s in all (seed {args.seed})\n")
+    nb201 = next(iter(sets))
+    c100 = cifar100_truth(args.cifar, [env.unwrapped.space.to_string(table.arch_at(int(r))) for r in rows])
+    if c100 is None:
+        print(f"CIFAR-100 comparison skipped: {args.cifar} does not exist (shared NAS-Bench-201 data)\n")
+    else:
+        label = "nb201, proxies on MNIST-1D, against NAS-Bench-201's CIFAR-100 validation accuracy"
+        sets[label] = sets[nb201][0], sets[nb201][1], c100
+        for proxy in PROXIES:
+            scores[label, proxy], ms[label, proxy] = scores[nb201, proxy], ms[nb201, proxy]
     for label, (_, archs, truth) in sets.items():
         print(f"### {label}: {len(archs)} architectures, Spearman ρ with validation accuracy\n")
         print("| proxy | Spearman ρ | median ms per score | -inf scores |")
@@ -117,6 +177,18 @@ def main(args: Args) -> None:
             print(f"| {proxy} | {_spearman(s, truth):.3f} | {statistics.median(ms[label, proxy]):.1f} "
                   f"| {sum(not math.isfinite(x) for x in s)} |")
         print()
+    if args.suite_zero is not None and args.suite_zero.is_file():
+        rhos = suite_zero_rhos(args.suite_zero)
+        print(f"### NAS-Bench-Suite-Zero's released NB201 scores ({args.suite_zero.name}): Spearman ρ with the "
+              "validation accuracy it stores\n")
+        print("| proxy | " + " | ".join(f"{d} (n)" for d in SUITE_DATASETS) + " |")
+        print("|---|" + "---|" * len(SUITE_DATASETS))
+        for proxy in PROXIES:
+            cells = [f"{rhos[d][proxy][0]:.3f} ({rhos[d][proxy][1]})" if proxy in rhos[d] else "—"
+                     for d in SUITE_DATASETS]
+            print(f"| {proxy} | " + " | ".join(cells) + " |")
+    elif args.suite_zero is not None:
+        print(f"NAS-Bench-Suite-Zero part skipped: {args.suite_zero} does not exist")
 
 
 if __name__ == "__main__":
