@@ -265,6 +265,28 @@ def _train(job: tuple[int, tuple[int, ...]]) -> dict[str, Any]:
     }
 
 
+def _pool(args: Args, jobs: int) -> Any:
+    """Spawned training processes with ``args``' recipe (one torch thread each), at most one per job."""
+    workers = max(1, min(args.workers, jobs))
+    return mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(args.training_settings(),))
+
+
+def train_cells(args: Args, cells: list[tuple[int, ...]]) -> list[dict[str, Any]]:
+    """Train ``cells`` (index tuples) with ``args``' recipe, without a checkpoint; their records in input order.
+
+    What a benchmark needs to retrain some cells as the table was built, e.g. with
+    another training seed (``dataclasses.replace(Args(), seed=1)``) to measure how
+    much of the table's ranking is the training seed's. Cells are trained as
+    written: pass canonical representatives to match the table's rows.
+    """
+    with _pool(args, len(cells)) as pool, tqdm(total=len(cells), desc="train", unit="cell", leave=False) as bar:
+        records = []
+        for record in pool.imap(_train, enumerate(cells), chunksize=4):
+            records.append(record)
+            bar.update()
+    return records
+
+
 def train_phase(args: Args, reps: list[Architecture]) -> dict[int, dict[str, Any]]:
     """Train the classes not in the checkpoint yet; return every class's record."""
     path = args.work_path / "train.jsonl"
@@ -274,11 +296,9 @@ def train_phase(args: Args, reps: list[Architecture]) -> dict[int, dict[str, Any
     if not todo:
         return done
     drop_torn_tail(path)
-    ctx = mp.get_context("spawn")
-    workers = max(1, min(args.workers, len(todo)))
     with (
         open(path, "a", encoding="utf-8") as f,
-        ctx.Pool(workers, initializer=_init_worker, initargs=(args.training_settings(),)) as pool,
+        _pool(args, len(todo)) as pool,
         tqdm(total=len(reps), initial=len(done), desc="train", unit="class", smoothing=0.05) as bar,
     ):
         # Small chunks keep the checkpoint close behind the work if the build is killed.

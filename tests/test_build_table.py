@@ -125,3 +125,24 @@ def test_a_build_with_curves_records_them_and_a_table_of_them_serves_fidelities(
     at_one = evaluator.evaluate_at(table.arch_at(0), 1)
     assert at_one.val_accuracy == pytest.approx(record["learning_curve"][0], abs=1e-5)
     assert at_one.extra["learning_curve"] == [at_one.val_accuracy]
+
+
+def test_train_cells_retrains_as_the_build_does_in_input_order_and_the_seed_matters(monkeypatch):
+    """train_cells (bench_supernet's noise ceiling): the build's recipe in spawned workers, records in input order."""
+    import dataclasses
+
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the spawned workers import build_table by name
+    monkeypatch.delitem(sys.modules, "build_table", raising=False)
+    import build_table as bt
+
+    args = bt.Args(task="digits", train_fraction=0.05, workers=2)
+    reps, _ = bt.classes(NB201Space())
+    cells = [reps[c].indices for c in (5, 0, 3)]
+    records = bt.train_cells(args, cells)
+    assert [r["arch"] for r in records] == [str(reps[c]) for c in (5, 0, 3)]
+    # The same figures as the build's own worker function in this process, with the same settings.
+    bt._init_worker(args.training_settings())
+    in_process = [bt._train((i, cell)) for i, cell in enumerate(cells)]
+    assert [r["val_accuracy"] for r in records] == [r["val_accuracy"] for r in in_process]
+    other_seed = bt.train_cells(dataclasses.replace(args, seed=1), cells)
+    assert [r["val_accuracy"] for r in other_seed] != [r["val_accuracy"] for r in records]

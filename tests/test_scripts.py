@@ -1,5 +1,6 @@
 """Scripts run through their real command line on tiny budgets."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,14 @@ def test_bench_env_smoke(nb201_table):
 
 @pytest.mark.slow
 def test_bench_supernet_smoke(tmp_path):
-    out = _run("scripts/bench_supernet.py", "--parts", "rank", "cost", "percentile", "--archs-nb201", "6",
+    out = _run("scripts/bench_supernet.py", "--parts", "rank", "ceiling", "cost", "percentile", "--archs-nb201", "6",
+               "--ceiling-seeds", "1",
                "--archs-nasv0", "2", "--methods", "rsps", "--seeds", "2", "--budget", "4",
                "--evaluator-kwargs", '{"pretrain_epochs": 1, "bn_batches": 1}', "--out", str(tmp_path))
-    for needle in ("| NAS-Bench-201-v0 | 6 |", "| NAS-v0 | 2 |", "÷ one stand-alone", "| rsps |", "table percentile"):
+    for needle in ("| NAS-Bench-201-v0 | 6 |", "| NAS-v0 | 2 |", "÷ one stand-alone", "| rsps |", "table percentile",
+                   "| stand-alone, training seed 1 |", "against the mean of the table"):
         assert needle in out
-    assert (tmp_path / "bench_supernet.json").is_file()
+    figures = json.loads((tmp_path / "bench_supernet.json").read_text())
+    assert figures["ceiling"]["n"] == 6 and [r["seed"] for r in figures["ceiling"]["seeds"]] == [1]
+    # The supernet's τ in the ceiling part is the rank part's, on the same cells.
+    assert figures["ceiling"]["supernet_vs_table"]["kendall_tau"] == figures["rank"][0]["kendall_tau"]

@@ -72,6 +72,7 @@ from nas_gym.task_loss import task_loss, task_score
 from nas_gym.tasks import Task
 
 MODES = ("inline", "pretrained")
+SAMPLINGS = ("uniform", "fair")
 OPTIMIZERS = ("adam", "sgd")
 # Bump when training or scoring changes results (part of settings(), so of every supernet_state digest).
 SUPERNET_VERSION = 1
@@ -91,7 +92,13 @@ class SupernetEvaluator(Evaluator):
         space: The env's search space (``nb201``, or ``layers`` with one norm and one attention).
         mode: ``"inline"`` or ``"pretrained"``.
         inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``).
-        pretrain_epochs: Epochs of uniform single-path training before the first score (``mode="pretrained"``).
+        pretrain_epochs: Epochs of single-path training before the first score (``mode="pretrained"``).
+        sampling: How the pretraining draws paths. ``"uniform"`` (SPOS): one path per batch, uniformly at
+            random. ``"fair"`` (FairNAS's strict fairness, Chu et al. 2021): each update trains ``m`` paths
+            (``m`` = the most choices of any decision) on the same batch, in which every decision takes each of
+            its choices once (a random permutation per decision; decisions with fewer choices fill the rest at
+            random; the space's ``repair`` keeps each path valid), then takes one step on the summed gradients.
+            Both see the same number of path-batches per epoch: fair sampling takes ``m`` times fewer updates.
         batch_size: Training batch size.
         optimizer: ``"sgd"`` (Nesterov; the papers' choice) or ``"adam"``; None: Adam on ``rnn_cell``,
             SGD elsewhere. Measured on the embedded MNIST-1D table (100 random cells, Kendall τ with the
@@ -126,6 +133,7 @@ class SupernetEvaluator(Evaluator):
         mode: str = "inline",
         inline_steps: int = 10,
         pretrain_epochs: int = 30,
+        sampling: str = "uniform",
         batch_size: int = 32,
         optimizer: str | None = None,
         lr: float | None = None,
@@ -145,6 +153,8 @@ class SupernetEvaluator(Evaluator):
             optimizer = "adam" if space.name == "rnn_cell" else "sgd"
         if lr is None:
             lr = 3e-3 if optimizer == "adam" else 0.1
+        if sampling not in SAMPLINGS:
+            raise ConfigError(f"supernet sampling must be one of {list(SAMPLINGS)}, got {sampling!r}.")
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"supernet optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}.")
         for name, value, low in (("inline_steps", inline_steps, 0), ("pretrain_epochs", pretrain_epochs, 0),
@@ -164,6 +174,7 @@ class SupernetEvaluator(Evaluator):
         self.task, self.space, self.table = task, space, table
         self.mode = mode
         self.inline_steps, self.pretrain_epochs = int(inline_steps), int(pretrain_epochs)
+        self.sampling = sampling
         self.batch_size = min(int(batch_size), len(task.x_train))
         self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
         self.grad_clip, self.bn_batches = float(grad_clip), int(bn_batches)
@@ -230,13 +241,16 @@ class SupernetEvaluator(Evaluator):
         self._cursor += self.batch_size
         return torch.from_numpy(rows).to(self.device)
 
-    def _step(self, path: Architecture) -> float:
+    def _step(self, path: Architecture | list[Architecture]) -> float:
+        """One update on the next batch: along ``path``, or on the summed gradients of several paths (fair)."""
         self.net.train()
         rows = self._batch()
-        loss = task_loss(self.task, self.net(self._data["x_train"][rows], path=path), self._data["y_train"][rows])
+        x, y = self._data["x_train"][rows], self._data["y_train"][rows]
         # set_to_none: the operations off the path get no update at all (no momentum, no decay).
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        for p in path if isinstance(path, list) else [path]:
+            loss = task_loss(self.task, self.net(x, path=p), y)
+            loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in self._weights if p.grad is not None], self.grad_clip)
         self.optimizer.step()
         self.steps += 1
@@ -255,19 +269,33 @@ class SupernetEvaluator(Evaluator):
         if self.pretrained:
             return 0.0
         start = time.perf_counter()
-        total = self.pretrain_epochs * self.steps_per_epoch
+        fair = self.sampling == "fair"
+        m = self.space.max_choices if fair else 1
+        total = self.pretrain_epochs * self.steps_per_epoch // m
         with torch_threads(self.num_threads), tqdm(total=total, desc="supernet pretraining", unit="step", leave=False,
                                    disable=None) as bar:
             for t in range(total):
                 for group in self.optimizer.param_groups:
                     group["lr"] = 0.5 * self.lr * (1 + math.cos(math.pi * t / total))
-                self._step(self.space.sample(self.rng))
+                self._step(self._fair_paths() if fair else self.space.sample(self.rng))
                 bar.update()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         self.pretrained = True
         self.state = _digest(self.state, "pretrain", self.pretrain_epochs)
         return time.perf_counter() - start
+
+    def _fair_paths(self) -> list[Architecture]:
+        """``max_choices`` paths in which every decision takes each of its choices once (FairNAS)."""
+        m = self.space.max_choices
+        columns = []
+        for n in self.space.nvec:
+            n = int(n)
+            column = self.rng.permutation(n)
+            if n < m:
+                column = np.concatenate([column, self.rng.integers(0, n, size=m - n)])
+            columns.append(column)
+        return [self.space.arch(self.space.repair([int(c[k]) for c in columns])) for k in range(m)]
 
     def train_path(self, arch: Architecture, steps: int) -> None:
         """Train the shared weights for ``steps`` SGD steps along ``arch``'s path."""
@@ -334,6 +362,8 @@ class SupernetEvaluator(Evaluator):
         """What changes scores: mode, training settings, seed, the task's data and the version."""
         return {
             "mode": self.mode, "inline_steps": self.inline_steps, "pretrain_epochs": self.pretrain_epochs,
+            # Only when not the default, so the digests of earlier uniform supernets (saved states, pins) hold.
+            **({"sampling": self.sampling} if self.sampling != "uniform" else {}),
             "batch_size": self.batch_size, "optimizer": self.optimizer_name, "lr": self.lr, "momentum": self.momentum,
             "weight_decay": self.weight_decay, "grad_clip": self.grad_clip, "bn_batches": self.bn_batches,
             "seed": self.seed, "task": self.task.fingerprint, "space": self.space.key,

@@ -185,6 +185,7 @@ def test_supernet_scores_are_never_served_from_or_written_to_the_evaluation_cach
     ({"inline_steps": -1}, "inline_steps"),
     ({"optimizer": "rmsprop"}, "optimizer must be one of"),
     ({"lr": 0}, "lr must be a positive"),
+    ({"sampling": "greedy"}, "sampling must be one of"),
 ])
 def test_bad_settings_say_what_is_wrong(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -202,3 +203,33 @@ def test_switching_mode_after_training_is_refused():
     play(env, env.unwrapped.space.sample(np.random.default_rng(0)))
     with pytest.raises(ConfigError, match="cannot switch"):
         env.unwrapped.evaluator.use_mode("pretrained")
+
+
+def test_fair_sampling_gives_every_choice_of_every_decision_one_path_per_update():
+    """FairNAS's strict fairness: max_choices paths per update, each decision takes each of its choices once."""
+    nb201 = nb201_env(mode="pretrained", sampling="fair").unwrapped.evaluator
+    paths = nb201._fair_paths()
+    assert len(paths) == 5
+    for edge in range(6):
+        assert sorted(p.indices[edge] for p in paths) == [0, 1, 2, 3, 4]
+    layers = layers_env(mode="pretrained", sampling="fair").unwrapped
+    ev, space = layers.evaluator, layers.space
+    for _ in range(5):
+        paths = ev._fair_paths()
+        assert len(paths) == space.max_choices
+        for p in paths:
+            assert space.validate(p.indices) == p.indices  # repaired to the masks
+    # The same path-batches per epoch as uniform sampling, in max_choices times fewer updates.
+    ev.pretrain()
+    assert ev.steps == ev.steps_per_epoch // space.max_choices
+    uniform = layers_env(mode="pretrained").unwrapped.evaluator
+    assert uniform.settings() != ev.settings() and "sampling" not in uniform.settings()
+
+
+def test_fair_pretraining_is_deterministic_for_a_seed_and_differs_from_uniform():
+    arch_text = "conv3x3-32-relu|max_pool3x3|conv5x5-16-gelu"
+    scores = []
+    for sampling in ("fair", "fair", "uniform"):
+        env = layers_env(mode="pretrained", sampling=sampling)
+        scores.append(play(env, env.unwrapped.space.from_string(arch_text))[1]["val_accuracy"])
+    assert scores[0] == scores[1] and scores[0] != scores[2]
