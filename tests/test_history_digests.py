@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from agents.ppo import PPOSearch
 from agents.reinforce import Reinforce
 from nas_gym.evaluation import LIMIT_KEYS
 from nas_gym.run_folder import RunFolder
@@ -29,7 +30,8 @@ C100 = {
     ("reinforce:lstm", 1): "6389d064c7a8e7672b43a1103e53ce74ae8eeeaab0d19762c4feb919d9652eaf",
     ("reinforce:cold", 1): "d76780d1968941b9c6105ad7612fb25db3f6f248d90714d42d822635da64eb86",
     ("reinforce", 1): "311c9ade9b9fcfd26d1ecd2d73b3c2af6dad526b505da3268a858e9c8ed209ca",
-    ("ppo", 1): "95dac73c7ed10d88d5c9940217bf509171a4acbbdb67a2f43719f119b6cab74b",
+    ("ppo:mlp", 1): "95dac73c7ed10d88d5c9940217bf509171a4acbbdb67a2f43719f119b6cab74b",
+    ("ppo", 1): "3c0181ae16e45b06d8f71f6d6cfd2b2b0a4977f23ed5503af2f2fe8d04425efd",
     ("tpe", 1): "745d8fffaa2d9c8c38396e837927a06394894a3069d2521733678b13274fb967",
 }
 #: NAS-Bench-201-v0 on the embedded MNIST-1D table (always present), seed 3, budget 30, latency_weight 0.
@@ -53,7 +55,8 @@ MEASURED = (*UNPINNED, "latency_ms", "reward", "best_reward")
 #: ``agent:preset`` runs the agent with these settings. REINFORCE's defaults changed after the pins
 #: (a factorized policy on ranks, pinned since); its former defaults, ``Reinforce.LSTM``, keep their pin.
 #: Then the stale temperature came (1.5): at temperature 1 (``cold``) the factorized policy keeps its pin.
-PRESETS = {"lstm": Reinforce.LSTM, "cold": {"stale_temperature": 1.0}}
+#: PPO's defaults changed too (a factorized policy, lr 0.03): its former ones, ``PPOSearch.MLP``, keep their pin.
+PRESETS = {"lstm": Reinforce.LSTM, "cold": {"stale_temperature": 1.0}, "mlp": PPOSearch.MLP}
 
 
 def _agent(label: str) -> tuple[str, dict]:

@@ -69,13 +69,14 @@ def test_seeds_draw_different_weights(episodes):
 def test_env_still_pays_its_reward_and_mo_ppo_is_ppo_with_scalarization():
     assert PPOSearch().scalarization is None and PPOSearch().objectives == ("val_accuracy", "latency_ms")
     assert MOPPOSearch.name == "mo_ppo" and load_searcher("mo_ppo") is MOPPOSearch
-    assert MOPPOSearch().hparams() == PPOSearch(scalarization="random_linear").hparams()
+    # mo_ppo keeps the MLP settings its fronts were measured with (PPOSearch.MLP).
+    assert MOPPOSearch().hparams() == PPOSearch(scalarization="random_linear", **PPOSearch.MLP).hparams()
     mo = _run("mo_ppo", 2, budget=20)
     assert all(r["reward"] == r["val_accuracy"] for r in mo)  # latency_weight=0: the env pays the accuracy
     with SearchRun("NAS-Bench-201-v0", NB201_LATENCY, agent="mo_ppo", seed=2, budget=20) as run:
-        PPOSearch(scalarization="random_linear").search(run)
+        PPOSearch(scalarization="random_linear", **PPOSearch.MLP).search(run)
         assert run.history == mo
-    assert [r["arch"] for r in _run("ppo", 2, budget=20)] != [r["arch"] for r in mo]
+    assert [r["arch"] for r in _run("ppo", 2, budget=20, **PPOSearch.MLP)] != [r["arch"] for r in mo]
 
 
 def test_evaluations_move_towards_low_latency_unlike_accuracy_only_ppo():
@@ -84,7 +85,9 @@ def test_evaluations_move_towards_low_latency_unlike_accuracy_only_ppo():
     # (mo_ppo is lower on 6 of 8 seeds), so the test compares the means over the 8 seeds.
     late = {}
     for agent in ("ppo", "mo_ppo"):
-        late[agent] = np.array([np.mean([r["latency_ms"] for r in _run(agent, seed)[15:]]) for seed in range(8)])
+        kwargs = PPOSearch.MLP if agent == "ppo" else {}  # the same policy on both sides
+        late[agent] = np.array([np.mean([r["latency_ms"] for r in _run(agent, seed, **kwargs)[15:]])
+                                for seed in range(8)])
     assert late["mo_ppo"].mean() < late["ppo"].mean() - 0.05, late
     assert (late["mo_ppo"] < late["ppo"]).sum() >= 5, late
 

@@ -80,8 +80,9 @@ def test_masks_keep_nas_v0_free_of_invalid_actions():
 @pytest.mark.slow
 def test_plain_ppo_on_nas_v0_wastes_steps_on_invalid_actions_and_warns(caplog):
     # Without masks nearly every episode ends on an invalid action (unscored, reward -1), so the
-    # timestep cap runs out before the budget: the comparison that motivates masked=True.
-    searcher = PPOSearch(masked=False, **FAST)
+    # timestep cap runs out before the budget: the comparison that motivates masked=True. (Measured with
+    # the MLP; the factorized default happened to find 3 valid architectures within the cap here.)
+    searcher = PPOSearch(masked=False, **FAST, **PPOSearch.MLP)
     with SearchRun("NAS-v0", TINY_NAS, agent="ppo", seed=0, budget=3) as run:
         searcher.search(run)
         assert len(run.history) < 3 and all(r["arch"] for r in run.history)
@@ -138,15 +139,51 @@ def test_stale_temperature_leaves_no_repeats_and_stays_deterministic(nb201_kwarg
     def repeats(history):
         return len(history) - len({r["arch"] for r in history})
 
-    cold = [_budget_history(nb201_kwargs, seed, 100) for seed in (2, 5)]
-    warm = [_budget_history(nb201_kwargs, seed, 100, stale_temperature=1.5) for seed in (2, 5)]
+    mlp = PPOSearch.MLP  # the settings these repeats were measured with
+    cold = [_budget_history(nb201_kwargs, seed, 100, **mlp) for seed in (2, 5)]
+    warm = [_budget_history(nb201_kwargs, seed, 100, stale_temperature=1.5, **mlp) for seed in (2, 5)]
     assert all(len(h) == 100 for h in cold + warm)
     assert min(repeats(h) for h in cold) > 5, [repeats(h) for h in cold]
     assert [repeats(h) for h in warm] == [0, 0]
-    assert _budget_history(nb201_kwargs, 2, 100, stale_temperature=1.5) == warm[0]
+    assert _budget_history(nb201_kwargs, 2, 100, stale_temperature=1.5, **mlp) == warm[0]
 
 
 def _budget_history(nb201_kwargs, seed, budget, **agent_kwargs):
     with SearchRun("NAS-Bench-201-v0", nb201_kwargs, agent="ppo", seed=seed, budget=budget) as run:
         PPOSearch(**agent_kwargs).search(run)
         return run.history
+
+
+def test_the_factorized_policy_sees_only_the_position():
+    """policy="factorized": the logits at a step depend on which decision is next, never on earlier choices."""
+    import gymnasium as gym
+    import numpy as np
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    from agents.ppo import PPOSettings, _policy_kwargs
+
+    env = gym.make("NAS-Bench-201-v0")
+    model = MaskablePPO("MlpPolicy", env, n_steps=12, batch_size=12, seed=0, device="cpu",
+                        policy_kwargs=_policy_kwargs(PPOSettings(policy="factorized")))
+    policy = model.policy
+    with torch.no_grad():  # distinct logits per position, so a wrong position would show
+        policy.action_net.weight.copy_(torch.arange(30, dtype=torch.float32).reshape(5, 6) / 10)
+    space = env.unwrapped.space
+    rng = np.random.default_rng(0)
+    for position in range(6):
+        prefixes = [space.sample(rng).indices[:position] for _ in range(4)]
+        obs = torch.as_tensor(np.stack([env.unwrapped.observation(p) for p in prefixes]))
+        features = policy.extract_features(policy.obs_to_tensor(obs.numpy())[0])
+        assert features.argmax(dim=1).tolist() == [position] * 4 and features.sum().item() == 4
+        logits = policy.get_distribution(policy.obs_to_tensor(obs.numpy())[0]).distribution.logits
+        assert torch.allclose(logits, logits[:1].expand_as(logits))  # the same softmax for every prefix
+    # No hidden layers: one table of logits per decision, plus the value head's per-decision baseline.
+    assert sum(p.numel() for p in policy.parameters()) == 5 * 6 + 5 + 6 + 1
+    env.close()
+
+
+def test_factorized_ppo_is_deterministic_and_differs_from_the_mlp(nb201_kwargs):
+    first = _history(nb201_kwargs, 3, policy="factorized", learning_rate=0.1)
+    assert len(first) == 30 and first == _history(nb201_kwargs, 3, policy="factorized", learning_rate=0.1)
+    assert [r["arch"] for r in first] != [r["arch"] for r in _history(nb201_kwargs, 3)]
