@@ -1,6 +1,6 @@
 """How well shared weights rank architectures, what weight-sharing searches cost, and where they end up.
 
-Three parts (``--parts``, default all):
+Four parts (``--parts``, default all):
 
 - ``rank``: Kendall τ and Spearman ρ between the ``supernet`` evaluator's
   scores (its ``"pretrained"`` mode: SPOS's uniform single-path supernet,
