@@ -190,6 +190,10 @@ class _WarmWhenStale:
         return distribution
 
 
+#: PPO's former defaults, SB3's MLP on the prefix at lr 3e-3 (``PPOSearch.MLP``; ``mo_ppo``'s defaults).
+_MLP = {"policy": "mlp", "learning_rate": 3e-3}
+
+
 class _PositionFeatures(BaseFeaturesExtractor):
     """Only which decision comes next (a one-hot of the position): with no hidden layers, a factorized policy.
 
@@ -527,7 +531,7 @@ class PPOSearch(Searcher):
     name = "ppo"
     Settings = PPOSettings
     #: The former defaults (SB3's MLP on the prefix, lr 3e-3): ``PPOSearch(**PPOSearch.MLP)``.
-    MLP = {"policy": "mlp", "learning_rate": 3e-3}
+    MLP = dict(_MLP)
 
     settings: PPOSettings
 
@@ -613,9 +617,9 @@ class MOPPOSettings(PPOSettings):
     owner = "MOPPO"
 
     # Its measured fronts are the MLP's (PPOSearch.MLP): the factorized default came after them.
-    policy: str = setting("mlp", one_of("mlp", "factorized"))
+    policy: str = setting(_MLP["policy"], one_of("mlp", "factorized"))
     """``"mlp"`` (SB3's MLP on the prefix) or ``"factorized"`` (one softmax per decision)."""
-    learning_rate: float = setting(3e-3, positive)
+    learning_rate: float = setting(_MLP["learning_rate"], positive)
     """Adam learning rate."""
     scalarization: str | None = setting("random_linear", SCALARIZATION_CHECK)
     """``"random_linear"`` (weighted sum), ``"random_tchebycheff"`` (ParEGO's), or None (the env's reward)."""
