@@ -190,8 +190,9 @@ class _WarmWhenStale:
         return distribution
 
 
-#: PPO's former defaults, SB3's MLP on the prefix at lr 3e-3 (``PPOSearch.MLP``; ``mo_ppo``'s defaults).
-_MLP = {"policy": "mlp", "learning_rate": 3e-3}
+#: PPO's former defaults, SB3's MLP on the prefix at lr 3e-3, 2 episodes a rollout in one minibatch
+#: (``PPOSearch.MLP``; ``mo_ppo``'s defaults).
+_MLP = {"policy": "mlp", "learning_rate": 3e-3, "episodes_per_update": 2, "num_minibatches": 1}
 
 
 class _PositionFeatures(BaseFeaturesExtractor):
@@ -382,9 +383,9 @@ class PPOSettings(SearcherSettings):
     learning_rate: float = setting(0.03, positive, hint="SB3 uses 3e-4; 0.03 suits the factorized policy at "
                                    "budgets of ~100, 3e-3 the MLP (PPOSearch.MLP).")
     """Adam learning rate (SB3: 3e-4)."""
-    episodes_per_update: int = setting(2, positive_int, expected=_WHOLE)
+    episodes_per_update: int = setting(4, positive_int, expected=_WHOLE)
     """Architectures per rollout; ``n_steps`` is this times the decisions per architecture (SB3: ``n_steps=2048``)."""
-    num_minibatches: int = setting(1, positive_int, expected=_WHOLE)
+    num_minibatches: int = setting(4, positive_int, expected=_WHOLE, hint="CleanRL uses 4.")
     """Minibatches per epoch; must divide ``episodes_per_update`` (CleanRL: 4; SB3: ``batch_size=64``)."""
     n_epochs: int = setting(4, positive_int, expected=_WHOLE, hint="SB3 uses 10.")
     """Passes over each rollout (SB3: 10)."""
@@ -486,6 +487,18 @@ class PPOSearch(Searcher):
     update 76.00 / 76.08. Reported on the CIFAR-100 columns (seeds 0-19,
     test %): 72.77 ± 0.52 against the MLP's 72.60 ± 0.42, the table optimum
     in 11 of 20 seeds against 5.
+
+    Then the rollout: ``episodes_per_update=4, num_minibatches=4`` (16 Adam
+    steps of one architecture each per update, instead of 4 steps on 2),
+    chosen on the embedded table over 200 seeds (validation %): 76.80
+    against 76.43 on seeds 0-99 and 76.67 against 76.19 on seeds 100-199.
+    Beside it on seeds 0-99: 2 minibatches of 2 architectures 76.68, with
+    ``ent_coef=0.05`` 76.68; 4 in 4 with ``n_epochs=8`` 76.84, lr 0.02
+    76.63, ``ent_coef=0.05`` 76.80; 8 in 8 76.19 (seeds 0-49, 2 in 1:
+    ``n_epochs=8`` 76.20, ``ent_coef`` 0 / 0.02 / 0.05 / 0.1 76.23 / 76.79 /
+    76.73 / 76.98, ``clip_range=0.3`` 76.35, one architecture per update
+    74.79). Reported on the CIFAR-100 columns (seeds 0-19, test %): 73.05 ±
+    0.41, the table optimum in 14 of 20 seeds.
 
     With ``--workers N`` (``run.workers > 1``) SB3 gets ``N`` env copies, each
     rollout takes ``ceil(episodes_per_update / N)`` architectures from every
@@ -621,6 +634,10 @@ class MOPPOSettings(PPOSettings):
     """``"mlp"`` (SB3's MLP on the prefix) or ``"factorized"`` (one softmax per decision)."""
     learning_rate: float = setting(_MLP["learning_rate"], positive)
     """Adam learning rate."""
+    episodes_per_update: int = setting(_MLP["episodes_per_update"], positive_int, expected=_WHOLE)
+    """Architectures per rollout."""
+    num_minibatches: int = setting(_MLP["num_minibatches"], positive_int, expected=_WHOLE)
+    """Minibatches per epoch; must divide ``episodes_per_update``."""
     scalarization: str | None = setting("random_linear", SCALARIZATION_CHECK)
     """``"random_linear"`` (weighted sum), ``"random_tchebycheff"`` (ParEGO's), or None (the env's reward)."""
 

@@ -31,7 +31,8 @@ C100 = {
     ("reinforce:cold", 1): "d76780d1968941b9c6105ad7612fb25db3f6f248d90714d42d822635da64eb86",
     ("reinforce", 1): "311c9ade9b9fcfd26d1ecd2d73b3c2af6dad526b505da3268a858e9c8ed209ca",
     ("ppo:mlp", 1): "95dac73c7ed10d88d5c9940217bf509171a4acbbdb67a2f43719f119b6cab74b",
-    ("ppo", 1): "3c0181ae16e45b06d8f71f6d6cfd2b2b0a4977f23ed5503af2f2fe8d04425efd",
+    ("ppo:pairs", 1): "3c0181ae16e45b06d8f71f6d6cfd2b2b0a4977f23ed5503af2f2fe8d04425efd",
+    ("ppo", 1): "c0c6f47f2678640e9a62c28aadd5768f901b9c4aebec846a63072db65e8b30da",
     ("tpe", 1): "745d8fffaa2d9c8c38396e837927a06394894a3069d2521733678b13274fb967",
 }
 #: NAS-Bench-201-v0 on the embedded MNIST-1D table (always present), seed 3, budget 30, latency_weight 0.
@@ -56,7 +57,9 @@ MEASURED = (*UNPINNED, "latency_ms", "reward", "best_reward")
 #: (a factorized policy on ranks, pinned since); its former defaults, ``Reinforce.LSTM``, keep their pin.
 #: Then the stale temperature came (1.5): at temperature 1 (``cold``) the factorized policy keeps its pin.
 #: PPO's defaults changed too (a factorized policy, lr 0.03): its former ones, ``PPOSearch.MLP``, keep their pin.
-PRESETS = {"lstm": Reinforce.LSTM, "cold": {"stale_temperature": 1.0}, "mlp": PPOSearch.MLP}
+#: Then its rollouts grew to 4 episodes in 4 minibatches: with 2 in one (``pairs``) the factorized one keeps its pin.
+PRESETS = {"lstm": Reinforce.LSTM, "cold": {"stale_temperature": 1.0}, "mlp": PPOSearch.MLP,
+           "pairs": {"episodes_per_update": 2, "num_minibatches": 1}}
 
 
 def _agent(label: str) -> tuple[str, dict]:

@@ -82,7 +82,7 @@ def test_plain_ppo_on_nas_v0_wastes_steps_on_invalid_actions_and_warns(caplog):
     # Without masks nearly every episode ends on an invalid action (unscored, reward -1), so the
     # timestep cap runs out before the budget: the comparison that motivates masked=True. (Measured with
     # the MLP; the factorized default happened to find 3 valid architectures within the cap here.)
-    searcher = PPOSearch(masked=False, **FAST, **PPOSearch.MLP)
+    searcher = PPOSearch(masked=False, **{**PPOSearch.MLP, **FAST})
     with SearchRun("NAS-v0", TINY_NAS, agent="ppo", seed=0, budget=3) as run:
         searcher.search(run)
         assert len(run.history) < 3 and all(r["arch"] for r in run.history)
