@@ -91,7 +91,10 @@ class SupernetEvaluator(Evaluator):
         task: The task the supernet trains and scores on.
         space: The env's search space (``nb201``, or ``layers`` with one norm and one attention).
         mode: ``"inline"`` or ``"pretrained"``.
-        inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``).
+        inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``). 8: ENAS
+            at 10 cost 8.7 and 10.6 stand-alone evaluations in two runs on ``NAS-v0`` (goal: 10), at 8 it
+            cost 5.5 and 6.5, and its final architecture stayed at the table's 90th percentile (90.1
+            against 89.2 at 10; 6 steps: 80.1; ``scripts/bench_supernet.py``).
         pretrain_epochs: Epochs of single-path training before the first score (``mode="pretrained"``).
         sampling: How the pretraining draws paths. ``"uniform"`` (SPOS): one path per batch, uniformly at
             random. ``"fair"`` (FairNAS's strict fairness, Chu et al. 2021): each update trains ``m`` paths
@@ -131,7 +134,7 @@ class SupernetEvaluator(Evaluator):
         *,
         space: SearchSpace,
         mode: str = "inline",
-        inline_steps: int = 10,
+        inline_steps: int = 8,
         pretrain_epochs: int = 30,
         sampling: str = "uniform",
         batch_size: int = 32,
