@@ -93,7 +93,7 @@ class SupernetEvaluator(Evaluator):
         mode: ``"inline"`` or ``"pretrained"``.
         inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``). 8: ENAS
             at 10 cost 8.7 and 10.6 stand-alone evaluations in two runs on ``NAS-v0`` (goal: 10), at 8 it
-            cost 5.5 and 6.5, and its final architecture stayed at the table's 90th percentile (90.1
+            cost 5.5, 6.5 and 7.8 in three, and its final architecture stayed at the table's 90th percentile (90.1
             against 89.2 at 10; 6 steps: 80.1; ``scripts/bench_supernet.py``).
         pretrain_epochs: Epochs of single-path training before the first score (``mode="pretrained"``).
         sampling: How the pretraining draws paths. ``"uniform"`` (SPOS): one path per batch, uniformly at
