@@ -251,6 +251,7 @@ class LocalPool(EvaluationPool):
         # The executor starts a process per submission while none is idle: one no-op each starts them all
         # now, and each no-op finishes once its process has built its env.
         self._warmups = [self._executor.submit(int) for _ in range(self.processes)]
+        self._closed = False
 
     def started(self) -> int:
         """Processes that have built their env."""
@@ -267,7 +268,14 @@ class LocalPool(EvaluationPool):
             f.result()
 
     def submit(self, actions: Sequence[int], epochs: int | None = None) -> cf.Future:
-        """Queue ``actions`` (at fidelity ``epochs``) for the next free worker process."""
+        """Queue ``actions`` (at fidelity ``epochs``) for the next free worker process.
+
+        Raises:
+            RuntimeError: The pool was closed. (Checked here: the executor alone would say either that,
+                or, when it noticed its terminated processes first, that it is broken.)
+        """
+        if self._closed:
+            raise RuntimeError("cannot submit to an evaluation pool after shutdown (it was closed)")
         return self._executor.submit(
             evaluate_actions, self.env_id, self.env_kwargs, tuple(int(a) for a in actions), epochs
         )
@@ -283,6 +291,7 @@ class LocalPool(EvaluationPool):
         to start; a claim in the cache left by a killed process is taken
         over (its pid is gone).
         """
+        self._closed = True
         processes = list(getattr(self._executor, "_processes", None) or {})  # pids; no public API before 3.14
         self._executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
