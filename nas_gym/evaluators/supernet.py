@@ -93,8 +93,9 @@ class SupernetEvaluator(Evaluator):
         mode: ``"inline"`` or ``"pretrained"``.
         inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``). 8: ENAS
             at 10 cost 8.7 and 10.6 stand-alone evaluations in two runs on ``NAS-v0`` (goal: 10), at 8 it
-            cost 5.5, 6.5 and 7.8 in three, and its final architecture stayed at the table's 90th percentile (90.1
-            against 89.2 at 10; 6 steps: 80.1; ``scripts/bench_supernet.py``).
+            cost 5.5, 6.5 and 7.8 in three, and its final architecture stayed where it was (table percentile
+            90.1 against 89.2 at 10, 80.1 at 6, seeds 0-9 on an AMD EPYC; 84.5 at 8 over seeds 0-29 on an
+            AVX-512 Xeon; ``scripts/bench_supernet.py``).
         pretrain_epochs: Epochs of single-path training before the first score (``mode="pretrained"``).
         sampling: How the pretraining draws paths. ``"uniform"`` (SPOS): one path per batch, uniformly at
             random. ``"fair"`` (FairNAS's strict fairness, Chu et al. 2021): each update trains ``m`` paths
@@ -115,7 +116,9 @@ class SupernetEvaluator(Evaluator):
         weight_decay: Weight decay.
         grad_clip: Gradient-norm clip.
         bn_batches: Training batches that recompute the batch-norm statistics of each scored path.
-        seed: Seed of the supernet's weights, the shuffling and the pretraining's paths.
+        seed: Seed of the supernet's weights, the shuffling and the pretraining's paths. The env's
+            ``reset(seed=...)`` and a search's ``--seed`` leave it alone: searches at several seeds share one
+            supernet unless each sets its own (``scripts/bench_supernet.py --vary-supernet`` does).
         num_threads: Torch intra-op threads while training and scoring.
         device: Where the supernet trains (``"cpu"``, ``"cuda"``, ``"auto"``, ...; see :mod:`nas_gym.device`).
         standalone_kwargs: ``evaluator_kwargs`` of the stand-alone training evaluator that retrains a
