@@ -98,6 +98,7 @@ def rank_correlation(env_id: str, env_kwargs: dict, n: int, seed: int = 0) -> tu
             seen.add(str(space.canonical(arch)))
             archs.append(arch)
     shared = np.array([evaluator.accuracy(a) for a in archs])
+    neg_loss = -np.array([evaluator.loss(a) for a in archs])
     alone = standalone_evaluator(env.unwrapped.parts)
     costs, truth = [], []
     for arch in archs:
@@ -108,7 +109,8 @@ def rank_correlation(env_id: str, env_kwargs: dict, n: int, seed: int = 0) -> tu
         table = env.unwrapped.parts.table
         costs = [float(table.column("train_seconds")[table.lookup(a, canonical=True)]) for a in archs]
     truth = np.array(truth)
-    figures = {"env_id": env_id, "n": n, **correlations(shared, truth), "pretrain_s": pretrain_s,
+    figures = {"env_id": env_id, "n": n, **correlations(shared, truth),
+               "by_loss": correlations(neg_loss, truth), "pretrain_s": pretrain_s,
                "standalone_cost_s": float(np.mean(costs)), "supernet_mean_accuracy": float(shared.mean())}
     return figures, RankSample(archs, shared, truth, env)
 
@@ -239,10 +241,12 @@ def main(argv: list[str] | None = None) -> None:
         (on_table, table_sample), (on_nasv0, _) = (rank_correlation("NAS-Bench-201-v0", nb201, args.archs_nb201),
                                                    rank_correlation("NAS-v0", nasv0, args.archs_nasv0))
         results["rank"] = [on_table, on_nasv0]
-        print("\n| env | architectures | Kendall τ | Spearman ρ | supernet pretraining s | one stand-alone s |")
-        print("|---|---|---|---|---|---|")
+        print("\n| env | architectures | Kendall τ | Spearman ρ | τ by val loss | ρ by val loss | "
+              "supernet pretraining s | one stand-alone s |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in results["rank"]:
             print(f"| {r['env_id']} | {r['n']} | {r['kendall_tau']:.3f} | {r['spearman_rho']:.3f} | "
+                  f"{r['by_loss']['kendall_tau']:.3f} | {r['by_loss']['spearman_rho']:.3f} | "
                   f"{r['pretrain_s']:.1f} | {r['standalone_cost_s']:.2f} |")
     if "ceiling" in args.parts:
         if table_sample is None:

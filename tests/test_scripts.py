@@ -43,6 +43,7 @@ def test_bench_supernet_smoke(tmp_path):
         assert needle in out
     figures = json.loads((tmp_path / "bench_supernet.json").read_text())
     assert figures["ceiling"]["n"] == 6 and [r["seed"] for r in figures["ceiling"]["seeds"]] == [1]
+    assert "τ by val loss" in out and set(figures["rank"][0]["by_loss"]) == {"kendall_tau", "spearman_rho"}
     # The mean of one retraining is that retraining.
     assert figures["ceiling"]["retrainings_mean_vs_table"] == {k: v for k, v in figures["ceiling"]["seeds"][0].items()
                                                                if k != "seed"}

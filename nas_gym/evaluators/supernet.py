@@ -321,6 +321,21 @@ class SupernetEvaluator(Evaluator):
         return self._scores(arch, (split,))[0][0]
 
     @torch.no_grad()
+    def loss(self, arch: Architecture, split: str = "val") -> float:
+        """The task's loss (cross-entropy, or MSE on a regression task) of ``arch``'s path on ``split``.
+
+        Scored as :meth:`accuracy` is (batch-norm statistics recomputed first). Not
+        the env's score: a diagnostic. On the embedded MNIST-1D table the negative
+        validation loss of the pretrained supernet ranks cells better than its
+        accuracy does (``scripts/bench_supernet.py --parts rank``).
+        """
+        with torch_threads(self.num_threads):
+            self.net.recalibrate(arch, self._calibration)
+            x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
+            pred = torch.cat([self.net(xb, path=arch) for xb in x.split(_SCORE_BATCH)])
+            return float(task_loss(self.task, pred, y))
+
+    @torch.no_grad()
     def _scores(self, arch: Architecture, splits: tuple[str, ...]) -> list[tuple[float, float | None]]:
         """The path's score on each of ``splits`` and, on a regression task, its MSE (see :mod:`nas_gym.task_loss`).
 

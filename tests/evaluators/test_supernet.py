@@ -147,6 +147,25 @@ def test_inline_scores_move_and_pretrained_scores_do_not():
     assert c["supernet_steps"] == frozen.unwrapped.evaluator.steps_per_epoch
 
 
+def test_the_loss_is_the_paths_cross_entropy_and_leaves_its_scores_alone():
+    env = nb201_env(mode="pretrained")
+    evaluator, space = env.unwrapped.evaluator, env.unwrapped.space
+    evaluator.pretrain()
+    a, b = (space.from_string(s) for s in (
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"))
+    before = evaluator.accuracy(a)
+    loss = evaluator.loss(a)
+    assert evaluator.accuracy(a) == before and evaluator.loss(a) == loss  # deterministic, no state moved
+    # The cross-entropy of the path's logits on the validation split, after its own recalibration.
+    net, data = evaluator.net, evaluator._data
+    net.recalibrate(a, evaluator._calibration)
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(net(data["x_val"], path=a), data["y_val"]).item()
+    assert loss == pytest.approx(expected, rel=1e-5) and loss > 0
+    assert evaluator.loss(b) != loss and evaluator.loss(a, "test") != loss
+
+
 def test_same_seed_same_scores_and_the_state_round_trips(tmp_path):
     rng = np.random.default_rng(3)
     one, two = layers_env(mode="inline"), layers_env(mode="inline")
