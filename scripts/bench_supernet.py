@@ -8,7 +8,8 @@ Four parts (``--parts``, default all):
   distinct random cells on ``NAS-Bench-201-v0`` (``task="mnist1d"``;
   stand-alone = the embedded table's validation accuracy) and
   ``--archs-nasv0`` random architectures on ``NAS-v0`` (stand-alone = real
-  training with ``NAS-v0``'s training evaluator).
+  training with ``NAS-v0``'s training evaluator); beside them the same for
+  each path's negative validation loss (``SupernetEvaluator.loss``).
 - ``cost``: search cost (``summary.json``'s ``search_cost_s``, the
   supernet's training and scoring) of each weight-sharing method at
   ``--budget`` on ``NAS-v0``, divided by the mean cost of one stand-alone
