@@ -331,9 +331,12 @@ class SupernetEvaluator(Evaluator):
         """
         with torch_threads(self.num_threads):
             self.net.recalibrate(arch, self._calibration)
-            x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
-            pred = torch.cat([self.net(xb, path=arch) for xb in x.split(_SCORE_BATCH)])
-            return float(task_loss(self.task, pred, y))
+            return float(task_loss(self.task, *self._outputs(arch, split)))
+
+    def _outputs(self, arch: Architecture, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recalibrated path's outputs on ``split`` (in batches of ``_SCORE_BATCH``) and its targets."""
+        x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
+        return torch.cat([self.net(xb, path=arch) for xb in x.split(_SCORE_BATCH)]), y
 
     @torch.no_grad()
     def _scores(self, arch: Architecture, splits: tuple[str, ...]) -> list[tuple[float, float | None]]:
@@ -347,9 +350,7 @@ class SupernetEvaluator(Evaluator):
         with torch_threads(self.num_threads):
             self.net.recalibrate(arch, self._calibration)
             for split in splits:
-                x, y = self._data[f"x_{split}"], self._data[f"y_{split}"]
-                pred = torch.cat([self.net(xb, path=arch) for xb in x.split(_SCORE_BATCH)])
-                score, mse, _ = task_score(self.task, pred, y)
+                score, mse, _ = task_score(self.task, *self._outputs(arch, split))
                 out.append((score, mse))
         return out
 
