@@ -10,6 +10,8 @@ env has hard limits. Aging is unchanged: the oldest member leaves, not the
 worst, whichever front it is on; what aging would forget of the front is
 kept in an elitist archive (as in SPEA2 and PAES), which most parents come
 from, and by default half of the children are crossovers of two archive members.
+Of 20 such children a performance-predictor screen picks the one evaluated
+(:mod:`nas_gym.pareto_screen`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nas_gym.error import ConfigError
+from nas_gym.optuna_space import has_limits
 from nas_gym.pareto import (
     ACCURACY_LATENCY,
     OBJECTIVES,
@@ -32,6 +35,8 @@ from nas_gym.pareto import (
     objective_matrix,
     require_objectives,
 )
+from nas_gym.pareto_screen import ACQUISITIONS, ParetoScreen, screened
+from nas_gym.predictors import ENCODINGS
 from nas_gym.search import SearchRun
 from nas_gym.searcher import Searcher, SearcherSettings, draw_until, submit_while_free
 from nas_gym.settings import (
@@ -40,9 +45,11 @@ from nas_gym.settings import (
     integer,
     non_negative_int,
     one_of,
+    optional,
     positive_int,
     sequence_of,
     setting,
+    string,
 )
 from nas_gym.spaces import Architecture
 from nas_gym.variation import crossover
@@ -137,6 +144,19 @@ class MOEvolutionSettings(SearcherSettings):
     """Redraw samples and children already evaluated up to canonical form."""
     max_redraws: int = setting(100, non_negative_int)
     """Redraws per sample or child before one is accepted anyway (a small space may have no unseen neighbour)."""
+    screen_size: int = setting(
+        20, positive_int, hint="1 turns the screen off; 20 did best on NAS-Bench-201 at 300 evaluations (10: less)."
+    )
+    """Distinct unseen children bred per evaluation, of which the one predicted furthest beyond the front is
+    evaluated (nas_gym.pareto_screen); 1 evaluates every child bred."""
+    screen_predictor: str = setting("mlp_ensemble", string)
+    """Predictor of the screen, one per objective (a name in nas_gym.predictors.PREDICTORS)."""
+    screen_encoding: str | None = setting("onehot", optional(one_of(*ENCODINGS), "the space's default: path on nb201"))
+    """Feature encoding of the screen's predictors."""
+    screen_acquisition: str = setting("mean", one_of(*ACQUISITIONS))
+    """How the screen reads its predictors: mean, or its (one Thompson draw from the ensemble's mean and spread)."""
+    screen_refit_every: int = setting(10, positive_int)
+    """Evaluations between two fits of the screen's predictors."""
 
     def validate(self) -> None:
         """A tournament draws from the population; the objectives are accuracy, latency and maybe more.
@@ -211,8 +231,27 @@ class MOEvolution(Searcher):
     crowding distance (0.93); a latency-keeping swap of two decisions'
     choices (0.93-0.94); parents from the first 2 or 3 fronts of all
     evaluated instead of the first (0.940, 0.935); a second mutation with
-    probability 0.2 or 0.5 (0.939, 0.933). On this table the method sits
-    near 0.94 whatever we tried.
+    probability 0.2 or 0.5 (0.939, 0.933). Without a screen the method
+    sits near 0.94 whatever we tried.
+
+    ``screen_size=20`` (an addition of ours, the pre-selection of
+    surrogate-assisted evolution; :mod:`nas_gym.pareto_screen`): once ten
+    evaluations are in, each evaluation breeds 20 distinct unseen children
+    as above (crossovers and mutants alike), predicts their objectives with
+    one MLP ensemble per objective fit on every evaluation of the run
+    (one-hot encoding, refit every 10 evaluations) and evaluates the child
+    predicted furthest beyond the front so far (additive epsilon
+    indicator); under hard limits, children predicted within them come
+    first. The others are not evaluated and may be bred again. Chosen on
+    seeds 100-119 and 200-229 (budget 300): 0.961 and 0.962, against 0.932
+    and 0.933 with ``screen_size=1`` (the method as above); 10 children
+    measured 0.955 and 0.946, 40 0.956 on seeds 100-119; the path encoding
+    instead of one-hot 0.941 and a LightGBM predictor 0.925 (10 children,
+    seeds 100-119); a Thompson draw from the ensemble instead of its mean
+    (``screen_acquisition="its"``, NSGA-II's choice) 0.950 on seeds 200-219.
+    The screen costs about 10 s of
+    predictor fits a run of 300, nothing beside a training; its choices
+    are not evaluations and cost no budget.
 
     The hyperparameters are the fields of :class:`MOEvolutionSettings`,
     given as keyword arguments.
@@ -255,10 +294,24 @@ class MOEvolution(Searcher):
             """Whether the random start (with those in flight) still has places."""
             return len(population) + len(in_flight) < cfg.population_size
 
+        screen = None
+        if cfg.screen_size > 1:
+            screen = ParetoScreen(space, cfg.objectives, predictor=cfg.screen_predictor, seed=run.seed,
+                                  encoding=cfg.screen_encoding,
+                                  refit_every=cfg.screen_refit_every,
+                                  acquisition=cfg.screen_acquisition, constrained=has_limits(run.parts))
+
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""
             if start_filling() or not population:
                 return fresh(lambda: space.sample(run.rng))
+            if screen is not None and screen.ready:
+                return screened(screen, breed, cfg.screen_size, lambda a: space.canonical(a) not in seen,
+                                space.canonical)
+            return breed()
+
+        def breed() -> Architecture:
+            """A child: a crossover of two archive members, or a mutant of one or of a tournament's winner."""
             if len(archive) > 1 and cfg.crossover_prob > 0 and run.rng.random() < cfg.crossover_prob:
                 return fresh(archive_child)
             if cfg.archive_prob > 0 and archive and run.rng.random() < cfg.archive_prob:
@@ -285,6 +338,8 @@ class MOEvolution(Searcher):
             values = require_objectives(info, cfg.objectives, "MO-Evolution", run.parts)
             member = Member(in_flight.popleft(), values, violation_of(info))
             population.append(member)
+            if screen is not None:
+                screen.observe(member.arch, values, member.violation)
             if member.violation <= 0:
                 archive[:] = join_front(archive, member, objective_matrix([values], cfg.objectives)[0])
         logger.info("MO-Evolution evaluated %d architectures (%d distinct up to canonical form).",

@@ -15,6 +15,7 @@ Run: ``.venv/bin/python scripts/bench_pareto.py`` (``--help`` for options).
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -48,7 +49,11 @@ class Args:
     )
     """Search methods (entry-point names); one declared but not importable is skipped with a note."""
     seeds: int = 10
-    """Runs per method (seeds 0..seeds-1)."""
+    """Runs per method (seeds first_seed..first_seed+seeds-1)."""
+    first_seed: int = 0
+    """First seed: tune on seeds away from the reported 0-9."""
+    agent_kwargs: str = "{}"
+    """JSON object of hyperparameters given to every method (e.g. '{"screen_size": 10}')."""
     budget: int = 300
     """Architectures evaluated per run."""
     workers: int = 2
@@ -108,7 +113,7 @@ def level_fronts(table: Path, ks: tuple[int, ...] = (1, 2, 3, 5, 10)) -> tuple[i
     return len(levels), {k: v / hv[1] for k, v in hv.items()}
 
 
-def _one(job: tuple[str, str, int, int]) -> tuple[str, int, list[float], list[float], float]:
+def _one(job: tuple[str, str, int, int, dict]) -> tuple[str, int, list[float], list[float], float]:
     import torch
 
     torch.set_num_threads(1)
@@ -116,9 +121,9 @@ def _one(job: tuple[str, str, int, int]) -> tuple[str, int, list[float], list[fl
     from nas_gym.search import SearchRun
     from nas_gym.searcher import load_searcher
 
-    agent, table, seed, budget = job
+    agent, table, seed, budget, hparams = job
     start = time.perf_counter()
-    searcher = load_searcher(agent)()
+    searcher = load_searcher(agent)(**hparams)
     with SearchRun(ENV_ID, env_kwargs(Path(table)), agent=agent, seed=seed, budget=budget,
                    hparams=searcher.hparams()) as run:
         searcher.search(run)
@@ -157,7 +162,13 @@ def main(args: Args) -> int:
 
     agents = available(args.agents)
     ref_lat, ref_acc, front_hv = reference(table)
-    jobs = [(a, str(table), s, args.budget) for a in agents for s in range(args.seeds)]
+    hparams = json.loads(args.agent_kwargs)
+    from nas_gym.searcher import load_searcher
+
+    for agent in agents:  # a bad hyperparameter stops the script before any run
+        load_searcher(agent)(**hparams)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(a, str(table), s, args.budget, hparams) for a in agents for s in seeds]
     fractions: dict[str, list[float]] = {a: [] for a in agents}
     seconds: dict[str, list[float]] = {a: [] for a in agents}
     start = time.perf_counter()
@@ -166,7 +177,7 @@ def main(args: Args) -> int:
             fractions[agent].append(hypervolume(lat, acc, ref_lat, ref_acc) / front_hv)
             seconds[agent].append(secs)
     print(f"{ENV_ID}, CIFAR-100 validation accuracy vs FPGA latency (lat_fpga_ms), budget {args.budget}, "
-          f"{args.seeds} seeds, {time.perf_counter() - start:.0f} s in all")
+          f"seeds {seeds.start}-{seeds.stop - 1}, {time.perf_counter() - start:.0f} s in all")
     print(f"reference point: accuracy {ref_acc:.4f} (table median), latency {ref_lat:.4f} ms (90th percentile); "
           f"true front hypervolume {front_hv:.6f}\n")
     print("| method | hypervolume fraction (mean ± 95% CI) | min | s/run |")

@@ -36,3 +36,14 @@ def test_level_fronts_fall_from_the_true_front(nb201_table):
     fractions = [float(x) for x in row.split("|")[2:-1]]
     assert fractions[0] == 1.0  # each level's best cell makes the true front
     assert all(a > b for a, b in zip(fractions, fractions[1:], strict=False)) and fractions[1] < 0.97
+
+
+def test_bench_pareto_takes_seeds_and_hyperparameters(nb201_table):
+    out = _run("scripts/bench_pareto.py", "--table", nb201_table, "--seeds", "2", "--first-seed", "5", "--budget", "6",
+               "--agents", "nsga2", "mo_evolution", "--workers", "1", "--agent-kwargs", '{"screen_size": 1}')
+    assert "seeds 5-6" in out
+    assert sum(line.startswith(("| nsga2 |", "| mo_evolution |")) for line in out.splitlines()) == 2
+    bad = subprocess.run([sys.executable, "scripts/bench_pareto.py", "--table", nb201_table, "--seeds", "1",
+                          "--budget", "2", "--agents", "nsga2", "--agent-kwargs", '{"screen": 3}'],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "has no hyperparameter 'screen'" in bad.stderr

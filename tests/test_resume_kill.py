@@ -109,6 +109,20 @@ def test_sigkill_table_search(agent, budget, tmp_path, nb201_kwargs):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("agent", "budget"), [("nsga2", 60), ("mo_evolution", 90)])
+def test_sigkill_screened_pareto_search(agent, budget, tmp_path, nb201_table):
+    """The Pareto methods with their predictor screen (on by default) resume to the uninterrupted history."""
+    kwargs = {"table": nb201_table, "val_column": "c100_valid", "test_column": "c100_test",
+              "latency_column": "lat_fpga_ms"}
+    out, reference = tmp_path / "killed", tmp_path / "reference"
+    run_search(agent, "NAS-Bench-201-v0", kwargs, budget=budget, seed=3, out_dir=reference)
+    cmd = search_command(agent, "NAS-Bench-201-v0", kwargs, budget, 3, out)
+    at = kill_and_resume(cmd, out, budget, kills=1, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
+    check_exactly_once(out, reference, budget)
+    assert json.loads((out / "summary.json").read_text())["resumed_from"] == at[-1]
+
+
+@pytest.mark.slow
 def test_sigkill_training_search(tmp_path):
     """Real training (kills land mid-training), shared cache in a temp dir, three kills."""
     out, reference = tmp_path / "killed", tmp_path / "reference"

@@ -237,3 +237,25 @@ def test_a_training_env_without_latency_names_the_latency_models():
 def test_bad_hyperparameters_are_refused(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         MOEvolution(**kwargs)
+
+
+def test_the_screen_raises_the_hypervolume(fpga_kwargs):
+    seeds, budget = range(4), 150
+    plain = [_hv_fraction(_search(fpga_kwargs, s, budget, screen_size=1)[1]) for s in seeds]
+    screened = [_hv_fraction(_search(fpga_kwargs, s, budget)[1]) for s in seeds]
+    assert np.mean(screened) > np.mean(plain) + 0.01, (screened, plain)
+
+
+def test_screened_children_are_still_bred_from_the_front_or_the_population(fpga_kwargs):
+    """The screen only chooses among children: with crossover off, each child is one mutation from a living
+    member or a member of the front so far, and no isomorphism class is evaluated twice."""
+    size = 8
+    _, run = _search(fpga_kwargs, 1, 60, population_size=size, sample_size=3, crossover_prob=0, screen_size=5)
+    history, space = run.history, run.space
+    for i in range(size, len(history)):
+        earlier = objective_matrix(history[:i], ("val_accuracy", "latency_ms"))
+        parents = [history[j] for j in non_dominated_sort(earlier)[0]] + history[i - size : i]
+        child = space.from_string(history[i]["arch"])
+        assert any(child in space.neighbours(space.from_string(p["arch"])) for p in parents), (i, history[i]["arch"])
+    classes = [space.canonical(space.from_string(r["arch"])) for r in history]
+    assert len(set(classes)) == len(classes)

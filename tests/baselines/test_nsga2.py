@@ -9,7 +9,7 @@ import pytest
 import nas_gym  # noqa: F401  (registers the envs)
 from baselines.nsga2 import NSGA2Search
 from nas_gym.error import ConfigError
-from nas_gym.optuna_space import CONSTRAINT
+from nas_gym.optuna_space import CONSTRAINT, suggest_indices
 from nas_gym.pareto import hypervolume
 from nas_gym.search import SearchRun
 from nas_gym.searcher import load_searcher
@@ -173,3 +173,30 @@ def test_optuna_methods_run_with_no_feasible_trial(fpga_kwargs, agent):
     """A limit nothing meets: a constrained study has no best trial, and the search must not ask for one."""
     run = _run({**fpga_kwargs, "latency_limit_ms": 0.01}, 0, 12, agent=agent)
     assert run.num_evaluated == 12 and not any(r["feasible"] for r in run.history)
+
+
+def test_the_screen_evaluates_one_of_the_sampler_s_new_children_and_fails_the_rest(fpga_kwargs):
+    """screen_size=4: each screened evaluation is one of 4 distinct unseen children Optuna bred; 3 are told failed."""
+    searcher = NSGA2Search(population_size=8, screen_size=4)
+    studies = []
+    make_study = searcher.make_study
+    with SearchRun("NAS-Bench-201-v0", fpga_kwargs, agent="nsga2", seed=1, budget=60) as run:
+        searcher.make_study = lambda seed: studies.append(make_study(seed)) or studies[-1]
+        searcher.search(run)
+    trials = studies[0].trials
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == run.num_evaluated == 60
+    assert [run.space.arch(suggest_indices(t, run.space)) for t in complete] == [
+        run.space.from_string(r["arch"]) for r in run.history]
+    classes = [run.space.canonical(run.space.from_string(r["arch"])) for r in run.history]
+    assert len(set(classes)) == 60
+    # The screen is ready after 10 evaluations: from then on, 3 children failed per evaluation (dedup adds more).
+    failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
+    assert failed >= 3 * (60 - 10)
+
+
+def test_the_screen_raises_the_hypervolume(fpga_kwargs):
+    seeds, budget = range(4), 150
+    plain = [_hv_fraction(_run(fpga_kwargs, s, budget, screen_size=1)) for s in seeds]
+    screened = [_hv_fraction(_run(fpga_kwargs, s, budget)) for s in seeds]
+    assert np.mean(screened) > np.mean(plain) + 0.01, (screened, plain)
