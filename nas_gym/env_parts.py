@@ -252,7 +252,8 @@ def _check_objectives(objectives: tuple[str, ...] | None) -> None:
 
     if objectives is None:
         return
-    if isinstance(objectives, str) or not all(isinstance(o, str) for o in objectives) or not objectives:
+    if (not isinstance(objectives, (list, tuple)) or not objectives
+            or not all(isinstance(o, str) for o in objectives)):
         raise ConfigError(f"objectives must be a list of metric names such as ['val_accuracy', 'latency_ms'], "
                           f"got {objectives!r}.")
     for name in objectives:

@@ -247,7 +247,8 @@ class NASEnv(gym.Env):
             latency_kwargs=_kwargs("latency_kwargs", latency_kwargs), reward=reward, latency_weight=latency_weight,
             latency_target_ms=latency_target_ms, cache=cache, embedded_table=embedded,
             latency_limit_ms=latency_limit_ms, params_limit=params_limit,
-            objectives=None if objectives is None else tuple(objectives),
+            # A list from JSON becomes a tuple; anything else goes as given, for the parts' check to refuse.
+            objectives=tuple(objectives) if isinstance(objectives, list) else objectives,
         )
         # An attribute, not a view of parts like the others: step reads it several times per action.
         self.space: SearchSpace = self.parts.space

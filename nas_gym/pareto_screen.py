@@ -51,7 +51,7 @@ def escape_distance(candidates: np.ndarray, front: np.ndarray) -> np.ndarray:
     more negative, the further beyond the front ``p`` lies).
 
     >>> escape_distance(np.array([[0.0, 0.0], [2.0, 0.5], [3.0, 3.0]]), np.array([[1.0, 1.0], [2.0, 0.0]])).tolist()
-    [1.0, -0.5, -1.0]
+    [1.0, -0.5, -2.0]
     """
     if len(front) == 0:
         return np.full(len(candidates), -np.inf)

@@ -229,3 +229,10 @@ def test_negative_int64_labels_are_told_what_is_wrong(tmp_path):
 def test_a_folder_given_as_table_is_told_it_is_a_folder(tmp_path):
     with pytest.raises(DataError, match=r"is a folder, not a file"):
         gym.make("NAS-Bench-201-v0", table=str(tmp_path), val_column="acc")
+
+
+@pytest.mark.parametrize("objectives", [False, 3, "val_accuracy", [], ["val_accuracy", 1]])
+def test_objectives_that_are_not_a_list_of_names_are_refused(objectives):
+    """Found by the fuzz test: objectives=False raised a TypeError from tuple() instead of the env's ConfigError."""
+    with pytest.raises(ConfigError, match="objectives must be a list of metric names"):
+        gym.make("NAS-Bench-201-v1", objectives=objectives)

@@ -143,3 +143,4 @@ def test_a_constrained_screen_picks_within_the_limit(embedded_rows):
     feasible = {name: np.mean([lat[c[s.pick([archs[i] for i in c])]] <= limit for c in draws])
                 for name, s in (("free", free), ("bound", bound))}
     assert feasible["bound"] >= 0.6 and feasible["bound"] > feasible["free"] + 0.4, feasible  # 0.73, 0.07 written
+
