@@ -35,21 +35,18 @@ from nas_gym.pareto import (
     objective_matrix,
     require_objectives,
 )
-from nas_gym.pareto_screen import ACQUISITIONS, ParetoScreen, screened
-from nas_gym.predictors import ENCODINGS
+from nas_gym.pareto_screen import ScreenSettings, screened
 from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until, submit_while_free
+from nas_gym.searcher import Searcher, draw_until, submit_while_free
 from nas_gym.settings import (
     boolean,
     in_range,
     integer,
     non_negative_int,
     one_of,
-    optional,
     positive_int,
     sequence_of,
     setting,
-    string,
 )
 from nas_gym.spaces import Architecture
 from nas_gym.variation import crossover
@@ -114,10 +111,16 @@ def join_front(front: list[tuple[Any, np.ndarray]], item: Any, point: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
-class MOEvolutionSettings(SearcherSettings):
+class MOEvolutionSettings(ScreenSettings):
     """Hyperparameters of :class:`MOEvolution` (defaults and why in its docstring)."""
 
     owner = "MO-Evolution"
+
+    screen_size: int = setting(
+        20, positive_int, hint="1 turns the screen off; 20 did best on NAS-Bench-201 at 300 evaluations (10: less)."
+    )
+    """Distinct unseen children bred per evaluation, of which the one predicted furthest beyond the front is
+    evaluated (nas_gym.pareto_screen); 1 evaluates every child bred."""
 
     population_size: int = setting(
         50, integer(2), hint="50 did best on NAS-Bench-201 at 300 evaluations; Real et al. used 100."
@@ -144,19 +147,6 @@ class MOEvolutionSettings(SearcherSettings):
     """Redraw samples and children already evaluated up to canonical form."""
     max_redraws: int = setting(100, non_negative_int)
     """Redraws per sample or child before one is accepted anyway (a small space may have no unseen neighbour)."""
-    screen_size: int = setting(
-        20, positive_int, hint="1 turns the screen off; 20 did best on NAS-Bench-201 at 300 evaluations (10: less)."
-    )
-    """Distinct unseen children bred per evaluation, of which the one predicted furthest beyond the front is
-    evaluated (nas_gym.pareto_screen); 1 evaluates every child bred."""
-    screen_predictor: str = setting("mlp_ensemble", string)
-    """Predictor of the screen, one per objective (a name in nas_gym.predictors.PREDICTORS)."""
-    screen_encoding: str | None = setting("onehot", optional(one_of(*ENCODINGS), "the space's default: path on nb201"))
-    """Feature encoding of the screen's predictors."""
-    screen_acquisition: str = setting("mean", one_of(*ACQUISITIONS))
-    """How the screen reads its predictors: mean, or its (one Thompson draw from the ensemble's mean and spread)."""
-    screen_refit_every: int = setting(10, positive_int)
-    """Evaluations between two fits of the screen's predictors."""
 
     def validate(self) -> None:
         """A tournament draws from the population; the objectives are accuracy, latency and maybe more.
@@ -294,12 +284,7 @@ class MOEvolution(Searcher):
             """Whether the random start (with those in flight) still has places."""
             return len(population) + len(in_flight) < cfg.population_size
 
-        screen = None
-        if cfg.screen_size > 1:
-            screen = ParetoScreen(space, cfg.objectives, predictor=cfg.screen_predictor, seed=run.seed,
-                                  encoding=cfg.screen_encoding,
-                                  refit_every=cfg.screen_refit_every,
-                                  acquisition=cfg.screen_acquisition, constrained=has_limits(run.parts))
+        screen = cfg.make_screen(run, cfg.objectives, has_limits(run.parts))
 
         def propose() -> Architecture:
             """A random architecture until the population (with those in flight) is full, then a child."""

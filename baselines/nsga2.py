@@ -20,10 +20,9 @@ import optuna
 
 from nas_gym.optuna_space import CONSTRAINT, constraint_violation, has_limits, suggest_indices
 from nas_gym.pareto import ACCURACY_LATENCY, OBJECTIVES, check_accuracy_latency, require_objectives
-from nas_gym.pareto_screen import ACQUISITIONS, ParetoScreen
-from nas_gym.predictors import ENCODINGS
+from nas_gym.pareto_screen import ACQUISITIONS, ParetoScreen, ScreenSettings
 from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
+from nas_gym.searcher import Searcher
 from nas_gym.settings import (
     boolean,
     in_range,
@@ -34,7 +33,6 @@ from nas_gym.settings import (
     positive_int,
     sequence_of,
     setting,
-    string,
 )
 from nas_gym.spaces import Architecture
 
@@ -45,10 +43,18 @@ DIRECTIONS = {name: "maximize" if sign > 0 else "minimize" for name, sign in OBJ
 
 
 @dataclasses.dataclass(frozen=True)
-class NSGA2Settings(SearcherSettings):
+class NSGA2Settings(ScreenSettings):
     """Hyperparameters of :class:`NSGA2Search` (defaults and why in its docstring)."""
 
     owner = "NSGA-II"
+
+    screen_size: int = setting(
+        10, positive_int, hint="1 turns the screen off; 10 did best on NAS-Bench-201 at 300 evaluations (20: less)."
+    )
+    """Distinct unseen children asked of the sampler per evaluation, of which the one predicted furthest beyond
+    the front is evaluated and the others told as failed (nas_gym.pareto_screen); 1 evaluates every child."""
+    screen_acquisition: str = setting("its", one_of(*ACQUISITIONS), hint="its did better than mean for NSGA-II.")
+    """How the screen reads its predictors: mean, or its (one Thompson draw from the ensemble's mean and spread)."""
 
     population_size: int = setting(
         16, integer(2), hint="Optuna's default is 50; on NAS-Bench-201 10-20 did best at 300 evaluations, 16 at 100."
@@ -70,19 +76,6 @@ class NSGA2Settings(SearcherSettings):
     """Ask again for a child whose canonical form was already evaluated (the repeat is told as failed)."""
     max_redraws: int = setting(100, non_negative_int)
     """Redraws per evaluation before a repeat is evaluated anyway (a converged population may breed no new child)."""
-    screen_size: int = setting(
-        10, positive_int, hint="1 turns the screen off; 10 did best on NAS-Bench-201 at 300 evaluations (20: less)."
-    )
-    """Distinct unseen children asked of the sampler per evaluation, of which the one predicted furthest beyond
-    the front is evaluated and the others told as failed (nas_gym.pareto_screen); 1 evaluates every child."""
-    screen_predictor: str = setting("mlp_ensemble", string)
-    """Predictor of the screen, one per objective (a name in nas_gym.predictors.PREDICTORS)."""
-    screen_encoding: str | None = setting("onehot", optional(one_of(*ENCODINGS), "the space's default: path on nb201"))
-    """Feature encoding of the screen's predictors."""
-    screen_acquisition: str = setting("its", one_of(*ACQUISITIONS), hint="its did better than mean for NSGA-II.")
-    """How the screen reads its predictors: mean, or its (one Thompson draw from the ensemble's mean and spread)."""
-    screen_refit_every: int = setting(10, positive_int)
-    """Evaluations between two fits of the screen's predictors."""
 
     def validate(self) -> None:
         """The objectives are accuracy and latency, plus optionally params and FLOPs, each once.
@@ -189,12 +182,7 @@ class NSGA2Search(Searcher):
         limited = has_limits(run.parts)
         cfg = self.settings
         seen: set[Architecture] = set()
-        screen = None
-        if cfg.screen_size > 1:
-            screen = ParetoScreen(run.space, cfg.objectives, predictor=cfg.screen_predictor, seed=run.seed,
-                                  encoding=cfg.screen_encoding, refit_every=cfg.screen_refit_every,
-                                  acquisition=cfg.screen_acquisition,
-                                  constrained=limited)
+        screen = cfg.make_screen(run, cfg.objectives, limited)
         while not run.done:
             # Batched ask/tell: one trial per worker, evaluated at once, told in the order asked.
             trials, archs = [], []
@@ -231,11 +219,12 @@ class NSGA2Search(Searcher):
         keys: set[Architecture] = set()
         for _ in range(self.settings.screen_size):
             trial, arch = self._ask(study, run, lambda a: canonical(a) not in seen and canonical(a) not in keys)
-            if asked and (canonical(arch) in seen or canonical(arch) in keys):
+            key = canonical(arch)
+            if asked and (key in seen or key in keys):
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)  # no new child came: screen those there are
                 break
             asked.append((trial, arch))
-            keys.add(canonical(arch))
+            keys.add(key)
         chosen = screen.pick([arch for _, arch in asked])
         for i, (trial, _) in enumerate(asked):
             if i != chosen:

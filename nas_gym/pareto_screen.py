@@ -24,22 +24,50 @@ evaluations, so their cost stays a small part of a run on a table.
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nas_gym.error import ConfigError
 from nas_gym.pareto import OBJECTIVES, objective_matrix, pareto_indices
-from nas_gym.predictors import Predictor, make_predictor
+from nas_gym.predictors import ENCODINGS, Predictor, make_predictor
+from nas_gym.searcher import SearcherSettings
+from nas_gym.settings import one_of, optional, positive_int, setting, string
 from nas_gym.spaces import Architecture, SearchSpace
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from nas_gym.search import SearchRun
 
 #: How a candidate's objectives are read from the predictors: their mean, or one Thompson draw
 #: (independent Thompson sampling, as BANANAS's ``its``) from the ensemble's mean and spread.
 ACQUISITIONS = ("mean", "its")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScreenSettings(SearcherSettings):
+    """The screen's hyperparameters, for a Pareto method's settings to derive from (each may set other defaults)."""
+
+    screen_size: int = setting(10, positive_int, hint="1 turns the screen off.")
+    """Distinct unseen children bred per evaluation, of which the one predicted furthest beyond the front is
+    evaluated (nas_gym.pareto_screen); 1 evaluates every child bred."""
+    screen_predictor: str = setting("mlp_ensemble", string)
+    """Predictor of the screen, one per objective (a name in nas_gym.predictors.PREDICTORS)."""
+    screen_encoding: str | None = setting("onehot", optional(one_of(*ENCODINGS), "the space's default: path on nb201"))
+    """Feature encoding of the screen's predictors."""
+    screen_acquisition: str = setting("mean", one_of(*ACQUISITIONS))
+    """How the screen reads its predictors: mean, or its (one Thompson draw from the ensemble's mean and spread)."""
+    screen_refit_every: int = setting(10, positive_int)
+    """Evaluations between two fits of the screen's predictors."""
+
+    def make_screen(self, run: SearchRun, objectives: Sequence[str], constrained: bool) -> ParetoScreen | None:
+        """The screen these settings describe for ``run`` (seeded by its seed); None when ``screen_size`` is 1."""
+        if self.screen_size <= 1:
+            return None
+        return ParetoScreen(run.space, objectives, predictor=self.screen_predictor, encoding=self.screen_encoding,
+                            seed=run.seed, refit_every=self.screen_refit_every, acquisition=self.screen_acquisition,
+                            constrained=constrained)
 
 
 def escape_distance(candidates: np.ndarray, front: np.ndarray) -> np.ndarray:
