@@ -99,10 +99,17 @@ def check_exactly_once(out: Path, reference: Path, budget: int) -> None:
                                                ("tpe", 60), ("ppo", 80), ("local_search", 100), ("genetic", 100),
                                                ("bananas", 25), ("pnas", 25)])
 def test_sigkill_table_search(agent, budget, tmp_path, nb201_kwargs):
+    kill_once_on_a_table(agent, nb201_kwargs, budget, tmp_path)
+
+
+def kill_once_on_a_table(agent: str, kwargs: dict, budget: int, tmp_path: Path) -> None:
+    """One SIGKILL of ``agent``'s search on NAS-Bench-201-v0 (seed 3); the resumed run must match an uninterrupted one.
+
+    One kill each: a resume of a resume is the weight-sharing test's (its cost is process start-ups).
+    """
     out, reference = tmp_path / "killed", tmp_path / "reference"
-    run_search(agent, "NAS-Bench-201-v0", nb201_kwargs, budget=budget, seed=3, out_dir=reference)
-    cmd = search_command(agent, "NAS-Bench-201-v0", nb201_kwargs, budget, 3, out)
-    # One kill each: a resume of a resume is the weight-sharing test's (its cost is process start-ups).
+    run_search(agent, "NAS-Bench-201-v0", kwargs, budget=budget, seed=3, out_dir=reference)
+    cmd = search_command(agent, "NAS-Bench-201-v0", kwargs, budget, 3, out)
     at = kill_and_resume(cmd, out, budget, kills=1, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
     check_exactly_once(out, reference, budget)
     assert json.loads((out / "summary.json").read_text())["resumed_from"] == at[-1]
@@ -114,12 +121,7 @@ def test_sigkill_screened_pareto_search(agent, budget, tmp_path, nb201_table):
     """The Pareto methods with their predictor screen (on by default) resume to the uninterrupted history."""
     kwargs = {"table": nb201_table, "val_column": "c100_valid", "test_column": "c100_test",
               "latency_column": "lat_fpga_ms"}
-    out, reference = tmp_path / "killed", tmp_path / "reference"
-    run_search(agent, "NAS-Bench-201-v0", kwargs, budget=budget, seed=3, out_dir=reference)
-    cmd = search_command(agent, "NAS-Bench-201-v0", kwargs, budget, 3, out)
-    at = kill_and_resume(cmd, out, budget, kills=1, rng=np.random.default_rng(len(agent)), jitter_s=0.005)
-    check_exactly_once(out, reference, budget)
-    assert json.loads((out / "summary.json").read_text())["resumed_from"] == at[-1]
+    kill_once_on_a_table(agent, kwargs, budget, tmp_path)
 
 
 @pytest.mark.slow
