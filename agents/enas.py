@@ -11,7 +11,7 @@ moving-average baseline with an entropy bonus (``top_fraction=None``,
 ``entropy_weight=1e-4``), and rewards are not reused: an architecture's
 score moves as the shared weights train, so a repeat is evaluated again. At
 the end the best ``top_k`` architectures are retrained stand-alone
-(:func:`nas_gym.weight_sharing.retrain_top_k`); the best of those is the
+(:func:`nas_gym.search.weight_sharing.retrain_top_k`); the best of those is the
 run's ``result``.
 """
 
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from agents.reinforce import LSTMReinforceSettings, Reinforce
-from nas_gym.search import SearchRun
-from nas_gym.settings import boolean, in_range, optional, positive_int, setting
-from nas_gym.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
+from nas_gym.agents.reinforce import LSTMReinforceSettings, Reinforce
+from nas_gym.search.run import SearchRun
+from nas_gym.search.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
+from nas_gym.utils.hparams import boolean, in_range, optional, positive_int, setting
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,12 +40,18 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from nas_gym.error import ConfigError
-from nas_gym.pareto import ACCURACY_LATENCY
-from nas_gym.reward_memory import RewardMemory
-from nas_gym.scalarization import OBJECTIVES_CHECK, SCALARIZATION_CHECK, Scalarizer, check_objectives, scalarizer_for
-from nas_gym.search import BudgetExhausted, SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
-from nas_gym.settings import (
+from nas_gym.multi_objective.pareto import ACCURACY_LATENCY
+from nas_gym.multi_objective.scalarization import (
+    OBJECTIVES_CHECK,
+    SCALARIZATION_CHECK,
+    Scalarizer,
+    check_objectives,
+    scalarizer_for,
+)
+from nas_gym.search.reward_memory import RewardMemory
+from nas_gym.search.run import BudgetExhausted, SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings
+from nas_gym.utils.hparams import (
     boolean,
     in_range,
     non_negative,
@@ -509,7 +515,7 @@ class PPOSearch(Searcher):
 
     Reward reuse (``reuse_rewards``, default on): an architecture the policy
     completes again gets the reward the env returned for it before (a
-    :class:`~nas_gym.reward_memory.RewardMemory`), without a second
+    :class:`~nas_gym.search.reward_memory.RewardMemory`), without a second
     evaluation, so only new architectures spend budget. After
     ``max_stale_episodes`` such episodes in a row the next repeat is
     evaluated anyway, so a collapsed policy still spends its budget.
@@ -657,7 +663,7 @@ class MOPPOSearch(PPOSearch):
     where ``n_i`` is objective ``i`` of the evaluation (read from the final
     step's ``info``, whatever the env's scalar reward is), signed so that
     larger is better (latency, params and FLOPs minimised, as
-    :data:`nas_gym.pareto.OBJECTIVES` says) and normalised to ``[0, 1]`` by
+    :data:`nas_gym.multi_objective.pareto.OBJECTIVES` says) and normalised to ``[0, 1]`` by
     the smallest and largest values seen so far in the search (see
     :class:`~agents.reinforce.Scalarizer`). ParEGO scalarises with a
     normalised *augmented Tchebycheff* function instead;

@@ -41,10 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas_gym.pareto import ACCURACY_LATENCY
-from nas_gym.prefilter import proxy_scorer
-from nas_gym.reward_memory import RewardMemory
-from nas_gym.scalarization import (
+from nas_gym.multi_objective.pareto import ACCURACY_LATENCY
+from nas_gym.multi_objective.scalarization import (
     OBJECTIVES_CHECK,
     SCALARIZATION_CHECK,
     Key,
@@ -52,9 +50,12 @@ from nas_gym.scalarization import (
     check_objectives,
     scalarizer_for,
 )
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
-from nas_gym.settings import (
+from nas_gym.search.prefilter import proxy_scorer
+from nas_gym.search.reward_memory import RewardMemory
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings
+from nas_gym.spaces import SearchSpace
+from nas_gym.utils.hparams import (
     boolean,
     in_range,
     non_negative,
@@ -65,8 +66,7 @@ from nas_gym.settings import (
     positive_int,
     setting,
 )
-from nas_gym.settings import name as registered
-from nas_gym.spaces import SearchSpace
+from nas_gym.utils.hparams import name as registered
 
 
 @contextlib.contextmanager
@@ -281,7 +281,7 @@ class ReinforceSettings(SearcherSettings):
     """With ``scalarization``: the objectives of each evaluation to scalarise (latency, params and FLOPs minimised)."""
     warmup: str | None = setting(
         None, optional(registered("zero-cost proxy"), "no warm-up"),
-        hint="E.g. 'params' or 'synflow' (nas_gym.zero_cost).",
+        hint="E.g. 'params' or 'synflow' (nas_gym.predictors.zero_cost).",
     )
     """Zero-cost proxy the controller is first trained on, for ``warmup_batches`` updates, before any evaluation."""
     warmup_batches: int = setting(30, positive_int)
@@ -427,7 +427,7 @@ class Reinforce(Searcher):
 
     Reward reuse (``reuse_rewards``, default on): an architecture sampled
     again is not sent to the env again: the controller is trained on the
-    reward the env returned for it before (a :class:`~nas_gym.reward_memory.RewardMemory`),
+    reward the env returned for it before (a :class:`~nas_gym.search.reward_memory.RewardMemory`),
     and only new architectures spend budget. (A converged controller would
     otherwise spend a small budget on repeats.) Each batch in a row with
     nothing new multiplies the sampling temperature by ``stale_temperature``
@@ -563,7 +563,7 @@ class Reinforce(Searcher):
         controller: the same update as the search's, on proxy scores instead
         of the env's reward, so the search starts from a policy that already
         prefers what the proxy ranks high. The scores come from a zero-cost
-        env of the run's id (:func:`nas_gym.prefilter.proxy_scorer`); they are
+        env of the run's id (:func:`nas_gym.search.prefilter.proxy_scorer`); they are
         not evaluations, but their seconds count in the search cost. A
         ``-inf`` score (no path to the output) is trained on as one below the
         batch's lowest finite score. The moving-average baseline starts afresh
@@ -653,7 +653,7 @@ class MOReinforce(Reinforce):
     where ``n_i`` is objective ``i`` of the evaluation (read from the final
     step's ``info``, whatever the env's scalar reward is), signed so that
     larger is better (latency, params and FLOPs minimised, as
-    :data:`nas_gym.pareto.OBJECTIVES` says) and normalised to ``[0, 1]`` by
+    :data:`nas_gym.multi_objective.pareto.OBJECTIVES` says) and normalised to ``[0, 1]`` by
     the smallest and largest values seen so far in the search. ParEGO
     scalarises with a normalised *augmented Tchebycheff* function instead;
     ``scalarization="random_tchebycheff"`` does that (``rho = 0.05``), and

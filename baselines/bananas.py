@@ -19,10 +19,10 @@ import numpy as np
 
 from nas_gym.predictors import PREDICTORS, make_predictor
 from nas_gym.predictors.encodings import ENCODINGS
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
-from nas_gym.settings import integer, non_negative_int, one_of, optional, positive_int, setting, string
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings
 from nas_gym.spaces import Architecture
+from nas_gym.utils.hparams import integer, non_negative_int, one_of, optional, positive_int, setting, string
 
 logger = logging.getLogger(__name__)
 

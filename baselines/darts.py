@@ -1,7 +1,7 @@
 """DARTS: differentiable architecture search (Liu, Simonyan and Yang, ICLR 2019).
 
 DARTS relaxes every searched decision into a softmax-weighted mixture of its
-choices (a supernet, :mod:`nas_gym.supernet`), trains the operation
+choices (a supernet, :mod:`nas_gym.supernets`), trains the operation
 weights ``w`` and the architecture parameters ``alpha`` by alternating
 gradient steps, and derives a discrete architecture from ``alpha``. The
 derived architecture is then scored by the environment (``run.evaluate``),
@@ -54,7 +54,7 @@ is logged and ``darts.json`` records it. Remedies from P-DARTS (Chen et al.
 (operation-level dropout on skip outputs during search: the full rate in the
 first epoch, decaying linearly over the epochs as in P-DARTS).
 
-Recurrent cells (``rnn_cell``, :mod:`nas_gym.rnn_supernet`): per node a
+Recurrent cells (``rnn_cell``, :mod:`nas_gym.supernets.rnn_cell`): per node a
 softmax over its input nodes and one over its activations, the recurrent
 relaxation of the DARTS paper, trained with Adam (``weight_optimizer``):
 under the paper's SGD the relaxed cell did not learn at all here (training
@@ -72,13 +72,13 @@ Selection (``select``): by default the derived architecture is the most
 probable one. ``select="path_accuracy"`` works at selection time instead of
 by constraint: the ``select_candidates`` most probable architectures (under
 the same rules) are re-ranked by their single-path accuracy on the trained
-supernet (:mod:`nas_gym.supernet`'s single-path mode, batch-norm statistics
+supernet (:mod:`nas_gym.supernets`'s single-path mode, batch-norm statistics
 recomputed per path) on the arch half of the training split, and the best
 is evaluated first. ``darts.json`` records the path accuracies.
 
 Device: the supernet, its ``alpha`` and the training split go to ``device``
 (``"auto"``: a CUDA GPU if torch sees one, else MPS, else the CPU; see
-:mod:`nas_gym.device`), trained at ``precision`` (``"fp32"``, or mixed
+:mod:`nas_gym.utils.device`), trained at ``precision`` (``"fp32"``, or mixed
 ``"bf16"``/``"fp16"`` through autocast, with a gradient scaler for
 ``"fp16"``; second order takes ``"fp32"`` or ``"bf16"``). The supernet is
 built and initialised on the CPU and shuffling draws from a CPU generator,
@@ -115,7 +115,15 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from nas_gym.device import (
+from nas_gym.error import ConfigError
+from nas_gym.latency import OpTableLatency
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings
+from nas_gym.spaces import Architecture, SearchSpace
+from nas_gym.supernets import Supernet, make_supernet
+from nas_gym.tasks.base import Task, make_task
+from nas_gym.tasks.loss import task_loss, task_score
+from nas_gym.utils.device import (
     PRECISIONS,
     autocast,
     check_precision,
@@ -124,11 +132,7 @@ from nas_gym.device import (
     quiet_skipped_steps,
     resolve_device,
 )
-from nas_gym.error import ConfigError
-from nas_gym.latency import OpTableLatency
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
-from nas_gym.settings import (
+from nas_gym.utils.hparams import (
     boolean,
     in_range,
     integer,
@@ -142,13 +146,9 @@ from nas_gym.settings import (
     setting,
     string,
 )
-from nas_gym.spaces import Architecture, SearchSpace
-from nas_gym.supernet import Supernet, make_supernet
-from nas_gym.task_loss import task_loss, task_score
-from nas_gym.tasks import Task, make_task
 
 if TYPE_CHECKING:
-    from nas_gym.env_parts import EnvParts
+    from nas_gym.env.parts import EnvParts
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class DARTSSettings(SearcherSettings):
         """Refuse a device this machine lacks, a precision it cannot run, and second order at fp16.
 
         Raises:
-            ConfigError: With the reason (see :func:`nas_gym.device.resolve_device`).
+            ConfigError: With the reason (see :func:`nas_gym.utils.device.resolve_device`).
         """
         try:
             check_precision(self.precision, resolve_device(self.device))
@@ -481,7 +481,7 @@ class DARTS(Searcher):
         y = torch.from_numpy(np.ascontiguousarray(task.y_train)).to(device)
         w_idx, a_idx = self._halves(order)
         steps = math.ceil(len(w_idx) / self.batch_size)
-        # Cross-entropy, or the MSE on a regression task (nas_gym.task_loss), for every loss below.
+        # Cross-entropy, or the MSE on a regression task (nas_gym.tasks.loss), for every loss below.
         self._loss = functools.partial(task_loss, task)
         y_var = float(y[a_idx].float().var(unbiased=False)) if task.is_regression else 1.0
 

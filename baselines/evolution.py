@@ -17,11 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from nas_gym.error import ConfigError
-from nas_gym.prefilter import best_by_proxy, highest, proxy_scorer
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until, submit_while_free
-from nas_gym.settings import boolean, integer, name, non_negative_int, optional, positive_int, setting
+from nas_gym.search.prefilter import best_by_proxy, highest, proxy_scorer
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings, draw_until, submit_while_free
 from nas_gym.spaces import Architecture
+from nas_gym.utils.hparams import boolean, integer, name, non_negative_int, optional, positive_int, setting
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ class EvolutionSettings(SearcherSettings):
     max_redraws: int = setting(100, non_negative_int)
     """Redraws per sample or child before one is accepted anyway (a small space may have no unseen neighbour)."""
     prefilter: str | None = setting(
-        None, optional(name("zero-cost proxy"), "no pre-filter"), hint="E.g. 'synflow' or 'naswot' (nas_gym.zero_cost)."
+        None, optional(name("zero-cost proxy"), "no pre-filter"),
+        hint="E.g. 'synflow' or 'naswot' (nas_gym.predictors.zero_cost).",
     )
     """Zero-cost proxy that picks the initial population from ``prefilter_factor`` times as many samples."""
     prefilter_factor: int = setting(10, integer(1))
@@ -110,7 +111,7 @@ class RegularizedEvolution(Searcher):
     many random samples, and with ``prefilter_mutants > 1`` each child is the
     proxy's best of that many distinct unseen mutants of the parent (their
     *move proposal*). The scores come from a ``zero_cost`` env
-    (:mod:`nas_gym.prefilter`): no budget, but their seconds count in the
+    (:mod:`nas_gym.search.prefilter`): no budget, but their seconds count in the
     search cost. Chosen on the embedded MNIST-1D table (budget 100, seeds
     0-59, validation % of the best found): plain 76.79; move proposal alone
     on ``params`` with 3 / 5 / 10 mutants 77.42 / 77.89 / 77.66, on

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from nas_gym.error import ConfigError
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until
-from nas_gym.settings import boolean, in_range, integer, non_negative_int, one_of, optional, setting
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings, draw_until
 from nas_gym.spaces import Architecture, SearchSpace
-from nas_gym.variation import CROSSOVER_KINDS, crossover
+from nas_gym.spaces.variation import CROSSOVER_KINDS, crossover
+from nas_gym.utils.hparams import boolean, in_range, integer, non_negative_int, one_of, optional, setting
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class GeneticAlgorithm(Searcher):
        selected (tournament: the best of ``tournament_size`` members drawn
        with replacement; truncation: uniform among the best ``truncation``
        share); with probability ``crossover_prob`` the child is their
-       :func:`nas_gym.variation.crossover` (``uniform`` or ``single_point``), else a copy of the
+       :func:`nas_gym.spaces.variation.crossover` (``uniform`` or ``single_point``), else a copy of the
        first; then it mutates (``per_decision``: :func:`mutate_each` with
        ``mutation_prob``, by default one change per child on average;
        ``one_decision``: ``space.mutate``). Every choice respects the masks

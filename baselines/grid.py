@@ -7,10 +7,10 @@ import logging
 from collections.abc import Iterator
 
 from nas_gym.error import ConfigError
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
-from nas_gym.settings import boolean, one_of, positive_int, setting
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings
 from nas_gym.spaces import Architecture, SearchSpace
+from nas_gym.utils.hparams import boolean, one_of, positive_int, setting
 
 logger = logging.getLogger(__name__)
 

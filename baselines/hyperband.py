@@ -26,10 +26,10 @@ from collections import deque
 from typing import Any
 
 from nas_gym.error import ConfigError
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until
-from nas_gym.settings import boolean, integer, optional, positive_int, setting
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings, draw_until
 from nas_gym.spaces import Architecture
+from nas_gym.utils.hparams import boolean, integer, optional, positive_int, setting
 
 logger = logging.getLogger(__name__)
 

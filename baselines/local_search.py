@@ -15,10 +15,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until
-from nas_gym.settings import boolean, non_negative_int, one_of, positive_int, setting
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings, draw_until
 from nas_gym.spaces import Architecture
+from nas_gym.utils.hparams import boolean, non_negative_int, one_of, positive_int, setting
 
 logger = logging.getLogger(__name__)
 

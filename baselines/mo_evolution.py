@@ -11,7 +11,7 @@ worst, whichever front it is on; what aging would forget of the front is
 kept in an elitist archive (as in SPEA2 and PAES), which most parents come
 from, and by default half of the children are crossovers of two archive members.
 Of 20 such children a performance-predictor screen picks the one evaluated
-(:mod:`nas_gym.pareto_screen`).
+(:mod:`nas_gym.multi_objective.screen`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from nas_gym.error import ConfigError
-from nas_gym.optuna_space import has_limits
-from nas_gym.pareto import (
+from nas_gym.multi_objective.pareto import (
     ACCURACY_LATENCY,
     OBJECTIVES,
     check_accuracy_latency,
@@ -35,10 +34,13 @@ from nas_gym.pareto import (
     objective_matrix,
     require_objectives,
 )
-from nas_gym.pareto_screen import ScreenSettings, screened
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, draw_until, submit_while_free
-from nas_gym.settings import (
+from nas_gym.multi_objective.screen import ScreenSettings, screened
+from nas_gym.search.optuna_space import has_limits
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, draw_until, submit_while_free
+from nas_gym.spaces import Architecture
+from nas_gym.spaces.variation import crossover
+from nas_gym.utils.hparams import (
     boolean,
     in_range,
     integer,
@@ -48,8 +50,6 @@ from nas_gym.settings import (
     sequence_of,
     setting,
 )
-from nas_gym.spaces import Architecture
-from nas_gym.variation import crossover
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def join_front(front: list[tuple[Any, np.ndarray]], item: Any, point: np.ndarray
     """``front`` (non-dominated, larger is better) with ``item`` at ``point`` joined: kept, or dropped if dominated.
 
     Items ``point`` dominates leave; equal points stay side by side (neither
-    dominates), as in the first front of :func:`nas_gym.pareto.non_dominated_sort`.
+    dominates), as in the first front of :func:`nas_gym.multi_objective.pareto.non_dominated_sort`.
 
     >>> front = join_front([], "a", np.array([1.0, 0.0]))
     >>> [x for x, _ in join_front(join_front(front, "b", np.array([0.0, 1.0])), "c", np.array([1.0, 1.0]))]
@@ -120,7 +120,7 @@ class MOEvolutionSettings(ScreenSettings):
         20, positive_int, hint="1 turns the screen off; 20 did best on NAS-Bench-201 at 300 evaluations (10: less)."
     )
     """Distinct unseen children bred per evaluation, of which the one predicted furthest beyond the front is
-    evaluated (nas_gym.pareto_screen); 1 evaluates every child bred."""
+    evaluated (nas_gym.multi_objective.screen); 1 evaluates every child bred."""
 
     population_size: int = setting(
         50, integer(2), hint="50 did best on NAS-Bench-201 at 300 evaluations; Real et al. used 100."
@@ -185,7 +185,7 @@ class MOEvolution(Searcher):
        evaluated so far, which aging does not remove. With probability
        ``crossover_prob`` (once the archive holds two members) the child is
        instead a uniform crossover of two distinct archive members
-       (:func:`nas_gym.variation.crossover`), not mutated.
+       (:func:`nas_gym.spaces.variation.crossover`), not mutated.
 
     As in :class:`baselines.evolution.RegularizedEvolution`, up to
     ``run.workers`` children are in flight at once and each result joins the
@@ -225,7 +225,7 @@ class MOEvolution(Searcher):
     sits near 0.94 whatever we tried.
 
     ``screen_size=20`` (an addition of ours, the pre-selection of
-    surrogate-assisted evolution; :mod:`nas_gym.pareto_screen`): once ten
+    surrogate-assisted evolution; :mod:`nas_gym.multi_objective.screen`): once ten
     evaluations are in, each evaluation breeds 20 distinct unseen children
     as above (crossovers and mutants alike), predicts their objectives with
     one MLP ensemble per objective fit on every evaluation of the run

@@ -18,12 +18,13 @@ from typing import Any
 
 import optuna
 
-from nas_gym.optuna_space import CONSTRAINT, constraint_violation, has_limits, suggest_indices
-from nas_gym.pareto import ACCURACY_LATENCY, OBJECTIVES, check_accuracy_latency, require_objectives
-from nas_gym.pareto_screen import ACQUISITIONS, ParetoScreen, ScreenSettings
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher
-from nas_gym.settings import (
+from nas_gym.multi_objective.pareto import ACCURACY_LATENCY, OBJECTIVES, check_accuracy_latency, require_objectives
+from nas_gym.multi_objective.screen import ACQUISITIONS, ParetoScreen, ScreenSettings
+from nas_gym.search.optuna_space import CONSTRAINT, constraint_violation, has_limits, suggest_indices
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher
+from nas_gym.spaces import Architecture
+from nas_gym.utils.hparams import (
     boolean,
     in_range,
     integer,
@@ -34,7 +35,6 @@ from nas_gym.settings import (
     sequence_of,
     setting,
 )
-from nas_gym.spaces import Architecture
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class NSGA2Settings(ScreenSettings):
         10, positive_int, hint="1 turns the screen off; 10 did best on NAS-Bench-201 at 300 evaluations (20: less)."
     )
     """Distinct unseen children asked of the sampler per evaluation, of which the one predicted furthest beyond
-    the front is evaluated and the others told as failed (nas_gym.pareto_screen); 1 evaluates every child."""
+    the front is evaluated and the others told as failed (nas_gym.multi_objective.screen); 1 evaluates every child."""
     screen_acquisition: str = setting("its", one_of(*ACQUISITIONS), hint="its did better than mean for NSGA-II.")
     """How the screen reads its predictors: mean, or its (one Thompson draw from the ensemble's mean and spread)."""
 
@@ -130,7 +130,7 @@ class NSGA2Search(Searcher):
     instead of 0.93 on seeds 100-119).
 
     ``screen_size=10`` is a second addition of ours (the pre-selection of
-    surrogate-assisted evolutionary algorithms; :mod:`nas_gym.pareto_screen`):
+    surrogate-assisted evolutionary algorithms; :mod:`nas_gym.multi_objective.screen`):
     once ten evaluations are in, each evaluation asks the sampler for 10
     distinct unseen children, predicts their objectives with one MLP
     ensemble per objective fit on every evaluation of the run (one-hot

@@ -25,14 +25,14 @@ import numpy as np
 
 from nas_gym.error import unknown_name
 from nas_gym.predictors import PREDICTORS, make_predictor
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
-from nas_gym.settings import integer, one_of, positive_int, setting, string
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings
 from nas_gym.spaces import Architecture
 from nas_gym.spaces.base import SearchSpace
 from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.nb201 import OPS as NB201_OPS
 from nas_gym.spaces.nb201 import NB201Space
+from nas_gym.utils.hparams import integer, one_of, positive_int, setting, string
 
 logger = logging.getLogger(__name__)
 

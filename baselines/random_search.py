@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher
 
 
 class RandomSearch(Searcher):

@@ -3,7 +3,7 @@
 One supernet is trained with a uniformly random single path per batch (the
 ``supernet`` evaluator's ``"pretrained"`` mode), then architectures drawn
 uniformly at random are scored on it with the shared weights, and the best
-``top_k`` are retrained stand-alone (:func:`nas_gym.weight_sharing.retrain_top_k`);
+``top_k`` are retrained stand-alone (:func:`nas_gym.search.weight_sharing.retrain_top_k`);
 the best of those is the run's ``result``.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until
-from nas_gym.settings import non_negative_int, positive_int, setting
-from nas_gym.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings, draw_until
+from nas_gym.search.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
+from nas_gym.utils.hparams import non_negative_int, positive_int, setting
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ best ``parents`` architectures found so far; each generation has
 probability ``mutation_prob``, and ``crossovers`` children taking each
 decision from one of two random parents; children repeat no architecture
 already scored. At the end the best ``top_k`` are retrained stand-alone
-(:func:`nas_gym.weight_sharing.retrain_top_k`).
+(:func:`nas_gym.search.weight_sharing.retrain_top_k`).
 
 The paper's settings are a population of 50, 20 generations, the top 10
 as parents, 25 mutations with probability 0.1 and 25 crossovers: 1,000
@@ -26,12 +26,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings, draw_until
-from nas_gym.settings import in_range, non_negative_int, positive_int, setting
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings, draw_until
+from nas_gym.search.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
 from nas_gym.spaces import Architecture, SearchSpace
-from nas_gym.variation import crossover
-from nas_gym.weight_sharing import DEFAULT_TOP_K, retrain_top_k, supernet_of
+from nas_gym.spaces.variation import crossover
+from nas_gym.utils.hparams import in_range, non_negative_int, positive_int, setting
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,10 +17,10 @@ from typing import Any
 import optuna
 
 from nas_gym.error import ConfigError
-from nas_gym.optuna_space import CONSTRAINT, constraint_violation, has_limits, suggest_indices
-from nas_gym.search import SearchRun
-from nas_gym.searcher import Searcher, SearcherSettings
-from nas_gym.settings import boolean, positive_int, setting
+from nas_gym.search.optuna_space import CONSTRAINT, constraint_violation, has_limits, suggest_indices
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import Searcher, SearcherSettings
+from nas_gym.utils.hparams import boolean, positive_int, setting
 
 logger = logging.getLogger(__name__)
 

@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from gymnasium.envs.registration import register
 
+from nas_gym import _deprecated
+from nas_gym._version import __version__
 from nas_gym.error import NASGymError
 
 if TYPE_CHECKING:
-    from nas_gym.nas_env import NASEnv
+    from nas_gym.env.nas_env import NASEnv
 
-__version__ = "0.1.0"
+
 __all__ = ["NASEnv", "NASGymError", "__version__", "load_model"]
 
 
@@ -40,11 +42,11 @@ def __getattr__(name: str) -> Any:
     # NASEnv is imported on first use: importing torch takes about a second, and
     # `nas-gym search --workers N` starts its worker processes before paying it.
     if name == "NASEnv":
-        from nas_gym.nas_env import NASEnv
+        from nas_gym.env.nas_env import NASEnv
 
         return NASEnv
     if name == "load_model":
-        from nas_gym.model_folder import load_model
+        from nas_gym.model.folder import load_model
 
         return load_model
     raise AttributeError(f"module 'nas_gym' has no attribute {name!r}")
@@ -72,4 +74,6 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 }
 for _id, _kwargs in ENV_IDS.items():
     for _name in (_id, f"nas_gym/{_id}"):
-        register(id=_name, entry_point="nas_gym.nas_env:NASEnv", kwargs=_kwargs)
+        register(id=_name, entry_point="nas_gym.env.nas_env:NASEnv", kwargs=_kwargs)
+
+_deprecated.install()

@@ -5,8 +5,8 @@ With no options it runs the embedded default: a short search on ``NAS-v0``
 (real training on scikit-learn's digits, latency measured on this host).
 
 ``nas-gym train``: train a run's architecture fully and save it as a model
-folder (:mod:`nas_gym.retrain`); ``nas-gym scale``: compound-scale a trained
-model (:mod:`nas_gym.scaling`).
+folder (:mod:`nas_gym.model.retrain`); ``nas-gym scale``: compound-scale a trained
+model (:mod:`nas_gym.model.scaling`).
 
 ``nas-gym benchmark``: a grid of methods x seeds (x env settings) with one
 budget, in parallel processes and resumable, reported in ``summary.md``,
@@ -81,20 +81,20 @@ def _format_metric(value: Any) -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     """Run ``nas-gym search``."""
     import nas_gym  # noqa: F401  (registers the envs; light: torch is not imported yet)
-    from nas_gym.parallel import make_pool
+    from nas_gym.search.pools import make_pool
 
     for flag, key in ((args.latency_limit_ms, "latency_limit_ms"), (args.params_limit, "params_limit")):
         if flag is not None:
             args.env_kwargs = {**args.env_kwargs, key: flag}
     limited = args.latency_limit_ms is not None or args.params_limit is not None
-    from nas_gym.budget import Budget
+    from nas_gym.search.budget import Budget
 
     # With only an epochs budget, no more evaluations than epochs: each new one trains at least one.
     budget = Budget(args.budget or args.budget_epochs or DEFAULT_BUDGET, epochs=args.budget_epochs)
     # Workers start first, so they import torch and build their env while this process does the same
     # instead of after it: on a short search that start-up is a large part of the wall time.
     pool = make_pool(args.env, args.env_kwargs, args.workers, args.backend, args.ray_address)
-    from nas_gym.search import run_search
+    from nas_gym.search.run import run_search
 
     out = args.out or f"runs/{args.env}__{args.agent}__{args.seed}__{int(time.time())}"
     summary = run_search(
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(bench)
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     bench.set_defaults(func=cmd_benchmark)
-    from nas_gym.model_commands import add_scale_arguments, add_train_arguments, cmd_scale, cmd_train  # no torch
+    from nas_gym.model.commands import add_scale_arguments, add_train_arguments, cmd_scale, cmd_train  # no torch
 
     train = sub.add_parser(
         "train", help="train a found architecture fully and save it (model.safetensors, model.json)",

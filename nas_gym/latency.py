@@ -48,19 +48,20 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
-from nas_gym import onnx_export
 from nas_gym.error import CacheError, ConfigError
-from nas_gym.evaluators.cache import EvalCache, cache_key, default_cache_dir
+from nas_gym.model import onnx as onnx_export
 from nas_gym.registry import Registry
+from nas_gym.storage.cache import EvalCache, cache_key, default_cache_dir
 
 if TYPE_CHECKING:
-    from nas_gym.env_parts import EnvParts
+    from nas_gym.evaluators.base import Evaluator
+    from nas_gym.evaluators.table import TabularBenchmark
     from nas_gym.spaces.base import Architecture, SearchSpace
-    from nas_gym.tasks import Task
+    from nas_gym.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
@@ -288,9 +289,9 @@ class OnnxRuntimeLatency(MeasuredLatency):
 
     As :class:`MeasuredLatency` (canonical form, torch's global RNG untouched,
     the same warm-up, repeats and statistic, the same cache), but the built
-    network is exported in memory with :func:`nas_gym.onnx_export.onnx_bytes`
+    network is exported in memory with :func:`nas_gym.model.onnx.onnx_bytes`
     and each timed call is one ``session.run`` of an onnxruntime CPU session
-    with ``num_threads`` intra-op threads (:func:`nas_gym.onnx_export.onnx_session`).
+    with ``num_threads`` intra-op threads (:func:`nas_gym.model.onnx.onnx_session`).
     The host fingerprint holds onnxruntime's version and the settings the
     ONNX opset, so figures of another runtime are never mixed with these.
     Takes :class:`MeasuredLatency`'s arguments, and needs the ``onnx`` extra
@@ -459,8 +460,25 @@ class OpTableLatency(LatencyModel):
         return len(self._table)
 
 
-#: Latency models by the names of the env's ``latency`` argument. A factory takes the env's
-#: :class:`~nas_gym.env_parts.EnvParts` and the user's ``latency_kwargs``; None means the
+class LatencyInputs(Protocol):
+    """What a latency model's factory reads of the env being built (:class:`~nas_gym.env.parts.EnvParts` is one).
+
+    Factories take this, not the env's whole bundle of parts, so that no part imports the env.
+    """
+
+    space: SearchSpace
+    cache: EvalCache | None
+    table: TabularBenchmark | None
+    evaluator: Evaluator
+
+    @property
+    def task(self) -> Task:
+        """The env's task, loaded on first use."""
+        ...
+
+
+#: Latency models by the names of the env's ``latency`` argument. A factory takes what it reads of the env
+#: being built (:class:`LatencyInputs`) and the user's ``latency_kwargs``; None means the
 #: evaluator's own figure (a table's latency column) or no latency at all.
 LATENCY_MODELS: Registry[LatencyModel | None] = Registry("latency model", group="nas_gym.latency_models")
 
@@ -468,7 +486,7 @@ LATENCY_MODELS: Registry[LatencyModel | None] = Registry("latency model", group=
 def _whole_network(model: type[MeasuredLatency]) -> Callable[..., MeasuredLatency]:
     """The factory of a model that times whole networks: the env's task and cache, the user's settings."""
 
-    def factory(parts: EnvParts, /, **kwargs: Any) -> MeasuredLatency:
+    def factory(parts: LatencyInputs, /, **kwargs: Any) -> MeasuredLatency:
         return model(parts.task, cache=parts.cache, **kwargs)
 
     return factory
@@ -481,24 +499,24 @@ LATENCY_MODELS.register(
 
 
 @LATENCY_MODELS.register("op_table", takes=OpTableLatency, fixed=("space", "task"))
-def _op_table(parts: EnvParts, /, **kwargs: Any) -> OpTableLatency:
+def _op_table(parts: LatencyInputs, /, **kwargs: Any) -> OpTableLatency:
     return OpTableLatency(parts.space, parts.task, **kwargs)
 
 
 @LATENCY_MODELS.register("table")
-def _table_column(parts: EnvParts, /) -> None:
+def _table_column(parts: LatencyInputs, /) -> None:
     """The latency column arrives in the table evaluator's metrics."""
     if parts.table is None or parts.table.roles["latency"] is None:
         raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
 
 
 @LATENCY_MODELS.register("surrogate")
-def _surrogate_latency(parts: EnvParts, /) -> None:
+def _surrogate_latency(parts: LatencyInputs, /) -> None:
     """The surrogate evaluator's predicted latency arrives in its metrics."""
     if getattr(parts.evaluator, "own_latency", None) != "surrogate":
         raise ConfigError("latency='surrogate' needs evaluator='surrogate', whose predictions include latency.")
 
 
 @LATENCY_MODELS.register("none")
-def _no_latency(parts: EnvParts, /) -> None:
+def _no_latency(parts: LatencyInputs, /) -> None:
     """Rewards are pure accuracy."""

@@ -2,14 +2,14 @@
 
 Spaces, tasks, evaluators, latency models and rewards are each a
 :class:`Registry` that lives beside what it registers
-(:data:`nas_gym.spaces.SPACES`, :data:`nas_gym.tasks.TASKS`,
+(:data:`nas_gym.spaces.SPACES`, :data:`nas_gym.tasks.base.TASKS`,
 :data:`nas_gym.evaluators.EVALUATORS`, :data:`nas_gym.latency.LATENCY_MODELS`,
 :data:`nas_gym.rewards.REWARDS`). The env asks them for its parts by the
 names it is given, so a new part is one class plus one ``register`` line,
 and every method, the CLI and the benchmark pick it up.
 
 A part in another package registers itself through an entry point of the
-registry's group (``nas_gym.spaces``, ``nas_gym.tasks``,
+registry's group (``nas_gym.spaces``, ``nas_gym.tasks.base``,
 ``nas_gym.evaluators``, ``nas_gym.latency_models``, ``nas_gym.rewards``):
 the entry point's name is the part's name and its object the factory, loaded
 the first time a name is looked up that nothing registered. So a new

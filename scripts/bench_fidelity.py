@@ -69,8 +69,8 @@ def _one(job: tuple[str, int, dict, int, str]) -> tuple[str, int, float]:
     import torch
 
     torch.set_num_threads(1)
-    from nas_gym.budget import Budget
-    from nas_gym.search import run_search
+    from nas_gym.search.budget import Budget
+    from nas_gym.search.run import run_search
 
     agent, seed, kwargs, budget_epochs, folder = job
     start = time.perf_counter()

@@ -33,7 +33,7 @@ import numpy as np
 import tyro
 
 import nas_gym  # noqa: F401  (registers the envs)
-from nas_gym.search import SearchRun
+from nas_gym.search.run import SearchRun
 
 REPO = Path(__file__).resolve().parents[1]
 NAS_CLI = Path(sys.executable).with_name("nas-gym")

@@ -74,7 +74,7 @@ def reference(table: Path) -> tuple[float, float, float]:
     import gymnasium as gym
 
     import nas_gym  # noqa: F401  (registers the envs)
-    from nas_gym.pareto import hypervolume
+    from nas_gym.multi_objective.pareto import hypervolume
 
     _quiet()
     env = gym.make(ENV_ID, **env_kwargs(table))
@@ -97,7 +97,7 @@ def level_fronts(table: Path, ks: tuple[int, ...] = (1, 2, 3, 5, 10)) -> tuple[i
     import gymnasium as gym
 
     import nas_gym  # noqa: F401  (registers the envs)
-    from nas_gym.pareto import hypervolume
+    from nas_gym.multi_objective.pareto import hypervolume
 
     _quiet()
     env = gym.make(ENV_ID, **env_kwargs(table))
@@ -118,8 +118,8 @@ def _one(job: tuple[str, str, int, int, dict]) -> tuple[str, int, list[float], l
 
     torch.set_num_threads(1)
     _quiet()
-    from nas_gym.search import SearchRun
-    from nas_gym.searcher import load_searcher
+    from nas_gym.search.run import SearchRun
+    from nas_gym.search.searcher import load_searcher
 
     agent, table, seed, budget, hparams = job
     start = time.perf_counter()
@@ -139,7 +139,7 @@ def available(agents: list[str]) -> list[str]:
     Raises:
         ConfigError: An agent that no entry point declares.
     """
-    from nas_gym.searcher import load_searcher
+    from nas_gym.search.searcher import load_searcher
 
     found = []
     for agent in agents:
@@ -158,12 +158,12 @@ def main(args: Args) -> int:
         print(f"{table} is absent (shared NAS-Bench-201 data): nothing to benchmark.")
         return 0
     from nas_gym.benchmark import mean_ci
-    from nas_gym.pareto import hypervolume
+    from nas_gym.multi_objective.pareto import hypervolume
 
     agents = available(args.agents)
     ref_lat, ref_acc, front_hv = reference(table)
     hparams = json.loads(args.agent_kwargs)
-    from nas_gym.searcher import load_searcher
+    from nas_gym.search.searcher import load_searcher
 
     for agent in agents:  # a bad hyperparameter stops the script before any run
         load_searcher(agent)(**hparams)

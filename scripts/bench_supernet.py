@@ -84,7 +84,7 @@ def rank_correlation(env_id: str, env_kwargs: dict, n: int, seed: int = 0) -> tu
     import gymnasium as gym
 
     import nas_gym  # noqa: F401
-    from nas_gym.weight_sharing import standalone_evaluator
+    from nas_gym.search.weight_sharing import standalone_evaluator
 
     kwargs = {**env_kwargs, "evaluator_kwargs": {**env_kwargs.get("evaluator_kwargs", {}), "mode": "pretrained"}}
     env = gym.make(env_id, **kwargs, cache=False)
@@ -156,7 +156,7 @@ def seed_ceiling(sample: RankSample, seeds: list[int], workers: int) -> dict:
 def one_search(agent: str, env_id: str, env_kwargs: dict, budget: int, seed: int, out: Path,
                agent_kwargs: dict | None = None) -> dict:
     """Run one search (or read the finished run's summary) and return its summary."""
-    from nas_gym.search import run_search
+    from nas_gym.search.run import run_search
 
     summary_path = out / "summary.json"
     if summary_path.exists():

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from nas_gym.zero_cost import PROXY_NAMES as PROXIES  # every documented proxy, in the README's order
+from nas_gym.predictors.zero_cost import PROXY_NAMES as PROXIES  # every documented proxy, in the README's order
 
 REPO = Path(__file__).resolve().parents[1]
 

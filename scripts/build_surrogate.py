@@ -71,7 +71,7 @@ class Fit:
 
 def collect(args: Collect) -> None:
     """Random search on default NAS-v0; resumes from the run folder."""
-    from nas_gym.search import run_search
+    from nas_gym.search.run import run_search
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "meta.json").write_text(json.dumps({"host": f"{platform.processor() or platform.machine()}, "
@@ -135,8 +135,8 @@ def fit(args: Fit) -> None:
     """Compare candidates on a held-out split, fit the shipped model, write it and its card."""
     import nas_gym
     from nas_gym.predictors import PREDICTORS
+    from nas_gym.predictors.surrogate import SHIPPED, export_surrogate
     from nas_gym.spaces import make_space
-    from nas_gym.surrogate import SHIPPED, export_surrogate
 
     rows = _records(args.data)
     meta = json.loads((args.data / "meta.json").read_text()) if (args.data / "meta.json").is_file() else {}

@@ -50,7 +50,7 @@ from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.latency import MeasuredLatency, host_fingerprint
 from nas_gym.spaces.base import Architecture
 from nas_gym.spaces.nb201 import EDGES, OPS, NB201Space
-from nas_gym.tasks import make_task
+from nas_gym.tasks.base import make_task
 
 logger = logging.getLogger("build_table")
 
@@ -72,7 +72,7 @@ COLUMNS = (
 @dataclass
 class Args:
     task: str = "mnist1d"
-    """Task to train on: mnist1d or digits (see nas_gym.tasks)."""
+    """Task to train on: mnist1d or digits (see nas_gym.tasks.base)."""
     epochs: int = 1
     """Training epochs per class."""
     batch_size: int = 32
@@ -496,7 +496,7 @@ def write_card(
         "",
         "## Task and training",
         "",
-        f"- Task: `{args.task}` (`nas_gym.tasks.make_task`, split seed 0): {len(task.x_train):,} train / "
+        f"- Task: `{args.task}` (`nas_gym.tasks.base.make_task`, split seed 0): {len(task.x_train):,} train / "
         f"{len(task.x_val):,} validation / {len(task.x_test):,} test examples, input shape {task.input_shape}, "
         f"{task.num_classes} classes. Fingerprint `{task.fingerprint}`.",
         f"- Network: `NB201Space(channels={args.channels}, cells_per_stage={args.cells_per_stage})` - stem, three "

@@ -18,9 +18,9 @@ from nas_gym.error import (
     InvalidActionError,
     NASGymError,
 )
-from nas_gym.evaluators.cache import EvalCache
-from nas_gym.search import Budget, ResumeError, SearchRun, run_search
-from nas_gym.tasks import make_task
+from nas_gym.search.run import Budget, ResumeError, SearchRun, run_search
+from nas_gym.storage.cache import EvalCache
+from nas_gym.tasks.base import make_task
 
 TINY = {"space_kwargs": {"num_layers": 1}, "evaluator_kwargs": {"epochs": 1}, "cache": False, "latency": "none"}
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401
-from nas_gym.budget import Budget
-from nas_gym.checkpoints import CheckpointStore
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.training import TrainingEvaluator
-from nas_gym.parallel import play
-from nas_gym.search import SearchRun
+from nas_gym.search.budget import Budget
+from nas_gym.search.pools import play
+from nas_gym.search.run import SearchRun
 from nas_gym.spaces import make_space
+from nas_gym.storage.checkpoints import CheckpointStore
 
 TINY = {"space_kwargs": {"num_layers": 2}, "latency": "none",
         "evaluator_kwargs": {"epochs": 3, "train_fraction": 0.2, "num_threads": 1}}
@@ -180,7 +180,7 @@ def test_a_table_with_per_epoch_columns_serves_fidelities_by_lookup(curve_table)
 
 
 def test_hyperband_runs_on_a_table_with_learning_curves(curve_table):
-    from nas_gym.search import run_search
+    from nas_gym.search.run import run_search
 
     kwargs = {"table": str(curve_table), "val_column": "val", "test_column": "test"}
     summary = run_search("hyperband", "NAS-Bench-201-v0", kwargs, budget=Budget(100, epochs=30), seed=0,

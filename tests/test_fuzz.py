@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 import nas_gym
 from nas_gym.error import NASGymError
-from nas_gym.evaluators.cache import EvalCache
-from nas_gym.search import run_search
-from nas_gym.tasks import make_task
+from nas_gym.search.run import run_search
+from nas_gym.storage.cache import EvalCache
+from nas_gym.tasks.base import make_task
 
 SHARED_TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201_cifar.csv"
 NB201 = {"val_column": "c100_valid", "test_column": "c100_test", "latency_weight": 0}

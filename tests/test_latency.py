@@ -12,11 +12,11 @@ import torch
 
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ConfigError
-from nas_gym.evaluators.cache import EvalCache, default_cache_dir
 from nas_gym.latency import LATENCY_MODELS, MeasuredLatency, OpTableLatency, measure_ms
-from nas_gym.parallel import play
+from nas_gym.search.pools import play
 from nas_gym.spaces import LayersSpace, NB201Space
-from nas_gym.tasks import make_task
+from nas_gym.storage.cache import EvalCache, default_cache_dir
+from nas_gym.tasks.base import make_task
 
 BEST_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 

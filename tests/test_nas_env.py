@@ -100,7 +100,7 @@ def test_nb201_latency_penalty(nb201_table):
 
 
 def test_nb201_without_any_table_says_how_to_get_one(monkeypatch, tmp_path):
-    from nas_gym import nas_env
+    from nas_gym.env import nas_env
 
     monkeypatch.setattr(nas_env, "EMBEDDED_NB201_TABLE", tmp_path / "missing.csv.gz")
     with pytest.raises(ConfigError, match="needs a tabular benchmark: pass table="):

@@ -1,4 +1,4 @@
-"""Tests of ONNX export (nas_gym.onnx_export) and the onnxruntime latency model."""
+"""Tests of ONNX export (nas_gym.model.onnx) and the onnxruntime latency model."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ pytest.importorskip("onnxruntime")
 import nas_gym  # noqa: E402, F401  (registers the envs)
 from nas_gym.cli import main  # noqa: E402
 from nas_gym.error import ConfigError, DataError, MissingDependencyError  # noqa: E402
-from nas_gym.evaluators.cache import EvalCache  # noqa: E402
 from nas_gym.latency import LATENCY_MODELS, MeasuredLatency, OnnxRuntimeLatency  # noqa: E402
-from nas_gym.onnx_export import check_onnx, export_onnx, onnx_session, require_onnx  # noqa: E402
-from nas_gym.parallel import play  # noqa: E402
+from nas_gym.model.onnx import check_onnx, export_onnx, onnx_session, require_onnx  # noqa: E402
+from nas_gym.search.pools import play  # noqa: E402
 from nas_gym.spaces import LayersSpace, NB201Space  # noqa: E402
-from nas_gym.tasks import make_task  # noqa: E402
+from nas_gym.storage.cache import EvalCache  # noqa: E402
+from nas_gym.tasks.base import make_task  # noqa: E402
 
 # Every latency figure here comes from as few timed calls as a figure can.
 QUICK = {"warmup": 0, "repeats": 2}

@@ -10,8 +10,8 @@ import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ConfigError, MissingDependencyError
-from nas_gym.parallel import make_pool
-from nas_gym.search import BudgetExhausted, SearchRun, load_searcher, run_search
+from nas_gym.search.pools import make_pool
+from nas_gym.search.run import BudgetExhausted, SearchRun, load_searcher, run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}}
@@ -180,8 +180,8 @@ def test_ppo_with_two_workers_scores_through_the_pool(nb201_kwargs, masked, monk
 
 
 def test_ppo_vector_env_keeps_masks_and_reuses_rewards(nb201_kwargs):
-    from agents.ppo import _RunVecEnv
-    from nas_gym.reward_memory import RewardMemory
+    from nas_gym.agents.ppo import _RunVecEnv
+    from nas_gym.search.reward_memory import RewardMemory
 
     with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=3, seed=0, workers=2) as run:
         venv = _RunVecEnv(run, RewardMemory(max_stale=10))
@@ -271,7 +271,7 @@ def test_cli_with_workers_reports_a_bad_env_once(tmp_path, args, message):
 def test_evaluate_stream_stops_at_a_time_budget_and_drops_what_is_left(nb201_kwargs):
     import time
 
-    from nas_gym.search import Budget
+    from nas_gym.search.run import Budget
 
     def slow_proposals(run):
         while True:

@@ -8,8 +8,8 @@ import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ConfigError
-from nas_gym.pareto import objective_matrix, pareto_indices
-from nas_gym.pareto_screen import ParetoScreen, escape_distance, screened
+from nas_gym.multi_objective.pareto import objective_matrix, pareto_indices
+from nas_gym.multi_objective.screen import ParetoScreen, escape_distance, screened
 from nas_gym.spaces import NB201Space
 
 OBJECTIVES = ("val_accuracy", "latency_ms")

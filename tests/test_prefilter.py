@@ -9,9 +9,9 @@ import gymnasium as gym
 import pytest
 
 from nas_gym.error import ConfigError
-from nas_gym.parallel import play
-from nas_gym.prefilter import best_by_proxy, proxy_env_kwargs, proxy_scores
-from nas_gym.search import SearchRun, run_search
+from nas_gym.search.pools import play
+from nas_gym.search.prefilter import best_by_proxy, proxy_env_kwargs, proxy_scores
+from nas_gym.search.run import SearchRun, run_search
 from nas_gym.spaces.nb201 import NB201Space
 
 EMBEDDED = {"latency_weight": 0}
@@ -41,7 +41,7 @@ def test_best_by_proxy_keeps_the_highest_scores_as_the_zero_cost_env_pays_them()
 
 
 def test_evolution_starts_from_the_pre_filtered_population(monkeypatch, tmp_path):
-    import baselines.evolution as evolution
+    import nas_gym.baselines.evolution as evolution
 
     calls = []
     real = evolution.best_by_proxy
@@ -95,7 +95,7 @@ def test_reinforce_refuses_an_unknown_warm_up_proxy():
 
 
 def test_move_proposal_evaluates_the_proxys_best_of_distinct_unseen_mutants(monkeypatch, tmp_path):
-    import baselines.evolution as evolution
+    import nas_gym.baselines.evolution as evolution
 
     calls = []
     real = evolution.proxy_scorer

@@ -16,8 +16,8 @@ from nas_gym.benchmark import run_benchmark
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.spaces import make_space
-from nas_gym.task_loss import task_score
-from nas_gym.tasks import MACKEY_GLASS_HORIZON, MACKEY_GLASS_WINDOW, mackey_glass_series, make_task
+from nas_gym.tasks.base import MACKEY_GLASS_HORIZON, MACKEY_GLASS_WINDOW, mackey_glass_series, make_task
+from nas_gym.tasks.loss import task_score
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 needs_statsmodels = pytest.mark.skipif(importlib.util.find_spec("statsmodels") is None,
@@ -145,8 +145,8 @@ def test_conv_spaces_refuse_regression_tasks(space):
 def test_zero_cost_and_full_training_refuse_regression():
     with pytest.raises(ConfigError, match="zero_cost proxies score classifiers"):
         gym.make("NAS-v0", space="mlp", task="adding", evaluator="zero_cost", cache=False, latency="none")
-    from nas_gym.model_training import fit
-    from nas_gym.train_config import TrainConfig
+    from nas_gym.model.train_config import TrainConfig
+    from nas_gym.model.training import fit
 
     task = make_task("adding")
     with pytest.raises(ConfigError, match="regression task"):

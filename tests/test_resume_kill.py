@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nas_gym.budget import Budget
 from nas_gym.evaluators.training import TrainingEvaluator
-from nas_gym.search import run_search
+from nas_gym.search.budget import Budget
+from nas_gym.search.run import run_search
 
 SAME = ("index", "arch", "reward", "val_accuracy", "test_accuracy", "params", "diverged", "timed_out")
 TINY_TRAINING = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1, "train_fraction": 0.3},
@@ -174,7 +174,7 @@ def test_replay_trains_nothing_and_shows_the_recorded_rewards(tmp_path, monkeypa
 
 def test_a_run_folder_has_one_writer(tmp_path, nb201_kwargs):
     from nas_gym.error import ConfigError
-    from nas_gym.search import SearchRun
+    from nas_gym.search.run import SearchRun
 
     with SearchRun("NAS-Bench-201-v0", nb201_kwargs, budget=2, out_dir=tmp_path) as first:
         with pytest.raises(ConfigError, match=rf"is in use by another process \(pid {os.getpid()}\).*resume"):

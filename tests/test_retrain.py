@@ -16,10 +16,10 @@ import torch
 
 from nas_gym.cli import main
 from nas_gym.error import ConfigError, DataError
-from nas_gym.model_folder import build_model, load_model, save_model
-from nas_gym.model_training import TrainConfig, fit, lr_factor, translate
-from nas_gym.retrain import choose_from_run, ranked_architectures, train
-from nas_gym.tasks import make_task
+from nas_gym.model.folder import build_model, load_model, save_model
+from nas_gym.model.retrain import choose_from_run, ranked_architectures, train
+from nas_gym.model.training import TrainConfig, fit, lr_factor, translate
+from nas_gym.tasks.base import make_task
 
 ARCH = "conv3x3-8-relu|max_pool3x3|identity|identity"
 FAST = ["--epochs", "2", "--batch-size", "128", "--no-progress", "--patience", "0", "--num-threads", "1"]

@@ -1,4 +1,4 @@
-"""Compound scaling (nas_gym.scaling): the scaled networks, their FLOPs, and a resumable scale_model run."""
+"""Compound scaling (nas_gym.model.scaling): the scaled networks, their FLOPs, and a resumable scale_model run."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from nas_gym.error import ConfigError
-from nas_gym.evaluators.training import count_flops, count_params
-from nas_gym.model_commands import add_scale_arguments, cmd_scale
-from nas_gym.model_folder import shape_task
-from nas_gym.scaling import build_scaled, scale_model, scaled_op_keys
+from nas_gym.model.commands import add_scale_arguments, cmd_scale
+from nas_gym.model.scale import scale_model
+from nas_gym.model.scaling import build_scaled, scaled_op_keys
 from nas_gym.spaces import LayersSpace, NB201Space
-from nas_gym.tasks import make_task
+from nas_gym.tasks.base import make_task, shape_task
+from nas_gym.utils.counting import count_flops, count_params
 
 DIGITS = (1, 8, 8)
 SPACE = LayersSpace(num_layers=4)
@@ -85,8 +85,8 @@ def test_only_layers_architectures_scale():
 
 
 def test_scale_model_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
-    from nas_gym import model_training
-    from nas_gym.model_folder import load_model, save_model
+    from nas_gym.model import training as model_training
+    from nas_gym.model.folder import load_model, save_model
 
     digits = make_task("digits")  # a real slice of it keeps each epoch short
     data = tmp_path / "digits300.npz"

@@ -8,7 +8,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nas_gym.error import ConfigError
-from nas_gym.search import HISTORY_KEYS, Budget, SearchRun, run_search
+from nas_gym.search.run import HISTORY_KEYS, Budget, SearchRun, run_search
 
 
 def _lines(path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nas_gym.error import ConfigError
-from nas_gym.searcher import Searcher, available_searchers, load_searcher
-from nas_gym.settings import (
+from nas_gym.search.searcher import Searcher, available_searchers, load_searcher
+from nas_gym.utils.hparams import (
     Settings,
     boolean,
     from_kwargs,

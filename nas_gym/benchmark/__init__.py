@@ -2,7 +2,7 @@
 
 ``nas-gym benchmark`` runs every (env setting, method, seed) as one search
 run, side by side in processes and resumable, into run folders
-``OUT/{agent}/seed{S}/`` read through :mod:`nas_gym.run_folder`, and reports
+``OUT/{agent}/seed{S}/`` read through :mod:`nas_gym.search.folder`, and reports
 the statistics over seeds in ``summary.md``, ``curves.png`` and
 ``pareto.png``. The modules:
 

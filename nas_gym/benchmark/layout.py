@@ -3,7 +3,7 @@
 A benchmark folder ``OUT`` holds ``benchmark.json`` (what was asked for), the
 report (``summary.md``, ``summary.json``, ``curves.png``, ``pareto.png``) and
 one run folder per method and seed, ``OUT/{agent}/seed{S}/``, as written by
-``nas-gym search`` (see :mod:`nas_gym.run_folder`); a run that raised leaves
+``nas-gym search`` (see :mod:`nas_gym.search.folder`); a run that raised leaves
 its traceback there in ``error.txt``. With several env settings each gets a
 subfolder ``OUT/{setting}/`` laid out the same way, and ``OUT/benchmark.json``
 names them.

@@ -10,9 +10,9 @@ and writes, next to the run folders:
   regret and the evaluations needed to reach its top 1 %; with latency in
   play, the hypervolume fraction;
 - ``curves.png``: best-so-far reward against architectures evaluated
-  (:func:`nas_gym.plots.plot_curves`);
+  (:func:`nas_gym.benchmark.plots.plot_curves`);
 - ``pareto.png`` (latency in play): evaluated architectures, each method's
-  non-dominated set and the reference front (:func:`nas_gym.plots.plot_pareto`).
+  non-dominated set and the reference front (:func:`nas_gym.benchmark.plots.plot_pareto`).
 
 With several env settings each setting's folder gets its own report and the
 benchmark folder a ``summary.md`` with one section per setting.
@@ -165,7 +165,7 @@ def write_report(out_dir: str | os.PathLike) -> dict[str, Any]:
         (out / "summary.json").write_text(json.dumps(_json_safe(result), indent=2))
         return result
 
-    from nas_gym import plots
+    from nas_gym.benchmark import plots
 
     summary, data = summarize_setting(out, config)
     (out / "summary.md").write_text(format_summary_md(summary))

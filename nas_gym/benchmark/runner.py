@@ -1,7 +1,7 @@
 """The benchmark runner: a grid of search methods x seeds (x env settings), one budget, run in parallel and resumable.
 
 :func:`run_benchmark` runs every (env setting, method, seed) as one
-:func:`nas_gym.search.run_search` in its own process and writes the run
+:func:`nas_gym.search.run.run_search` in its own process and writes the run
 folders ``OUT/{agent}/seed{S}/`` exactly as ``nas-gym search`` does, so
 TensorBoard pointed at ``OUT`` shows ``agent/seedS`` side by side. With
 several env settings each gets a subfolder ``OUT/{setting}/`` holding a
@@ -11,8 +11,8 @@ end it writes the report (:func:`nas_gym.benchmark.report.write_report`).
 It is resumable: a run folder whose ``summary.json`` and ``history.jsonl``
 both show the full budget is finished and skipped (:func:`run_state`); any
 other run folder is left over from an interrupted or failed run. It is
-continued in place where :mod:`nas_gym.search` can resume it (its ``run.json``
-holds this run's settings, :func:`nas_gym.run_folder.run_meta`), and
+continued in place where :mod:`nas_gym.search.run` can resume it (its ``run.json``
+holds this run's settings, :func:`nas_gym.search.folder.run_meta`), and
 otherwise removed and redone.
 """
 
@@ -35,11 +35,11 @@ import numpy as np
 from nas_gym.benchmark.layout import CONFIG_FILE, RUN_ERROR_FILE, run_folder, setting_names
 from nas_gym.benchmark.report import write_report
 from nas_gym.benchmark.statistics import is_finished
-from nas_gym.budget import Budget
 from nas_gym.error import ConfigError, did_you_mean, unknown_name
-from nas_gym.parallel import BACKENDS, die_with_parent, import_ray
-from nas_gym.run_folder import RunFolder, run_meta
-from nas_gym.searcher import load_searcher
+from nas_gym.search.budget import Budget
+from nas_gym.search.folder import RunFolder, run_meta
+from nas_gym.search.pools import BACKENDS, die_with_parent, import_ray
+from nas_gym.search.searcher import load_searcher
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 # -- run folders ------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of the grid: what :func:`nas_gym.search.run_search` is called with."""
+    """One run of the grid: what :func:`nas_gym.search.run.run_search` is called with."""
 
     agent: str
     seed: int
@@ -111,7 +111,7 @@ def run_state(folder: Path, spec: RunSpec, hparams: dict[str, Any]) -> str:
 def _resumable(folder: Path, spec: RunSpec, hparams: dict[str, Any]) -> bool:
     """Whether an unfinished run folder can be continued in place rather than redone.
 
-    Only folders written by a :mod:`nas_gym.search` that resumes mid-way (it
+    Only folders written by a :mod:`nas_gym.search.run` that resumes mid-way (it
     leaves ``run.json``) for exactly this run qualify; older run folders hold
     no such record and appending to them would corrupt their history.
     """
@@ -125,7 +125,7 @@ def _run_one(spec: RunSpec) -> float:
     # Runs fill the cores side by side; torch's own thread pool would oversubscribe them.
     torch.set_num_threads(1)
     import nas_gym  # noqa: F401  (registers the envs in a spawned process)
-    from nas_gym import search
+    from nas_gym.search import run as search
 
     folder = run_folder(spec.out_dir, spec.agent, spec.seed)
     (folder / RUN_ERROR_FILE).unlink(missing_ok=True)

@@ -42,8 +42,8 @@ import numpy as np
 
 from nas_gym.benchmark.layout import CONFIG_FILE, run_folder
 from nas_gym.error import ConfigError
-from nas_gym.pareto import hypervolume, pareto_front
-from nas_gym.run_folder import RunFolder
+from nas_gym.multi_objective.pareto import hypervolume, pareto_front
+from nas_gym.search.folder import RunFolder
 
 # Two-sided 95 % Student t quantiles t_{0.975, df} for df = 1..30, used when
 # scipy (in the ``dev`` extra) is not installed; beyond 30 the normal 1.96 is

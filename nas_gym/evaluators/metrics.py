@@ -25,7 +25,7 @@ class Metrics:
         diverged: Training produced a NaN/Inf loss; accuracies are chance level.
         timed_out: Training hit its time limit before finishing.
         extra: Further evaluator-specific values (plain data). On a regression
-            task the accuracies are R² scores (see :mod:`nas_gym.task_loss`) and
+            task the accuracies are R² scores (see :mod:`nas_gym.tasks.loss`) and
             ``extra`` holds ``val_mse`` and ``test_mse`` (None if training diverged).
     """
 

@@ -1,6 +1,6 @@
 """The supernet evaluator: scores from one weight-sharing network (``evaluator="supernet"``).
 
-Every architecture is a single path of one supernet (:mod:`nas_gym.supernet`)
+Every architecture is a single path of one supernet (:mod:`nas_gym.supernets`)
 trained on the env's task, and its score is the validation accuracy of that
 path with the weights it shares with every other architecture — after the
 batch-norm statistics are recomputed for the path on a few training batches,
@@ -31,17 +31,17 @@ architecture's row; elsewhere ``test_accuracy`` is the path's accuracy on the
 test split under the same shared weights. On a regression task (the
 ``rnn_cell`` space on ``NAS-RNN-v0``) the shared weights train on the MSE, the
 scores are R² and ``val_mse``/``test_mse`` come with them
-(:mod:`nas_gym.task_loss`).
+(:mod:`nas_gym.tasks.loss`).
 
 Caching: scores are never written to or read from the evaluation cache. A
 score depends on the supernet's state as well as on the architecture, and a
 stand-alone result is another quantity altogether. Stand-alone results of
-the same architectures (``nas_gym.weight_sharing.standalone_evaluator``) are
+the same architectures (``nas_gym.search.weight_sharing.standalone_evaluator``) are
 cached under the training evaluator's own keys.
 
 State: the supernet, its optimiser, the data cursor and the path generator
 are :meth:`SupernetEvaluator.state_dict` (tensors and plain data, loadable
-with ``torch.load(weights_only=True)``). A :class:`~nas_gym.search.SearchRun`
+with ``torch.load(weights_only=True)``). A :class:`~nas_gym.search.run.SearchRun`
 saves it with every recorded evaluation and restores it on resume, because
 replaying a history does not retrain the supernet. For the same reason the
 evaluator runs in the process that holds the env: a run with several
@@ -60,16 +60,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nas_gym.device import fork_rng, resolve_device, torch_threads
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.evaluators.table import TabularBenchmark
-from nas_gym.evaluators.training import count_flops, count_params
 from nas_gym.spaces.base import Architecture, SearchSpace
-from nas_gym.supernet import check_single_path, make_supernet
-from nas_gym.task_loss import task_loss, task_score
-from nas_gym.tasks import Task
+from nas_gym.supernets import check_single_path, make_supernet
+from nas_gym.tasks.base import Task
+from nas_gym.tasks.loss import task_loss, task_score
+from nas_gym.utils.counting import count_flops, count_params
+from nas_gym.utils.device import fork_rng, resolve_device, torch_threads
 
 MODES = ("inline", "pretrained")
 SAMPLINGS = ("uniform", "fair")
@@ -120,9 +120,9 @@ class SupernetEvaluator(Evaluator):
             ``reset(seed=...)`` and a search's ``--seed`` leave it alone: searches at several seeds share one
             supernet unless each sets its own (``scripts/bench_supernet.py --vary-supernet`` does).
         num_threads: Torch intra-op threads while training and scoring.
-        device: Where the supernet trains (``"cpu"``, ``"cuda"``, ``"auto"``, ...; see :mod:`nas_gym.device`).
+        device: Where the supernet trains (``"cpu"``, ``"cuda"``, ``"auto"``, ...; see :mod:`nas_gym.utils.device`).
         standalone_kwargs: ``evaluator_kwargs`` of the stand-alone training evaluator that retrains a
-            search's top architectures (``nas_gym.weight_sharing``); unused on table envs.
+            search's top architectures (``nas_gym.search.weight_sharing``); unused on table envs.
         table: The env's table (the stand-alone reference), or None.
 
     Raises:
@@ -340,7 +340,7 @@ class SupernetEvaluator(Evaluator):
 
     @torch.no_grad()
     def _scores(self, arch: Architecture, splits: tuple[str, ...]) -> list[tuple[float, float | None]]:
-        """The path's score on each of ``splits`` and, on a regression task, its MSE (see :mod:`nas_gym.task_loss`).
+        """The path's score on each of ``splits`` and, on a regression task, its MSE (see :mod:`nas_gym.tasks.loss`).
 
         The batch-norm statistics are recomputed once for all the splits: the
         weights do not change between them, so a second recalibration would

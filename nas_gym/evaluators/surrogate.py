@@ -9,8 +9,8 @@ import numpy as np
 
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
+from nas_gym.predictors.surrogate import Surrogate
 from nas_gym.spaces.base import Architecture, SearchSpace
-from nas_gym.surrogate import Surrogate
 
 # Distinct architectures whose predictions are kept; a random search of a few hundred thousand
 # episodes stays within it at a few hundred bytes each.
@@ -18,7 +18,9 @@ _MEMO_SIZE = 1_000_000
 
 
 class SurrogateEvaluator(Evaluator):
-    """Scores an architecture with a :class:`~nas_gym.surrogate.Surrogate`: an instant, deterministic estimate.
+    """Scores an architecture with a surrogate model: an instant, deterministic estimate.
+
+    The model is a :class:`~nas_gym.predictors.surrogate.Surrogate`.
 
     Predicted accuracies are clipped to [0, 1]; latency, parameters and FLOPs
     are filled in where the surrogate predicts them (parameters and FLOPs
@@ -29,7 +31,8 @@ class SurrogateEvaluator(Evaluator):
 
     Args:
         space: The env's space; it must be the surrogate's.
-        path: A surrogate's file stem (see :mod:`nas_gym.surrogate`); None for the one shipped in the package.
+        path: A surrogate's file stem (see :mod:`nas_gym.predictors.surrogate`); None for the one shipped in
+            the package.
 
     Raises:
         ConfigError: ``space`` is not the surrogate's space.

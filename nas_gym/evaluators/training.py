@@ -4,12 +4,12 @@
 cross-entropy (or, on a regression task, the mean squared error) under a fixed
 budget (epochs, optional time limit) and seed, and reports validation and test
 accuracy (R² for regression, with ``val_mse``/``test_mse`` in ``extra``; see
-:mod:`nas_gym.task_loss`), parameter count, multiply-accumulates and wall
+:mod:`nas_gym.tasks.loss`), parameter count, multiply-accumulates and wall
 time. The datasets are tiny, so whole splits live in memory as tensors and
 batches are index slices: no ``DataLoader``.
 
 Training runs on ``device`` (``"auto"``: a CUDA GPU if torch sees one,
-else Apple's MPS, else the CPU; see :mod:`nas_gym.device`) at ``precision``
+else Apple's MPS, else the CPU; see :mod:`nas_gym.utils.device`) at ``precision``
 (``"fp32"``, or mixed ``"bf16"``/``"fp16"`` through autocast, with a
 gradient scaler for ``"fp16"``). The data splits move to the device once.
 Weights are initialised on the CPU, and shuffling draws from a CPU
@@ -41,8 +41,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nas_gym.checkpoints import CheckpointStore
-from nas_gym.device import (
+from nas_gym.error import ConfigError, unknown_name
+from nas_gym.evaluators.base import Evaluator
+from nas_gym.evaluators.metrics import Metrics
+from nas_gym.spaces.base import Architecture
+from nas_gym.storage.checkpoints import CheckpointStore
+from nas_gym.tasks.base import Task, make_task
+from nas_gym.tasks.loss import chance_score, task_loss, task_score
+from nas_gym.utils.counting import count_flops, count_params
+from nas_gym.utils.device import (
     autocast,
     cache_settings,
     check_precision,
@@ -51,12 +58,6 @@ from nas_gym.device import (
     quiet_skipped_steps,
     resolve_device,
 )
-from nas_gym.error import ConfigError, unknown_name
-from nas_gym.evaluators.base import Evaluator
-from nas_gym.evaluators.metrics import Metrics
-from nas_gym.spaces.base import Architecture
-from nas_gym.task_loss import chance_score, task_loss, task_score
-from nas_gym.tasks import Task, make_task
 
 logger = logging.getLogger(__name__)
 
@@ -69,62 +70,6 @@ PROCEDURE_VERSION = 1
 
 # Batch size for inference on validation and test splits; bounds memory only.
 _EVAL_BATCH = 2048
-
-
-def count_params(model: nn.Module) -> int:
-    """Count the trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Count the multiply-accumulates of one forward pass of ``model`` for a batch of 1.
-
-    Counts convolution, linear and one-layer recurrent (``nn.RNN``/``LSTM``/
-    ``GRU``) layers (where nearly all the work is) with forward hooks;
-    pooling, normalisation, activations and gate arithmetic are not counted.
-
-    Args:
-        model: The network; it is run once in eval mode and left in eval mode.
-        input_shape: Shape of one input without the batch axis.
-
-    Returns:
-        The multiply-accumulate count.
-    """
-    total = 0
-
-    def conv_hook(module: nn.modules.conv._ConvNd, _inp: Any, out: torch.Tensor) -> None:
-        nonlocal total
-        per_output = (module.in_channels // module.groups) * math.prod(module.kernel_size)
-        total += out.numel() * per_output
-
-    def linear_hook(module: nn.Linear, _inp: Any, out: torch.Tensor) -> None:
-        nonlocal total
-        total += out.numel() * module.in_features
-
-    def recurrent_hook(module: nn.RNNBase, inp: Any, _out: Any) -> None:
-        # Per step and direction, every gate multiplies [x_t ; h_{t-1}] by its weights.
-        nonlocal total
-        steps = inp[0].shape[1 if module.batch_first else 0]
-        gates = {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
-        directions = 2 if module.bidirectional else 1
-        total += steps * directions * gates * module.hidden_size * (module.input_size + module.hidden_size)
-
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.modules.conv._ConvNd):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-        elif isinstance(m, nn.RNNBase) and m.num_layers == 1:
-            handles.append(m.register_forward_hook(recurrent_hook))
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros((1, *input_shape)))
-    finally:
-        for h in handles:
-            h.remove()
-    return int(total)
 
 
 def _check(name: str, ok: bool, expected: str, given: Any) -> None:
@@ -147,7 +92,7 @@ class TrainingEvaluator(Evaluator):
     """Train an architecture on a task and report its accuracies.
 
     Args:
-        task: The task, or a task name for :func:`nas_gym.tasks.make_task`.
+        task: The task, or a task name for :func:`nas_gym.tasks.base.make_task`.
         epochs: Passes over the (possibly reduced) training split; at least 1.
         batch_size: Examples per optimisation step; at least 1.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov).
@@ -343,7 +288,7 @@ class TrainingEvaluator(Evaluator):
 
     def checkpoint_key(self, arch: Architecture) -> str:
         """Key of ``arch``'s checkpoints: the architecture as built (not its canonical form) and every setting."""
-        from nas_gym.evaluators.cache import cache_key
+        from nas_gym.storage.cache import cache_key
 
         return cache_key(arch.space.key, str(arch), self.name, self.settings())
 
@@ -554,7 +499,7 @@ class TrainingEvaluator(Evaluator):
     def _accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, split: str = "") -> tuple[float, bool]:
         """The split's score (accuracy, or R² for regression; NaN when empty) and whether the outputs were finite.
 
-        For a regression task the split's MSE goes to ``self._mse[split]`` (see :mod:`nas_gym.task_loss`).
+        For a regression task the split's MSE goes to ``self._mse[split]`` (see :mod:`nas_gym.tasks.loss`).
         """
         if len(x) == 0:
             return math.nan, True

@@ -9,15 +9,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_gym.device import fork_rng, torch_threads
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.evaluators.table import TabularBenchmark
-from nas_gym.evaluators.training import count_flops, count_params
+from nas_gym.predictors.zero_cost import ZERO_COST_PROXIES, squash
 from nas_gym.spaces.base import Architecture
-from nas_gym.tasks import Task
-from nas_gym.zero_cost import ZERO_COST_PROXIES, squash
+from nas_gym.tasks.base import Task
+from nas_gym.utils.counting import count_flops, count_params
+from nas_gym.utils.device import fork_rng, torch_threads
 
 # Bump when a proxy's definition changes results (part of settings(), so of any cache key).
 # 2: the network scored is the architecture's canonical form (dead and duplicate edges dropped).
@@ -26,7 +26,7 @@ _CPU = torch.device("cpu")
 
 
 class ZeroCostEvaluator(Evaluator):
-    """Scores an architecture by a zero-cost proxy (:mod:`nas_gym.zero_cost`) on one batch of the task.
+    """Scores an architecture by a zero-cost proxy (:mod:`nas_gym.predictors.zero_cost`) on one batch of the task.
 
     The network scored is the architecture's canonical form
     (``space.canonical``): on ``nb201`` that drops the operations that cannot
@@ -47,10 +47,10 @@ class ZeroCostEvaluator(Evaluator):
     milliseconds on one thread.
 
     What the metrics hold: ``extra["zero_cost_score"]`` is the proxy's score
-    (its scale is in the table of :mod:`nas_gym.zero_cost`; the final step's
+    (its scale is in the table of :mod:`nas_gym.predictors.zero_cost`; the final step's
     ``info`` carries it as ``zero_cost_score``), and ``val_accuracy`` is
     that score mapped onto [0, 1] by the strictly increasing
-    :func:`~nas_gym.zero_cost.squash`, so the env's reward (with
+    :func:`~nas_gym.predictors.zero_cost.squash`, so the env's reward (with
     ``latency_weight=0``) orders architectures exactly as the proxy does. It
     is not an accuracy. On a table env the table stays the stand-alone
     reference: ``test_accuracy`` (and latency, when the table's latency
@@ -59,7 +59,7 @@ class ZeroCostEvaluator(Evaluator):
 
     Args:
         task: The task whose batch the proxy sees.
-        proxy: A name in :data:`~nas_gym.zero_cost.ZERO_COST_PROXIES`.
+        proxy: A name in :data:`~nas_gym.predictors.zero_cost.ZERO_COST_PROXIES`.
         batch_size: Samples in the batch.
         seed: Seed of the initialisation and of the batch.
         num_threads: Torch intra-op threads while scoring.

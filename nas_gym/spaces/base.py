@@ -27,7 +27,7 @@ from nas_gym.error import ArchitectureError
 if TYPE_CHECKING:
     import torch.nn as nn
 
-    from nas_gym.tasks import Task
+    from nas_gym.tasks.base import Task
 
 
 @dataclass(frozen=True)

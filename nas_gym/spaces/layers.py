@@ -28,7 +28,7 @@ from torch import nn
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean, unknown_name
 from nas_gym.spaces.base import Architecture, Decision
 from nas_gym.spaces.slots import SlotReader
-from nas_gym.tasks import Task
+from nas_gym.tasks.base import Task
 
 CONV_OPS = ("conv", "sep_conv", "dil_conv")
 POOL_OPS = ("max_pool", "avg_pool")

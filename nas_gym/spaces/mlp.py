@@ -25,7 +25,7 @@ from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
 from nas_gym.spaces.base import Architecture
 from nas_gym.spaces.layers import _ACTIVATION_LAYERS, ACTIVATIONS, _ints, _names, _nonempty
 from nas_gym.spaces.slots import EMPTY, SlotSpace, check_num_layers
-from nas_gym.tasks import Task
+from nas_gym.tasks.base import Task
 
 NORMS = ("none", "batch", "layer")
 # Field order inside a slot: the order of the slot's decisions and of its string tokens.

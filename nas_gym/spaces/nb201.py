@@ -21,7 +21,7 @@ from torch import nn
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import Head, check_spatial_task, nd_layers
-from nas_gym.tasks import Task
+from nas_gym.tasks.base import Task
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to, from) per decision, in the order of the benchmark's arch string.

@@ -30,7 +30,7 @@ from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import _names
 from nas_gym.spaces.sequence import check_sequence_task
-from nas_gym.tasks import Task
+from nas_gym.tasks.base import Task
 
 #: The activations a node can choose from.
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")

@@ -30,7 +30,7 @@ from nas_gym.spaces.layers import _ints, _names, _nonempty
 from nas_gym.spaces.mlp import _dropout_name, _dropouts
 from nas_gym.spaces.sequence import check_sequence_task, to_steps
 from nas_gym.spaces.slots import EMPTY, SlotSpace, check_num_layers
-from nas_gym.tasks import Task
+from nas_gym.tasks.base import Task
 
 #: The recurrent cells a slot may hold: ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU``.
 CELLS = ("rnn", "lstm", "gru")

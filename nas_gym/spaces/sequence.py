@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from nas_gym.error import ConfigError
-from nas_gym.tasks import Task
+from nas_gym.tasks.base import Task
 
 
 def check_sequence_task(space: str, task: Task) -> None:

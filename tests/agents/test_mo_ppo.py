@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-import agents.ppo
 import nas_gym  # noqa: F401  (registers the envs)
-from agents.ppo import MOPPOSearch, PPOSearch
+import nas_gym.agents.ppo
+from nas_gym.agents.ppo import MOPPOSearch, PPOSearch
 from nas_gym.error import ConfigError
-from nas_gym.scalarization import Scalarizer
-from nas_gym.search import SearchRun, run_search
-from nas_gym.searcher import load_searcher
+from nas_gym.multi_objective.scalarization import Scalarizer
+from nas_gym.search.run import SearchRun, run_search
+from nas_gym.search.searcher import load_searcher
 
 #: The embedded NAS-Bench-201 table with its latency column; the env's reward is accuracy only.
 NB201_LATENCY = {"latency_column": "latency_ms", "latency_weight": 0}
@@ -25,14 +25,14 @@ def _run(agent, seed, budget=30, workers=1, env_kwargs=NB201_LATENCY, **agent_kw
 def episodes(monkeypatch):
     """Every episode scalarised: (architecture, weights, reward SB3 gets), in order."""
     seen = []
-    scalarized = agents.ppo._scalarized_reward
+    scalarized = nas_gym.agents.ppo._scalarized_reward
 
     def spy(scalarizer, run, key):
         reward = scalarized(scalarizer, run, key)
         seen.append((key, scalarizer.weights.copy(), reward))
         return reward
 
-    monkeypatch.setattr(agents.ppo, "_scalarized_reward", spy)
+    monkeypatch.setattr(nas_gym.agents.ppo, "_scalarized_reward", spy)
     return seen
 
 

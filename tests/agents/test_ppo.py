@@ -9,9 +9,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import nas_gym  # noqa: F401  (registers the envs)
-from agents.ppo import PPOSearch
+from nas_gym.agents.ppo import PPOSearch
 from nas_gym.error import ConfigError
-from nas_gym.search import SearchRun, run_search
+from nas_gym.search.run import SearchRun, run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}
@@ -108,7 +108,7 @@ def test_warm_sampling_keeps_the_policys_log_probability_and_flattens_its_draws(
     import torch
     from sb3_contrib import MaskablePPO
 
-    from agents.ppo import _warm_policy
+    from nas_gym.agents.ppo import _warm_policy
 
     env = gym.make("NAS-Bench-201-v0")
     model = MaskablePPO(_warm_policy(True), env, n_steps=12, batch_size=12, seed=0, device="cpu")
@@ -161,7 +161,7 @@ def test_the_factorized_policy_sees_only_the_position():
     import torch
     from sb3_contrib import MaskablePPO
 
-    from agents.ppo import PPOSettings, _policy_kwargs
+    from nas_gym.agents.ppo import PPOSettings, _policy_kwargs
 
     env = gym.make("NAS-Bench-201-v0")
     model = MaskablePPO("MlpPolicy", env, n_steps=12, batch_size=12, seed=0, device="cpu",

@@ -11,10 +11,10 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import nas_gym  # noqa: F401  (registers the envs)
-from agents.reinforce import Controller, FactorizedController, Reinforce
+from nas_gym.agents.reinforce import Controller, FactorizedController, Reinforce
 from nas_gym.error import ConfigError
-from nas_gym.reward_memory import RewardMemory
-from nas_gym.search import SearchRun, run_search
+from nas_gym.search.reward_memory import RewardMemory
+from nas_gym.search.run import SearchRun, run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}
@@ -256,8 +256,8 @@ def test_reward_memory_leaves_the_stale_unit_to_the_method():
 
 
 def test_methods_built_on_the_lstm_controller_keep_its_settings():
-    from agents.enas import ENAS
-    from agents.reinforce import MOReinforce
+    from nas_gym.agents.enas import ENAS
+    from nas_gym.agents.reinforce import MOReinforce
 
     assert Reinforce().policy == "factorized" and Reinforce().rank_rewards
     for cls in (ENAS, MOReinforce):

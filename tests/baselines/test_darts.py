@@ -14,13 +14,13 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.darts import DARTS, ranked_architectures
+from nas_gym.baselines.darts import DARTS, ranked_architectures
 from nas_gym.error import ConfigError
 from nas_gym.latency import OpTableLatency
-from nas_gym.search import SearchRun, run_search
+from nas_gym.search.run import SearchRun, run_search
 from nas_gym.spaces import LayersSpace, NB201Space
-from nas_gym.supernet import LayersSupernet, NB201Supernet, make_supernet
-from nas_gym.tasks import make_task
+from nas_gym.supernets import LayersSupernet, NB201Supernet, make_supernet
+from nas_gym.tasks.base import make_task
 
 NAS_V0_SMALL = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}
 # One short epoch of a narrow supernet keeps each search to seconds.
@@ -147,7 +147,7 @@ def test_collapse_is_detected_and_max_skip_respected(caplog):
     net = _collapsed_nb201()
     argmax = next(ranked_architectures(net, max_skip=None))
     assert str(argmax).count("skip_connect") == 6
-    with caplog.at_level(logging.WARNING, logger="baselines.darts"):
+    with caplog.at_level(logging.WARNING, logger="nas_gym.baselines.darts"):
         report = DARTS()._collapse_report(net, argmax)
     assert report["detected"] and report["skip_picks"] == 6
     assert "collapse" in caplog.text
@@ -185,7 +185,7 @@ def test_bad_hyperparameters_are_config_errors():
 
 
 def test_path_accuracy_selection_evaluates_the_best_path_of_the_most_probable_first(tmp_path):
-    from nas_gym.search import SearchRun
+    from nas_gym.search.run import SearchRun
 
     kwargs = {"evaluator": "table", "latency_weight": 0}
     darts = DARTS(epochs=1, proxy_task="digits", select="path_accuracy", select_candidates=6)

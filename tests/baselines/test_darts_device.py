@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.darts import DARTS
+from nas_gym.baselines.darts import DARTS
 from nas_gym.error import ConfigError
-from nas_gym.search import SearchRun
+from nas_gym.search.run import SearchRun
 
 CUDA = torch.cuda.is_available()
 MPS = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()

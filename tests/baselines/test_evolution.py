@@ -11,9 +11,9 @@ import gymnasium as gym
 import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.evolution import RegularizedEvolution
+from nas_gym.baselines.evolution import RegularizedEvolution
 from nas_gym.error import ConfigError
-from nas_gym.search import HISTORY_KEYS, SearchRun
+from nas_gym.search.run import HISTORY_KEYS, SearchRun
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}

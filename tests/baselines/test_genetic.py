@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.genetic import GeneticAlgorithm, mutate_each
+from nas_gym.baselines.genetic import GeneticAlgorithm, mutate_each
 from nas_gym.error import ConfigError
-from nas_gym.search import SearchRun
+from nas_gym.search.run import SearchRun
 from nas_gym.spaces import LayersSpace, NB201Space
-from nas_gym.variation import crossover
+from nas_gym.spaces.variation import crossover
 
 
 def _run(seed: int, budget: int, **hparams) -> tuple[GeneticAlgorithm, SearchRun]:

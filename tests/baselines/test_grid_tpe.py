@@ -14,10 +14,10 @@ import optuna
 import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.grid import GridSearch
-from baselines.tpe import TPESearch, suggest_indices
+from nas_gym.baselines.grid import GridSearch
+from nas_gym.baselines.tpe import TPESearch, suggest_indices
 from nas_gym.error import ConfigError
-from nas_gym.search import HISTORY_KEYS, SearchRun, run_search
+from nas_gym.search.run import HISTORY_KEYS, SearchRun, run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}

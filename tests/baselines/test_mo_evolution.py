@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.mo_evolution import Member, MOEvolution, selection_keys
+from nas_gym.baselines.mo_evolution import Member, MOEvolution, selection_keys
 from nas_gym.error import ConfigError
-from nas_gym.pareto import hypervolume, non_dominated_sort, objective_matrix
-from nas_gym.search import SearchRun
-from nas_gym.searcher import load_searcher
+from nas_gym.multi_objective.pareto import hypervolume, non_dominated_sort, objective_matrix
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import load_searcher
 
 #: The embedded NAS-Bench-201 table (MNIST-1D) with its latency column.
 EMBEDDED = {"latency_column": "latency_ms"}

@@ -7,12 +7,12 @@ import optuna
 import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.nsga2 import NSGA2Search
+from nas_gym.baselines.nsga2 import NSGA2Search
 from nas_gym.error import ConfigError
-from nas_gym.optuna_space import CONSTRAINT, suggest_indices
-from nas_gym.pareto import hypervolume
-from nas_gym.search import SearchRun
-from nas_gym.searcher import load_searcher
+from nas_gym.multi_objective.pareto import hypervolume
+from nas_gym.search.optuna_space import CONSTRAINT, suggest_indices
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import load_searcher
 
 #: The embedded NAS-Bench-201 table (MNIST-1D) with its latency column.
 EMBEDDED = {"latency_column": "latency_ms"}

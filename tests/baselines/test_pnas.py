@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 import nas_gym  # noqa: F401  (registers the envs)
-from baselines.pnas import PNAS, complete, decision_blocks, expand
+from nas_gym.baselines.pnas import PNAS, complete, decision_blocks, expand
 from nas_gym.error import ConfigError
 from nas_gym.evaluators import EVALUATORS
 from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.registry import Entry
-from nas_gym.search import SearchRun
+from nas_gym.search.run import SearchRun
 from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.nb201 import OPS, NB201Space
 

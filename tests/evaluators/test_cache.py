@@ -11,12 +11,13 @@ import pytest
 
 from nas_gym.error import CacheError, ConfigError
 from nas_gym.evaluators.base import Evaluator
-from nas_gym.evaluators.cache import CachedEvaluator, EvalCache, cache_key, default_cache_dir
+from nas_gym.evaluators.cached import CachedEvaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.spaces import make_space
 from nas_gym.spaces.base import Architecture
-from nas_gym.tasks import make_task
+from nas_gym.storage.cache import EvalCache, cache_key, default_cache_dir
+from nas_gym.tasks.base import make_task
 
 ARCHS = (
     "conv3x3-16-relu|identity|identity|identity",

@@ -11,8 +11,8 @@ import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.supernet import SupernetEvaluator
 from nas_gym.spaces import SPACES
-from nas_gym.supernet import make_supernet
-from nas_gym.tasks import make_task
+from nas_gym.supernets import make_supernet
+from nas_gym.tasks.base import make_task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -11,7 +11,7 @@ import pytest
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ConfigError, DataError
 from nas_gym.predictors import MLPEnsemble
-from nas_gym.surrogate import Surrogate, export_surrogate, shipped_path
+from nas_gym.predictors.surrogate import Surrogate, export_surrogate, shipped_path
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,11 @@ import torch
 import torch.nn as nn
 
 from nas_gym.error import ConfigError
-from nas_gym.evaluators.training import TrainingEvaluator, count_flops, count_params
+from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.spaces import make_space
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
-from nas_gym.tasks import Task, make_task
+from nas_gym.tasks.base import Task, make_task
+from nas_gym.utils.counting import count_flops, count_params
 
 
 class TinySpace(SearchSpace):

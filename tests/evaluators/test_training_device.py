@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401  (registers the envs)
-from nas_gym.device import resolve_device
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.spaces import make_space
-from nas_gym.tasks import Task, make_task
+from nas_gym.tasks.base import Task, make_task
+from nas_gym.utils.device import resolve_device
 
 CUDA = torch.cuda.is_available()
 MPS = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()

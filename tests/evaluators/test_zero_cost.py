@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401  (registers the envs)
+from nas_gym.env.evaluation import Evaluation
 from nas_gym.error import ConfigError
-from nas_gym.evaluation import Evaluation
-from nas_gym.search import SearchRun
-from nas_gym.zero_cost import PROXY_NAMES, ZERO_COST_PROXIES, squash
+from nas_gym.predictors.zero_cost import PROXY_NAMES, ZERO_COST_PROXIES, squash
+from nas_gym.search.run import SearchRun
 
 NB201 = {"evaluator": "zero_cost", "task": "mnist1d", "latency_weight": 0}
 LAYERS = {"evaluator": "zero_cost", "latency": "none", "cache": False}
@@ -75,7 +75,7 @@ def test_the_canonical_network_is_scored_so_params_match_the_table_and_isomorphi
 
 def test_zico_matches_its_definition_on_a_linear_model():
     # For a linear layer the per-half gradients are explicit, so the score can be recomputed by hand.
-    from nas_gym.zero_cost import zico
+    from nas_gym.predictors.zero_cost import zico
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 3))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nas_gym.error import ArchitectureError, ConfigError
 from nas_gym.spaces import SPACES, LayersSpace, MLPSpace, NB201Space, RNNCellSpace, RNNLayersSpace, make_space
-from nas_gym.tasks import make_task
+from nas_gym.tasks.base import make_task
 
 CONFIGS = {
     "default": {},

@@ -15,10 +15,10 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ArchitectureError, ConfigError
-from nas_gym.parallel import play
-from nas_gym.search import run_search
+from nas_gym.search.pools import play
+from nas_gym.search.run import run_search
 from nas_gym.spaces import SPACES, LayersSpace, MLPSpace, NB201Space, make_space
-from nas_gym.tasks import make_task
+from nas_gym.tasks.base import make_task
 
 CONFIGS = {
     "default": {},

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from nas_gym.error import ArchitectureError, ConfigError
 from nas_gym.spaces import NB201Space
 from nas_gym.spaces.nb201 import OPS
-from nas_gym.tasks import make_task
+from nas_gym.tasks.base import make_task
 
 BEST_C100 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 EMPTY = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"

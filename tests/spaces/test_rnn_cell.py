@@ -16,10 +16,10 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ArchitectureError, ConfigError
-from nas_gym.evaluators.training import count_flops
 from nas_gym.spaces import SPACES, RNNCellSpace, make_space
 from nas_gym.spaces.rnn_cell import RNNCellNet, unroll_cell
-from nas_gym.tasks import make_task
+from nas_gym.tasks.base import make_task
+from nas_gym.utils.counting import count_flops
 
 CONFIGS = {
     "default": {},
@@ -234,7 +234,7 @@ def test_flops_are_counted_through_the_node_modules(mnist1d):
 
 def test_onnx_export_matches(mnist1d):
     pytest.importorskip("onnxruntime")
-    from nas_gym import onnx_export
+    from nas_gym.model import onnx as onnx_export
 
     space = SPACE["small"]
     net = space.build(space.from_string("relu|identity<-0|relu<-0|identity<-1"), mnist1d).eval()

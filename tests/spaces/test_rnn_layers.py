@@ -16,7 +16,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ArchitectureError, ConfigError
 from nas_gym.spaces import SPACES, RNNLayersSpace, make_space
-from nas_gym.tasks import make_task
+from nas_gym.tasks.base import make_task
 
 CONFIGS = {
     "default": {},
@@ -258,8 +258,8 @@ def test_both_env_checkers_pass():
 
 
 def test_flops_count_the_recurrent_layers():
-    from nas_gym.evaluators.training import count_flops
-    from nas_gym.tasks import make_task
+    from nas_gym.tasks.base import make_task
+    from nas_gym.utils.counting import count_flops
 
     task = make_task("mnist1d")  # 40 steps of 1 feature, 10 classes
     space = RNNLayersSpace()

@@ -1,0 +1,141 @@
+"""The search-method protocol (:class:`Searcher`) and the registry of methods by name.
+
+Methods are found through the entry-point group ``nas_gym.searchers``, which
+``pyproject.toml`` declares for ``agents/`` and ``baselines/``, so a user's
+own package can add one that the CLI and the benchmark pick up.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from nas_gym.utils.hparams import SearcherSettings, from_kwargs
+
+if TYPE_CHECKING:
+    from nas_gym.search.run import SearchRun
+
+T = TypeVar("T")
+
+
+def draw_until(draw: Callable[[], T], accept: Callable[[T], bool], redraws: int) -> T:
+    """``draw()``, drawn again up to ``redraws`` times until ``accept`` takes it; the last draw if none is.
+
+    The dedup of evolution-like methods: redraw a child or sample whose
+    canonical form was already evaluated, but give up after ``redraws``
+    (a small or converged space may have nothing new to offer).
+
+    >>> values = iter([1, 1, 2, 3])
+    >>> draw_until(lambda: next(values), lambda v: v > 1, redraws=5)
+    2
+    """
+    value = draw()
+    for _ in range(redraws):
+        if accept(value):
+            break
+        value = draw()
+    return value
+
+
+def submit_while_free(
+    run: SearchRun,
+    propose: Callable[[], Any],
+    in_flight: deque,
+    seen: set,
+    canonical: Callable[[Any], Any],
+    start_filling: Callable[[], bool],
+) -> None:
+    """Propose and submit architectures until the oldest result must be collected (evolution-like methods).
+
+    One in flight per worker; with several workers, also every member of a
+    random start still to fill (``start_filling()``) at once: those depend on
+    no result, so a worker done early takes the next instead of waiting for an
+    older, slower evaluation to be recorded. Each submitted architecture joins
+    ``in_flight`` (results come back in that order) and its canonical form ``seen``.
+    """
+    while run.pending < run.remaining and (run.pending < run.workers or (run.workers > 1 and start_filling())):
+        arch = propose()
+        run.submit(arch)
+        in_flight.append(arch)
+        seen.add(canonical(arch))
+
+
+class Searcher(abc.ABC):
+    """A search method. Subclasses take their hyperparameters as keyword arguments.
+
+    A method declares them as a frozen dataclass, :attr:`Settings`, with one
+    field, one docstring line and one check per hyperparameter (see
+    :mod:`nas_gym.utils.hparams`); ``__init__`` builds :attr:`settings` from the
+    keyword arguments and :meth:`hparams` reports them. Each setting also
+    reads as an attribute (``searcher.lr`` is ``searcher.settings.lr``),
+    read-only: build a new searcher to change one.
+
+    Register one for the CLI under the entry-point group ``nas_gym.searchers``.
+
+    Raises:
+        ConfigError: An unknown hyperparameter (with a did-you-mean) or a value out of range.
+
+    Attributes:
+        settings: The checked hyperparameters.
+    """
+
+    #: Name under which the method is registered.
+    name: str = "searcher"
+    #: The dataclass of the method's hyperparameters.
+    Settings: ClassVar[type[SearcherSettings]] = SearcherSettings
+
+    def __init__(self, **hparams: Any):
+        owner = self.Settings.owner or type(self).__name__
+        self.settings = from_kwargs(self.Settings, hparams, owner=owner)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: a setting's name reads its value.
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in _field_names(settings):
+            return getattr(settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in _field_names(settings):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is a hyperparameter and read-only; "
+                f"build a new {type(self).__name__}({name}=...) instead."
+            )
+        super().__setattr__(name, value)
+
+    def hparams(self) -> dict[str, Any]:
+        """The method's hyperparameters (plain data: tuples become lists in JSON), for logs and ``run.json``."""
+        return dataclasses.asdict(self.settings)
+
+    @abc.abstractmethod
+    def search(self, run: SearchRun) -> None:
+        """Evaluate architectures through ``run`` until ``run.done``."""
+
+
+def _field_names(settings: SearcherSettings) -> set[str]:
+    return {f.name for f in dataclasses.fields(settings)}
+
+
+def available_searchers() -> dict[str, Any]:
+    """Search methods registered under the entry-point group ``nas_gym.searchers``."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="nas_gym.searchers")}
+
+
+def load_searcher(name: str) -> type[Searcher]:
+    """The searcher class registered as ``name``.
+
+    Raises:
+        ConfigError: Unknown name; the message lists the known ones.
+    """
+    from nas_gym.error import unknown_name
+
+    found = available_searchers()
+    if name not in found:
+        raise unknown_name("agent", name, found)
+    return found[name].load()
