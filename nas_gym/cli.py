@@ -94,7 +94,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     # Workers start first, so they import torch and build their env while this process does the same
     # instead of after it: on a short search that start-up is a large part of the wall time.
     pool = make_pool(args.env, args.env_kwargs, args.workers, args.backend, args.ray_address)
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     out = args.out or f"runs/{args.env}__{args.agent}__{args.seed}__{int(time.time())}"
     summary = run_search(

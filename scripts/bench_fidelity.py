@@ -70,7 +70,7 @@ def _one(job: tuple[str, int, dict, int, str]) -> tuple[str, int, float]:
 
     torch.set_num_threads(1)
     from nas_gym.search.budget import Budget
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     agent, seed, kwargs, budget_epochs, folder = job
     start = time.perf_counter()

@@ -57,7 +57,8 @@ def _env_kwargs(table: Path | None) -> dict:
 
 def _one(job: tuple[str, str, dict, dict, int, int]) -> tuple[str, float, float, int | None]:
     """(label, val %, test % of the best-validation arch, evaluations to the table optimum or None)."""
-    from nas_gym.search.run import SearchRun, load_searcher
+    from nas_gym.search.run import SearchRun
+    from nas_gym.search.searcher import load_searcher
 
     label, agent, hparams, env_kwargs, seed, budget = job
     searcher = load_searcher(agent)(**hparams)
@@ -80,7 +81,7 @@ def parse_config(text: str) -> tuple[str, str, dict]:
 
 def main(args: Args) -> None:
     configs = [parse_config(c) for c in args.configs]
-    from nas_gym.search.run import load_searcher
+    from nas_gym.search.searcher import load_searcher
 
     for _, agent, hp in configs:  # a bad configuration fails here, not after the others have run
         load_searcher(agent)(**hp)

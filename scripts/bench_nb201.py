@@ -41,7 +41,7 @@ def _one(job: tuple[str, str, int, int]) -> tuple[str, int, float, float, float]
     import torch
 
     torch.set_num_threads(1)
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     agent, table, seed, budget = job
     kwargs = {"table": table, "val_column": "c100_valid", "test_column": "c100_test", "latency_weight": 0}

@@ -86,7 +86,7 @@ def compare(history: Path, reference: Path) -> dict[str, int]:
 
 def kill_and_resume(args: Args, workdir: Path) -> tuple[int, int, int]:
     """Section 1; return total lost, duplicated and different evaluations."""
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     kill = _load("test_resume_kill")
     if args.env == "table":

@@ -156,7 +156,7 @@ def seed_ceiling(sample: RankSample, seeds: list[int], workers: int) -> dict:
 def one_search(agent: str, env_id: str, env_kwargs: dict, budget: int, seed: int, out: Path,
                agent_kwargs: dict | None = None) -> dict:
     """Run one search (or read the finished run's summary) and return its summary."""
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     summary_path = out / "summary.json"
     if summary_path.exists():

@@ -71,7 +71,7 @@ class Fit:
 
 def collect(args: Collect) -> None:
     """Random search on default NAS-v0; resumes from the run folder."""
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "meta.json").write_text(json.dumps({"host": f"{platform.processor() or platform.machine()}, "

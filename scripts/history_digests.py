@@ -1,6 +1,6 @@
 """Digests of search histories, to show that a change of the code left behaviour unchanged.
 
-Runs every method through ``nas_gym.search.run.run_search`` on NAS-Bench-201-v0 with
+Runs every method through ``nas_gym.search.run_search`` on NAS-Bench-201-v0 with
 the CIFAR-100 table of ``../shared/data`` (budget 100, seeds 0-2, 1 and 2
 workers) and random search on NAS-v0 (budget 6, fresh cache), and prints one
 SHA-256 per run over its ``history.jsonl`` with the timing fields left out.
@@ -61,7 +61,7 @@ class Args:
 
 def main(args: Args) -> int:
     from nas_gym.search.folder import RunFolder
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     digests: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,8 @@ from nas_gym.error import (
     InvalidActionError,
     NASGymError,
 )
-from nas_gym.search.run import Budget, ResumeError, SearchRun, run_search
+from nas_gym.search.run import Budget, ResumeError, SearchRun
+from nas_gym.search.searcher import run_search
 from nas_gym.storage.cache import EvalCache
 from nas_gym.tasks.base import make_task
 

@@ -16,7 +16,7 @@ from scipy import stats
 from nas_gym import cli
 from nas_gym.benchmark import _T975, hypervolume, pareto_front, run_benchmark, summarize
 from nas_gym.error import ConfigError
-from nas_gym.search.run import load_searcher
+from nas_gym.search.searcher import load_searcher
 
 SEEDS, BUDGET = 3, 20
 LATENCY = {"latency_column": "lat_fpga_ms", "latency_weight": 0.5, "latency_target_ms": 5}

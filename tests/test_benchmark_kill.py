@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from test_resume_kill import check_exactly_once, complete_lines
 
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 
 
 def benchmark_command(agents: list[str], env_kwargs: dict, seeds: int, budget: int, out: Path) -> list[str]:

@@ -180,7 +180,7 @@ def test_a_table_with_per_epoch_columns_serves_fidelities_by_lookup(curve_table)
 
 
 def test_hyperband_runs_on_a_table_with_learning_curves(curve_table):
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     kwargs = {"table": str(curve_table), "val_column": "val", "test_column": "test"}
     summary = run_search("hyperband", "NAS-Bench-201-v0", kwargs, budget=Budget(100, epochs=30), seed=0,

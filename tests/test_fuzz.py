@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import nas_gym
 from nas_gym.error import NASGymError
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 from nas_gym.storage.cache import EvalCache
 from nas_gym.tasks.base import make_task
 

@@ -20,7 +20,7 @@ from nas_gym.agents.ppo import PPOSearch
 from nas_gym.agents.reinforce import Reinforce
 from nas_gym.env.evaluation import LIMIT_KEYS
 from nas_gym.search.folder import RunFolder
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 
 C100_BUDGET = 100
 #: NAS-Bench-201-v0 on the shared CIFAR-100 table, seed 0, budget 100, latency_weight 0.
@@ -89,7 +89,7 @@ def test_embedded_table_histories_are_pinned(tmp_path, agent, workers):
 #: them) round convolutions differently, which changes trained accuracies in the last digits.
 ONEDNN_ISA = "AVX2"
 _REAL_RUN = (
-    "import sys; from nas_gym.search.run import run_search; "
+    "import sys; from nas_gym.search.searcher import run_search; "
     "run_search('random', 'NAS-v0', {}, budget=3, seed=0, out_dir=sys.argv[1], progress=False)"
 )
 

@@ -20,7 +20,7 @@ from nas_gym.error import ConfigError, DataError
 from nas_gym.multi_objective.pareto import hypervolume, non_dominated
 from nas_gym.search.folder import RunFolder
 from nas_gym.search.pools import play
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 
 mo_gymnasium = pytest.importorskip("mo_gymnasium", reason="the 'mo' extra (mo-gymnasium) is not installed")
 from mo_gymnasium.wrappers import LinearReward, MORecordEpisodeStatistics  # noqa: E402

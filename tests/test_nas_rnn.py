@@ -104,7 +104,7 @@ def test_mixed_gradients_reach_every_alpha_and_weight():
 
 
 def test_darts_on_nas_rnn(tmp_path):
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     summary = run_search("darts", "NAS-RNN-v0", SMALL, budget=2, seed=0, out_dir=tmp_path / "run",
                          agent_kwargs={"epochs": 1, "cell_output": "loose_ends", "select": "path_accuracy",
@@ -122,14 +122,14 @@ def test_darts_on_nas_rnn(tmp_path):
 
 @pytest.mark.parametrize("agent", ["random", "evolution", "reinforce", "ppo", "tpe"])
 def test_methods_run_on_nas_rnn(agent, tmp_path):
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     summary = run_search(agent, "NAS-RNN-v0", SMALL, budget=3, seed=0, out_dir=tmp_path / agent, progress=False)
     assert summary["num_evaluated"] == 3 and summary["best"]["val_mse"] > 0
 
 
 def test_grid_on_a_small_cell(tmp_path):
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     kwargs = {**SMALL, "space_kwargs": {"num_nodes": 3, "activations": ["tanh", "relu"], "hidden": 8}}
     # 2**3 * 2! = 16 cells, 10 of them distinct up to isomorphism.
@@ -140,7 +140,7 @@ def test_grid_on_a_small_cell(tmp_path):
 
 @pytest.mark.parametrize("agent", ["enas", "spos", "rsps"])
 def test_weight_sharing_methods_on_nas_rnn(agent, tmp_path):
-    from nas_gym.search.run import run_search
+    from nas_gym.search.searcher import run_search
 
     kwargs = {**SMALL, "evaluator": "supernet",
               "evaluator_kwargs": {"pretrain_epochs": 1, "inline_steps": 2, "batch_size": 64,

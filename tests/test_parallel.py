@@ -11,7 +11,8 @@ import pytest
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ConfigError, MissingDependencyError
 from nas_gym.search.pools import make_pool
-from nas_gym.search.run import BudgetExhausted, SearchRun, load_searcher, run_search
+from nas_gym.search.run import BudgetExhausted, SearchRun
+from nas_gym.search.searcher import load_searcher, run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}}

@@ -11,7 +11,8 @@ import pytest
 from nas_gym.error import ConfigError
 from nas_gym.search.pools import play
 from nas_gym.search.prefilter import best_by_proxy, proxy_env_kwargs, proxy_scores
-from nas_gym.search.run import SearchRun, run_search
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import run_search
 from nas_gym.spaces.nb201 import NB201Space
 
 EMBEDDED = {"latency_weight": 0}

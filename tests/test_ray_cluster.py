@@ -20,7 +20,8 @@ import pytest
 pytest.importorskip("ray", reason='the Ray tests need the extra: pip install "nas-gym[ray]"')
 import psutil  # noqa: E402  (installed with ray[default])
 
-from nas_gym.search.run import SearchRun, load_searcher  # noqa: E402
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import load_searcher  # noqa: E402
 
 BIN = Path(sys.executable).parent
 NAS_CLI, RAY_CLI = BIN / "nas-gym", BIN / "ray"

@@ -19,7 +19,7 @@ from nas_gym.evaluators.base import Evaluator
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.latency import LATENCY_MODELS, LatencyModel
 from nas_gym.registry import Registry
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 

@@ -20,7 +20,7 @@ import pytest
 
 from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.search.budget import Budget
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 
 SAME = ("index", "arch", "reward", "val_accuracy", "test_accuracy", "params", "diverged", "timed_out")
 TINY_TRAINING = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1, "train_fraction": 0.3},

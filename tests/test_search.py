@@ -8,7 +8,8 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nas_gym.error import ConfigError
-from nas_gym.search.run import HISTORY_KEYS, Budget, SearchRun, run_search
+from nas_gym.search.run import HISTORY_KEYS, Budget, SearchRun
+from nas_gym.search.searcher import run_search
 
 
 def _lines(path):

@@ -1,7 +1,7 @@
 """The benchmark runner: a grid of search methods x seeds (x env settings), one budget, run in parallel and resumable.
 
 :func:`run_benchmark` runs every (env setting, method, seed) as one
-:func:`nas_gym.search.run.run_search` in its own process and writes the run
+:func:`nas_gym.search.run_search` in its own process and writes the run
 folders ``OUT/{agent}/seed{S}/`` exactly as ``nas-gym search`` does, so
 TensorBoard pointed at ``OUT`` shows ``agent/seedS`` side by side. With
 several env settings each gets a subfolder ``OUT/{setting}/`` holding a
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 # -- run folders ------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of the grid: what :func:`nas_gym.search.run.run_search` is called with."""
+    """One run of the grid: what :func:`nas_gym.search.run_search` is called with."""
 
     agent: str
     seed: int
@@ -125,7 +125,7 @@ def _run_one(spec: RunSpec) -> float:
     # Runs fill the cores side by side; torch's own thread pool would oversubscribe them.
     torch.set_num_threads(1)
     import nas_gym  # noqa: F401  (registers the envs in a spawned process)
-    from nas_gym.search import run as search
+    from nas_gym.search import searcher as search
 
     folder = run_folder(spec.out_dir, spec.agent, spec.seed)
     (folder / RUN_ERROR_FILE).unlink(missing_ok=True)

@@ -15,18 +15,23 @@ the env paid for those metrics.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import MISSING, Field, field, fields, make_dataclass
 from typing import Any
 
 import numpy as np
 
-from nas_gym.evaluators.metrics import Metrics
+from nas_gym.evaluators.metrics import METRIC_FIELDS, Metrics
 
-#: Keys of each ``history.jsonl`` record, in order.
+#: Keys a record needs to be replayed: those of the first histories (later ones added params, flops, diverged,
+#: timed_out, which older histories lack). A fixed part of the history format, not a list of the metrics.
+REPLAY_KEYS = ("index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms", "cost_s", "cached")
+#: Keys that histories written before hard limits existed lack (treated as feasible).
+LIMIT_KEYS = ("feasible", "constraint_violation")
+#: Keys of each ``history.jsonl`` record, in order: the first histories' keys, the metrics added since (in
+#: :class:`Metrics` order), the hard limits' keys, the best reward so far.
 HISTORY_KEYS = (
-    "index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms",
-    "cost_s", "cached", "params", "flops", "diverged", "timed_out", "feasible", "constraint_violation",
-    "best_reward",
+    *REPLAY_KEYS, *(f.name for f in METRIC_FIELDS if f.name not in REPLAY_KEYS), *LIMIT_KEYS, "best_reward",
 )
 #: Keys an evaluator may add to the final ``info`` and the history line (after :data:`HISTORY_KEYS`), from its
 #: metrics' ``extra``; present only where the evaluator reports them, so other histories keep their form. Each
@@ -34,10 +39,14 @@ HISTORY_KEYS = (
 EXTRA_KEYS = {"zero_cost_score": -math.inf, "epochs": None, "learning_curve": None, "epochs_trained": None,
               "score_source": None, "supernet_state": None, "supernet_steps": None, "pretrain_s": None,
               "val_mse": None, "test_mse": None}
-#: Keys that histories written before hard limits existed lack (treated as feasible).
-LIMIT_KEYS = ("feasible", "constraint_violation")
-#: Keys a record needs to be replayed (histories written before params/flops/diverged/timed_out lack those).
-REPLAY_KEYS = ("index", "arch", "reward", "val_accuracy", "test_accuracy", "latency_ms", "cost_s", "cached")
+#: What the env adds beside the metric it goes with, in an evaluation's fields and ``info`` (name, type,
+#: default): the latency term's share of the reward after ``latency_ms``; after ``cost_s``, whether the
+#: metrics came from the cache (so that cost was not paid now).
+_ADDED_AFTER = {"latency_ms": ("latency_penalty", "float", 0.0), "cost_s": ("cached", "bool", False)}
+#: How a metric's value is made its field's type, by the type's name (an optional one casts what is not None;
+#: a metric of another type needs its cast here).
+_CASTS = {"float": float, "int": int, "bool": bool}
+_CAST = {f.name: _CASTS[str(f.type).removesuffix(" | None")] for f in METRIC_FIELDS}
 
 
 def json_value(v: Any) -> Any:
@@ -49,43 +58,58 @@ def json_value(v: Any) -> Any:
     return v
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
+def _metric(f: Field, value: Any) -> Any:
+    """``value`` of metric ``f`` as an evaluation holds it: cast to the field's type.
+
+    None (JSON's null, or a key older histories lack) reads as the field's default: NaN test
+    accuracy, no latency, 0 parameters, ...
+    """
+    if value is None and f.default is not MISSING:
+        return f.default
+    return _CAST[f.name](value)
+
+
+def _fields() -> Iterator[tuple]:
+    """:class:`Evaluation`'s fields, in order (the order of its ``info``).
+
+    The architecture and its reward; each metric of :class:`Metrics`, followed by what the env adds
+    beside it (:data:`_ADDED_AFTER`); how far the architecture is over the hard limits; the extras.
+    """
+    yield "arch", "str"
+    yield "reward", "float"
+    for f in METRIC_FIELDS:
+        yield (f.name, f.type) if f.default is MISSING else (f.name, f.type, field(default=f.default))
+        if f.name in _ADDED_AFTER:
+            name, type_, default = _ADDED_AFTER[f.name]
+            yield name, type_, field(default=default)
+    yield "constraint_violation", "float", field(default=0.0)
+    yield "extra", "dict[str, Any]", field(default_factory=dict)
+
+
+_EvaluationFields = make_dataclass("_EvaluationFields", list(_fields()), frozen=True, slots=True)
+_EvaluationFields.__module__ = __name__
+
+
+class Evaluation(_EvaluationFields):
     """One architecture, what its evaluation measured, and the reward the env paid.
+
+    A frozen dataclass. Its metric fields are the fields of :class:`Metrics` but ``extra`` (today
+    ``val_accuracy``, ``test_accuracy``, ``latency_ms``, ``params``, ``flops``, ``cost_s``,
+    ``diverged``, ``timed_out``; see there), made from :data:`METRIC_FIELDS` (:func:`_fields`), so
+    that a metric is declared once.
 
     Attributes:
         arch: The architecture's string form.
         reward: The reward of the episode's last step.
-        val_accuracy: Validation accuracy in [0, 1].
-        test_accuracy: Test accuracy in [0, 1] (NaN when the source has none).
-        latency_ms: Latency in milliseconds, or None without a latency model.
         latency_penalty: What the latency term took off the accuracy (``val_accuracy - reward``).
-        params: Trainable parameters (0 when unknown).
-        flops: Multiply-accumulates of one forward pass (0 when unknown).
-        cost_s: Seconds the evaluation cost when it was made.
-        cached: The metrics came from the persistent cache.
-        diverged: Training diverged; accuracies are chance level.
-        timed_out: Training hit its time limit.
+        cached: The metrics came from the persistent cache (``cost_s`` is what they cost when made).
         constraint_violation: How far the architecture is over the env's hard limits, summed
             relative excesses (``latency / latency_limit_ms - 1`` and ``params / params_limit - 1``
             where positive); 0 when it satisfies them (or there are none).
         extra: The evaluator's further figures named in :data:`EXTRA_KEYS` (e.g. ``zero_cost_score``).
     """
 
-    arch: str
-    reward: float
-    val_accuracy: float
-    test_accuracy: float = math.nan
-    latency_ms: float | None = None
-    latency_penalty: float = 0.0
-    params: int = 0
-    flops: int = 0
-    cost_s: float = 0.0
-    cached: bool = False
-    diverged: bool = False
-    timed_out: bool = False
-    constraint_violation: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ()
 
     @property
     def feasible(self) -> bool:
@@ -100,16 +124,9 @@ class Evaluation:
         return cls(
             arch=arch,
             reward=float(reward),
-            val_accuracy=float(metrics.val_accuracy),
-            test_accuracy=float(metrics.test_accuracy),
-            latency_ms=None if metrics.latency_ms is None else float(metrics.latency_ms),
+            **{f.name: _metric(f, getattr(metrics, f.name)) for f in METRIC_FIELDS},
             latency_penalty=float(latency_penalty),
-            params=int(metrics.params),
-            flops=int(metrics.flops),
-            cost_s=float(metrics.cost_s),
             cached=bool(metrics.extra.get("cached", False)),
-            diverged=bool(metrics.diverged),
-            timed_out=bool(metrics.timed_out),
             constraint_violation=float(constraint_violation),
             extra={k: metrics.extra[k] for k in EXTRA_KEYS if k in metrics.extra},
         )
@@ -117,9 +134,7 @@ class Evaluation:
     def metrics(self) -> Metrics:
         """The measured part, for scoring again without evaluating (:meth:`NASEnv.score` with ``metrics``)."""
         return Metrics(
-            val_accuracy=self.val_accuracy, test_accuracy=self.test_accuracy, latency_ms=self.latency_ms,
-            params=self.params, flops=self.flops, cost_s=self.cost_s, diverged=self.diverged,
-            timed_out=self.timed_out,
+            **{f.name: getattr(self, f.name) for f in METRIC_FIELDS},
             # epochs_trained is the run's count, not a measurement: scoring again must not carry it.
             extra={"cached": self.cached, **{k: v for k, v in self.extra.items() if k != "epochs_trained"}},
         )
@@ -127,19 +142,11 @@ class Evaluation:
     # -- the final step's info ----------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """The metric keys of the final step's ``info`` (the env adds ``action_mask`` and ``step``)."""
+        # Every field up to the hard limits' figure, which follows ``feasible``; the extras as keys of their own.
+        values = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name not in ("constraint_violation", "extra")}
         return {
-            "arch": self.arch,
-            "reward": self.reward,
-            "val_accuracy": self.val_accuracy,
-            "test_accuracy": self.test_accuracy,
-            "latency_ms": self.latency_ms,
-            "latency_penalty": self.latency_penalty,
-            "params": self.params,
-            "flops": self.flops,
-            "cost_s": self.cost_s,
-            "cached": self.cached,
-            "diverged": self.diverged,
-            "timed_out": self.timed_out,
+            **values,
             "feasible": self.feasible,
             "constraint_violation": self.constraint_violation,
             "invalid_action": False,
@@ -150,13 +157,10 @@ class Evaluation:
     def from_info(cls, info: dict[str, Any]) -> Evaluation:
         """Inverse of :meth:`info` (also for an ``info`` sent as plain data by a worker)."""
         return cls(
-            arch=info["arch"], reward=float(info["reward"]), val_accuracy=float(info["val_accuracy"]),
-            test_accuracy=math.nan if info["test_accuracy"] is None else float(info["test_accuracy"]),
-            latency_ms=None if info["latency_ms"] is None else float(info["latency_ms"]),
-            latency_penalty=float(info["latency_penalty"]), params=int(info["params"]), flops=int(info["flops"]),
-            cost_s=float(info["cost_s"]), cached=bool(info["cached"]), diverged=bool(info["diverged"]),
-            timed_out=bool(info["timed_out"]), constraint_violation=float(info["constraint_violation"]),
-            extra=_extra(info),
+            arch=info["arch"], reward=float(info["reward"]),
+            **{f.name: _metric(f, info[f.name]) for f in METRIC_FIELDS},
+            latency_penalty=float(info["latency_penalty"]), cached=bool(info["cached"]),
+            constraint_violation=float(info["constraint_violation"]), extra=_extra(info),
         )
 
     # -- the history line -----------------------------------------------------------------
@@ -167,16 +171,13 @@ class Evaluation:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Evaluation:
-        """Inverse of :meth:`record` (histories of older versions may lack params, flops, diverged, timed_out)."""
-        test = record["test_accuracy"]
+        """Inverse of :meth:`record` (histories of older versions lack the keys not in :data:`REPLAY_KEYS`)."""
         return cls(
-            arch=record["arch"], reward=float(record["reward"]), val_accuracy=float(record["val_accuracy"]),
-            test_accuracy=math.nan if test is None else float(test), latency_ms=record["latency_ms"],
-            latency_penalty=float(record["val_accuracy"] - record["reward"]),
-            params=record.get("params") or 0, flops=record.get("flops") or 0, cost_s=record["cost_s"] or 0.0,
-            cached=bool(record["cached"]), diverged=bool(record.get("diverged")),
-            timed_out=bool(record.get("timed_out")), constraint_violation=record.get("constraint_violation") or 0.0,
-            extra=_extra(record),
+            arch=record["arch"], reward=float(record["reward"]),
+            **{f.name: _metric(f, record[f.name] if f.name in REPLAY_KEYS else record.get(f.name))
+               for f in METRIC_FIELDS},
+            latency_penalty=float(record["val_accuracy"] - record["reward"]), cached=bool(record["cached"]),
+            constraint_violation=record.get("constraint_violation") or 0.0, extra=_extra(record),
         )
 
     def summary(self) -> dict[str, Any]:

@@ -152,6 +152,10 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
 ) -> EnvParts:
     """Build an env's parts from its arguments (see the ``NASEnv`` docstring for each one).
 
+    Each step is a function below that states its rule. The steps run in this order, which is
+    also the order in which arguments that do not fit are refused (cheap checks before the
+    cache, the table and the evaluator are made).
+
     Args:
         embedded_table: The table a ``nb201`` space reads when no ``table``
             is given (the one shipped in the package), if present.
@@ -161,67 +165,184 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     """
     from nas_gym.evaluators import EVALUATORS
     from nas_gym.latency import LATENCY_MODELS
-    from nas_gym.tasks.base import TASKS
 
-    Reward(reward, latency_weight or 0.0, 1.0 if latency_target_ms is None else latency_target_ms)  # fail fast
+    _check_reward(reward, latency_weight, latency_target_ms)
     _check_objectives(objectives)
-    # What asks for latency: the reward's weight, a limit, or an objective. Where nothing does, the
-    # "requested" mode (NAS-Bench-201-v0's) leaves the embedded table's latency column unused.
-    asks = [name for name, on in (("latency_weight", bool(latency_weight)),
+    asks = _latency_askers(latency_weight, latency_limit_ms, objectives)
+    the_space = _resolve_space(space, space_kwargs, task, task_kwargs)
+    evaluator = _choose_evaluator(evaluator, table)
+    given = _TableArgs(table, arch_column, val_column, test_column, latency_column)
+    columns = _resolve_table(evaluator, the_space, given, latency, asks, embedded_table)
+    if evaluator == "table":
+        _check_table_evaluator(columns, evaluator_kwargs, the_space)
+    parts = EnvParts(the_space, make_cache(cache), None, task, task_kwargs)
+    EVALUATORS.check(evaluator, evaluator_kwargs, what="evaluator_kwargs")
+    parts.table = _load_table(columns, the_space)
+    parts.evaluator = EVALUATORS.make(evaluator, evaluator_kwargs, parts, what="evaluator_kwargs")
+    _check_columns(columns, latency, parts.table)
+    parts.latency = _resolve_latency(latency, columns.latency_column, parts)
+    parts.latency_model = LATENCY_MODELS.make(parts.latency, latency_kwargs, parts, what="latency_kwargs")
+    _check_measurable(parts, asks, params_limit)
+    parts.reward = _make_reward(reward, latency_weight, latency_target_ms, parts, columns.latency_column)
+    parts.latency_limit_ms = None if latency_limit_ms is None else float(latency_limit_ms)
+    parts.params_limit = None if params_limit is None else int(params_limit)
+    parts.objectives = None if objectives is None else tuple(objectives)
+    return parts
+
+
+@dataclass(frozen=True)
+class _TableArgs:
+    """The env's table arguments: the table file and which of its columns hold what.
+
+    Attributes:
+        path: The table file (``table``), or None.
+        arch_column: The column of architecture strings.
+        val_column: The column of validation accuracy, or None.
+        test_column: The column of test accuracy, or None.
+        latency_column: The column of latency in milliseconds, or None.
+    """
+
+    path: str | os.PathLike | None
+    arch_column: str
+    val_column: str | None
+    test_column: str | None
+    latency_column: str | None
+
+
+def _check_reward(reward: str, latency_weight: float | None, latency_target_ms: float | None) -> None:
+    """Refuse an unknown reward or a bad weight or target before anything slow is built.
+
+    The defaults of the weight and the target depend on the latency model, so they are filled in
+    last (:func:`_make_reward`); here an unset weight counts as 0 and an unset target as 1 ms.
+    """
+    Reward(reward, latency_weight or 0.0, 1.0 if latency_target_ms is None else latency_target_ms)
+
+
+def _latency_askers(
+    latency_weight: float | None, latency_limit_ms: float | None, objectives: tuple[str, ...] | None
+) -> list[str]:
+    """The arguments that ask for latency: a nonzero weight, a limit, or a ``latency_ms`` objective.
+
+    An env where one asks must have a latency model (:func:`_check_measurable`); where none does,
+    the ``requested`` latency mode (NAS-Bench-201-v0's) leaves the embedded table's latency column
+    unused (:func:`_resolve_table`).
+    """
+    return [name for name, on in (("latency_weight", bool(latency_weight)),
                                   ("latency_limit_ms", latency_limit_ms is not None),
                                   ("objectives", "latency_ms" in (objectives or ()))) if on]
+
+
+def _resolve_space(space: str, space_kwargs: dict[str, Any], task: str, task_kwargs: dict[str, Any]) -> SearchSpace:
+    """The search space named ``space``; then the task's arguments are checked.
+
+    They are checked when given, and always for ``npz`` (which needs a path); the task itself loads
+    on first use (:attr:`EnvParts.task`), so a table env never loads one.
+    """
+    from nas_gym.tasks.base import TASKS
+
     the_space = SPACES.make(space, space_kwargs, what=f"Space {space!r}")
     if task == "npz" or task_kwargs:
         TASKS.check(task, task_kwargs, what="task_kwargs")
-    # Evaluators that score otherwise but keep a table as the stand-alone reference (test accuracy, latency).
-    keeps_table = evaluator in TABLE_REFERENCE_EVALUATORS
-    on_table = evaluator == "table" or (table is not None and not keeps_table)
-    wants_table = on_table or keeps_table and (table is not None or the_space.name == "nb201")
-    if wants_table and table is None and the_space.name == "nb201" and embedded_table is not None:
-        # The table this project built (see nas_gym/data/nb201_mnist1d.md): works offline.
-        table = str(embedded_table)
-        val_column = val_column or "val_accuracy"
-        test_column = test_column or "test_accuracy"
-        if latency_column is None and (latency == "auto" or (latency == "requested" and asks)):
-            latency_column = "latency_ms"
-    if on_table:
-        evaluator = "table"
-        if table is None:
-            raise ConfigError(NB201_TABLE_HELP if the_space.name == "nb201" else
-                              "evaluator='table' needs table='/path/to/table.csv' and val_column=...")
-        if val_column is None:
-            raise ConfigError(f"A table needs val_column='<column of validation accuracy>' (table {table!r}).")
-        if evaluator_kwargs:
-            raise ConfigError(
-                f"evaluator_kwargs {sorted(evaluator_kwargs)} apply to evaluator='train' only; a table takes none."
-            )
-    parts = EnvParts(the_space, make_cache(cache), None, task, task_kwargs)
-    EVALUATORS.check(evaluator, evaluator_kwargs, what="evaluator_kwargs")
-    if wants_table and table is not None:
-        from nas_gym.evaluators.table import TabularBenchmark
+    return the_space
 
-        parts.table = TabularBenchmark.load(
-            table, space=the_space, arch_column=arch_column, val_column=val_column,
-            test_column=test_column, latency_column=latency_column,
+
+def _choose_evaluator(evaluator: str, table: str | os.PathLike | None) -> str:
+    """The evaluator's name: ``table`` when asked for or given a table, else ``evaluator``.
+
+    A table given to one of :data:`TABLE_REFERENCE_EVALUATORS` does not make it ``table``: it keeps
+    the table as the stand-alone reference.
+    """
+    if evaluator == "table" or (table is not None and evaluator not in TABLE_REFERENCE_EVALUATORS):
+        return "table"
+    return evaluator
+
+
+def _resolve_table(
+    evaluator: str,
+    space: SearchSpace,
+    columns: _TableArgs,
+    latency: str,
+    asks: list[str],
+    embedded_table: Path | None,
+) -> _TableArgs:
+    """The table the env reads: the given one, or on ``nb201`` the embedded one.
+
+    An ``nb201`` env whose evaluator reads a table (``table``, or one of
+    :data:`TABLE_REFERENCE_EVALUATORS`) and that names none reads the embedded table, with its
+    ``val_accuracy`` and ``test_accuracy`` columns where none are named. Its ``latency_ms`` column
+    becomes the latency column where none is named and the latency mode is ``auto``, or
+    ``requested`` and something asks for latency (``asks``).
+    """
+    reads_table = evaluator == "table" or evaluator in TABLE_REFERENCE_EVALUATORS
+    if not (reads_table and columns.path is None and space.name == "nb201" and embedded_table is not None):
+        return columns
+    # The table this project built (see nas_gym/data/nb201_mnist1d.md): works offline.
+    latency_column = columns.latency_column
+    if latency_column is None and (latency == "auto" or (latency == "requested" and asks)):
+        latency_column = "latency_ms"
+    return _TableArgs(str(embedded_table), columns.arch_column, columns.val_column or "val_accuracy",
+                     columns.test_column or "test_accuracy", latency_column)
+
+
+def _check_table_evaluator(columns: _TableArgs, evaluator_kwargs: dict[str, Any], space: SearchSpace) -> None:
+    """Refuse a ``table`` evaluator without a table or a validation column, or with ``evaluator_kwargs``."""
+    if columns.path is None:
+        raise ConfigError(NB201_TABLE_HELP if space.name == "nb201" else
+                          "evaluator='table' needs table='/path/to/table.csv' and val_column=...")
+    if columns.val_column is None:
+        raise ConfigError(f"A table needs val_column='<column of validation accuracy>' (table {columns.path!r}).")
+    if evaluator_kwargs:
+        raise ConfigError(
+            f"evaluator_kwargs {sorted(evaluator_kwargs)} apply to evaluator='train' only; a table takes none."
         )
-    parts.evaluator = EVALUATORS.make(evaluator, evaluator_kwargs, parts, what="evaluator_kwargs")
-    if latency == "table" and latency_column is None:
+
+
+def _load_table(columns: _TableArgs, space: SearchSpace) -> TabularBenchmark | None:
+    """The table named by ``columns`` (checked against the space), or None where there is none."""
+    if columns.path is None:
+        return None
+    from nas_gym.evaluators.table import TabularBenchmark
+
+    return TabularBenchmark.load(
+        columns.path, space=space, arch_column=columns.arch_column, val_column=columns.val_column,
+        test_column=columns.test_column, latency_column=columns.latency_column,
+    )
+
+
+def _check_columns(columns: _TableArgs, latency: str, table: TabularBenchmark | None) -> None:
+    """Refuse ``latency='table'`` without a latency column, and column names without a table."""
+    if latency == "table" and columns.latency_column is None:
         raise ConfigError("latency='table' needs latency_column='<column of latency in ms>' and a table.")
-    if parts.table is None:
-        given = {k: v for k, v in (("val_column", val_column), ("test_column", test_column),
-                                   ("latency_column", latency_column)) if v is not None}
+    if table is None:
+        given = {k: v for k, v in (("val_column", columns.val_column), ("test_column", columns.test_column),
+                                   ("latency_column", columns.latency_column)) if v is not None}
         if given:
             raise ConfigError(
                 f"{', '.join(f'{k}={v!r}' for k, v in given.items())} name columns of a table, but no table "
                 "was given: pass table='/path/to/table.csv' (evaluator='table'), or drop them to train."
             )
-    if latency in LATENCY_MODES:
-        # An evaluator that predicts latency itself (the surrogate) names the model that means "its own figure".
-        own = getattr(parts.evaluator, "own_latency", None)
-        latency = "table" if latency_column else ("none" if parts.table is not None else own or "measured")
-    parts.latency = latency
-    parts.latency_model = LATENCY_MODELS.make(latency, latency_kwargs, parts, what="latency_kwargs")
-    if latency == "none" and asks:
+
+
+def _resolve_latency(latency: str, latency_column: str | None, parts: EnvParts) -> str:
+    """The latency model's name: ``latency`` itself, unless it is one of :data:`LATENCY_MODES`.
+
+    ``auto`` and ``requested`` (whose difference is only which latency column the embedded table
+    gives, :func:`_resolve_table`) mean ``table`` where a latency column is named; ``none`` on a
+    table without one; else the evaluator's own latency figure where it has one (the surrogate's
+    ``own_latency``), or ``measured``.
+    """
+    if latency not in LATENCY_MODES:
+        return latency
+    own = getattr(parts.evaluator, "own_latency", None)
+    return "table" if latency_column else ("none" if parts.table is not None else own or "measured")
+
+
+def _check_measurable(parts: EnvParts, asks: list[str], params_limit: int | None) -> None:
+    """Refuse what asks for a figure the env cannot give.
+
+    Latency needs a latency model; a ``params_limit`` on a table needs its ``params`` column.
+    """
+    if parts.latency == "none" and asks:
         raise ConfigError(
             f"{asks[0]} needs latency, but this env has no latency model: "
             + ("pass latency_column='<column of latency in ms>' naming the table's latency column"
@@ -233,17 +354,25 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
             f"params_limit={params_limit!r} needs parameter counts, but table {parts.table.path.name} has no "
             "'params' column: add one, or drop params_limit."
         )
+
+
+def _make_reward(
+    reward: str, latency_weight: float | None, latency_target_ms: float | None, parts: EnvParts,
+    latency_column: str | None,
+) -> Reward:
+    """The reward, with the defaults of what is not given.
+
+    The latency weight defaults to :data:`DEFAULT_LATENCY_WEIGHT` where the env has latency and to 0
+    where it has none; the target to the median of the table's latency column when latency is a table
+    column, else :data:`DEFAULT_LATENCY_TARGET_MS`.
+    """
     if latency_weight is None:
-        latency_weight = DEFAULT_LATENCY_WEIGHT if latency != "none" else 0.0
+        latency_weight = DEFAULT_LATENCY_WEIGHT if parts.latency != "none" else 0.0
     if latency_target_ms is None:
         latency_target_ms = DEFAULT_LATENCY_TARGET_MS
-        if latency == "table":
+        if parts.latency == "table":
             latency_target_ms = float(np.median(parts.table.column(latency_column)))
-    parts.reward = Reward(reward, latency_weight, latency_target_ms)
-    parts.latency_limit_ms = None if latency_limit_ms is None else float(latency_limit_ms)
-    parts.params_limit = None if params_limit is None else int(params_limit)
-    parts.objectives = None if objectives is None else tuple(objectives)
-    return parts
+    return Reward(reward, latency_weight, latency_target_ms)
 
 
 def _check_objectives(objectives: tuple[str, ...] | None) -> None:

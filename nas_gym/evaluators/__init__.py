@@ -2,7 +2,7 @@
 
 :data:`EVALUATORS` holds them by the names of the env's ``evaluator``
 argument. A factory takes what it reads of the env being built
-(:class:`~nas_gym.evaluators.base.EvaluatorInputs`: space, task, cache, table) and the user's
+(:class:`EvaluatorInputs`: space, task, cache, table) and the user's
 ``evaluator_kwargs``; a new
 evaluator is an :class:`~nas_gym.evaluators.base.Evaluator` subclass and one
 ``EVALUATORS.register`` line, and every method, the CLI and the benchmark
@@ -11,13 +11,34 @@ pick it up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nas_gym.error import ConfigError
 from nas_gym.registry import Registry
 
 if TYPE_CHECKING:
-    from nas_gym.evaluators.base import Evaluator, EvaluatorInputs
+    from nas_gym.evaluators.base import Evaluator
+    from nas_gym.evaluators.table import TabularBenchmark
+    from nas_gym.spaces.base import SearchSpace
+    from nas_gym.storage.cache import EvalCache
+    from nas_gym.tasks.base import Task
+
+
+class EvaluatorInputs(Protocol):
+    """What an evaluator's factory reads of the env being built (:class:`~nas_gym.env.parts.EnvParts` is one).
+
+    Factories take this, not the env's whole bundle of parts, so that no part imports the env.
+    """
+
+    space: SearchSpace
+    cache: EvalCache | None
+    table: TabularBenchmark | None
+
+    @property
+    def task(self) -> Task:
+        """The env's task, loaded on first use."""
+        ...
+
 
 EVALUATORS: Registry[Evaluator] = Registry("evaluator", group="nas_gym.evaluators")
 

@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.metrics import Metrics
 from nas_gym.spaces.base import Architecture
-
-if TYPE_CHECKING:
-    from nas_gym.evaluators.table import TabularBenchmark
-    from nas_gym.spaces.base import SearchSpace
-    from nas_gym.storage.cache import EvalCache
-    from nas_gym.tasks.base import Task
-
-
-class EvaluatorInputs(Protocol):
-    """What an evaluator's factory reads of the env being built (:class:`~nas_gym.env.parts.EnvParts` is one).
-
-    Factories take this, not the env's whole bundle of parts, so that no part imports the env.
-    """
-
-    space: SearchSpace
-    cache: EvalCache | None
-    table: TabularBenchmark | None
-
-    @property
-    def task(self) -> Task:
-        """The env's task, loaded on first use."""
-        ...
 
 
 class Evaluator(abc.ABC):

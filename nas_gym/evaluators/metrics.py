@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any
 
 
 @dataclass
 class Metrics:
     """What one evaluation of an architecture measured.
+
+    Its fields are the one list of the metrics (:data:`METRIC_FIELDS`): an
+    :class:`~nas_gym.env.evaluation.Evaluation`, the final step's ``info`` and
+    the ``history.jsonl`` line take theirs from it, so a metric added here
+    reaches them all.
 
     Accuracies are fractions in [0, 1]. ``latency_ms`` is None until a latency
     model fills it in. ``cost_s`` is the wall time the evaluation cost (for a
@@ -58,3 +63,7 @@ class Metrics:
         """Inverse of :meth:`to_dict`; unknown keys are ignored."""
         names = cls.__dataclass_fields__.keys()
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+#: The fields of :class:`Metrics` that are measured figures (all but ``extra``), in order.
+METRIC_FIELDS: tuple[Field, ...] = tuple(f for f in fields(Metrics) if f.name != "extra")

@@ -19,20 +19,19 @@ A run is made of parts, each in its own module:
 - the run folder (:mod:`nas_gym.search.folder`): lock, ``run.json``,
   ``history.jsonl``, ``summary.json``;
 - the logger (:mod:`nas_gym.search.logger`): TensorBoard ``nas/*`` scalars
-  against the number of architectures evaluated, and the progress bar.
+  against the number of architectures evaluated, and the progress bar;
+- the replay (:mod:`nas_gym.search.resume`): resume is deterministic
+  replay, not per-method checkpoints. Run again with the same arguments and
+  the method starts over from its seed; each evaluation the history holds is
+  checked against what the method proposes and scored by the env from the
+  record, then the run carries on where it stopped;
+- the tally (:mod:`nas_gym.search.summary`): best so far, search cost and
+  epochs trained, and the Pareto front of ``summary.json``/``pareto.json``;
+- the episode recorder (:mod:`nas_gym.search.episodes`): the wrapper
+  around ``run.env`` that reports the episodes RL methods complete.
 
-Resume is deterministic replay, not per-method checkpoints. Run again with
-the same arguments and the method starts over from its seed; each evaluation
-the history holds is checked against what the method proposes and scored by
-the env from the record (``NASEnv.score(arch, metrics)``: nothing is trained
-again, and the method sees the very rewards it saw before), then the run
-carries on where it stopped. Every evaluation appears once in the history,
-and for a deterministic method the result equals an uninterrupted run's.
-Redoing the method's own computation (a controller update, a TPE proposal)
-is cheap next to evaluations, and there is no controller, optimiser,
-population or RNG state on disk to get out of step with the history.
-TensorBoard scalars of the replayed part are written again and the
-interrupted process's are purged, so the curves have no gaps.
+This module holds :class:`SearchRun`, which owns those parts, records each
+evaluation in order and writes the summary, and :func:`run_search`.
 """
 
 from __future__ import annotations
@@ -50,69 +49,25 @@ import numpy as np
 
 from nas_gym.env.evaluation import HISTORY_KEYS, Evaluation
 from nas_gym.env.parts import EnvParts
-from nas_gym.error import ArchitectureError, ConfigError, NASGymError
+from nas_gym.error import ArchitectureError, ConfigError
 from nas_gym.evaluators.cached import CachedEvaluator
 from nas_gym.evaluators.metrics import Metrics
-from nas_gym.multi_objective.pareto import ACCURACY_LATENCY, hypervolume, objective_matrix, pareto_indices
 from nas_gym.search.budget import Budget
+from nas_gym.search.episodes import RecordEpisodes
 from nas_gym.search.folder import RunFolder, run_meta
 from nas_gym.search.logger import RunLogger
 from nas_gym.search.pools import EvaluationPool, make_pool, play
 from nas_gym.search.queue import Actions, Scheduler
-from nas_gym.search.searcher import Searcher, available_searchers, load_searcher
+from nas_gym.search.resume import Replay, ResumeError
+from nas_gym.search.summary import SUMMARY_KEYS, Tally, pareto_front
 from nas_gym.spaces import Architecture, SearchSpace
 
-__all__ = [
-    "HISTORY_KEYS", "Budget", "BudgetExhausted", "ResumeError", "SearchRun", "Searcher", "available_searchers",
-    "load_searcher", "run_search",
-]
+__all__ = ["HISTORY_KEYS", "Budget", "BudgetExhausted", "ResumeError", "SearchRun"]
 
 logger = logging.getLogger(__name__)
 
-#: The keys every ``summary.json`` has (``hypervolume`` where evaluations have latency); methods add others.
-SUMMARY_KEYS = (
-    "env_id", "env_kwargs", "agent", "seed", "budget", "budget_seconds", "budget_epochs", "num_evaluated",
-    "epochs_trained", "wall_s", "search_cost_s", "resumed_from", "best", "best_full_fidelity", "hparams", "workers",
-    "backend", "hypervolume",
-)
-
-
-class ResumeError(NASGymError):
-    """A run folder cannot be resumed: the method did not replay its recorded history."""
-
-
 class BudgetExhausted(Exception):
     """Raised inside a run when an evaluation is asked for after the budget is spent."""
-
-
-class _RecordEpisodes(gym.Wrapper):
-    """Reports every episode an RL method completes through ``run.env`` to the run.
-
-    While a resumed run replays its history, the last step of an episode that
-    builds the recorded architecture is scored by the env from the record.
-    """
-
-    def __init__(self, env: gym.Env, run: SearchRun):
-        super().__init__(env)
-        self._run = run
-        self._actions: list[Any] = []
-
-    def reset(self, **kwargs):
-        self._actions = []
-        return self.env.reset(**kwargs)
-
-    def step(self, action):
-        self._actions.append(action)
-        known = self._run._replayed_metrics(self._run.num_evaluated, self._actions, self.env.unwrapped.fidelity)
-        if known is not None:
-            self.env.unwrapped.score_next_from(known, [int(a) for a in self._actions])
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if terminated and "arch" in info:
-            self._run._record(Evaluation.from_info(info))
-        return obs, reward, terminated, truncated, info
-
-    def action_masks(self) -> np.ndarray:
-        return self.env.unwrapped.action_masks()
 
 
 def _without_cache(env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -173,25 +128,14 @@ class SearchRun:
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.rng = np.random.default_rng(self.seed)
         self.history: list[dict[str, Any]] = []
-        #: The best evaluation so far as plain data (``summary.json``'s ``best``), or None.
-        self.best: dict[str, Any] | None = None
-        #: (feasible, reward) of the best evaluation: a feasible architecture beats every infeasible one.
-        self._best_key: tuple[bool, float] = (False, -np.inf)
-        self._evaluations: list[Evaluation] = []
-        self._search_cost_s = 0.0
-        self._epochs_trained = 0
-        #: The best evaluation at the full budget (no fidelity, or the largest): a multi-fidelity run's result.
-        self.best_full_fidelity: dict[str, Any] | None = None
-        self._best_full_key: tuple[bool, float] = (False, -np.inf)
-        #: The highest fidelity each architecture (as built) was evaluated at in this run: what its next costs.
-        self._trained_to: dict[str, int] = {}
         #: What a method adds to ``summary.json`` beyond the run's own figures (:meth:`add_to_summary`).
         self.extra_summary: dict[str, Any] = {}
         self._start = time.perf_counter()
         self.folder = None if self.out_dir is None else RunFolder(self.out_dir)
         try:
             meta = run_meta(env_id, self.env_kwargs, agent, self.seed, self.hparams)
-            self._replay: list[dict[str, Any]] = [] if self.folder is None else self.folder.open(meta)
+            records = [] if self.folder is None else self.folder.open(meta)
+            self._replay = Replay(records, self.out_dir, self.seed)
         except BaseException:
             if pool is not None:
                 pool.close()
@@ -211,7 +155,11 @@ class SearchRun:
                 f"not for this run's {env_id} {self.env_kwargs}."
             )
         try:
-            self.env = _RecordEpisodes(gym.make(env_id, **self.env_kwargs), self)
+            self.env = RecordEpisodes(
+                gym.make(env_id, **self.env_kwargs),
+                lambda actions, epochs: self._replayed_metrics(self.num_evaluated, actions, epochs),
+                lambda evaluation: self._record(evaluation),
+            )
         except BaseException:
             if pool is not None:
                 pool.close()
@@ -219,7 +167,7 @@ class SearchRun:
             raise
         self.env.reset(seed=self.seed)
         try:
-            self._stateful = self._restore_evaluator_state(pool)
+            self._stateful = self._replay.restore_evaluator_state(self.env.unwrapped.evaluator, pool, self.folder)
         except BaseException:
             self.env.close()
             if pool is not None:
@@ -235,6 +183,7 @@ class SearchRun:
             self._release_folder()
             raise ConfigError(f"A budget of epochs needs an env that trains (evaluator='train'); {env_id} with "
                               f"evaluator {self.env.unwrapped.evaluator.name!r} trains nothing.")
+        self._tally = Tally(self.max_epochs)
         self.backend = backend if pool is None else pool.backend
         # The scheduler looks _evaluate_here up at each call, so it can be observed (tests count it).
         self._scheduler = Scheduler(
@@ -295,12 +244,12 @@ class SearchRun:
         and a repeat costs nothing. The count is the run's, not the cache's,
         so a run costs the same epochs on a warm cache as on a cold one.
         """
-        return self._epochs_trained
+        return self._tally.epochs_trained
 
     @property
     def epochs_are_up(self) -> bool:
         """Whether the optional budget of epochs trained is spent."""
-        return self.budget.epochs is not None and self._epochs_trained >= self.budget.epochs
+        return self.budget.epochs is not None and self._tally.epochs_trained >= self.budget.epochs
 
     @property
     def time_is_up(self) -> bool:
@@ -441,7 +390,9 @@ class SearchRun:
             ConfigError: The actions do not form a valid architecture.
         """
         if self.epochs_are_up:
-            raise BudgetExhausted(f"Budget of {self.budget.epochs} epochs is spent ({self._epochs_trained} trained).")
+            raise BudgetExhausted(
+                f"Budget of {self.budget.epochs} epochs is spent ({self._tally.epochs_trained} trained)."
+            )
         if self.time_is_up or self.num_evaluated + self.pending >= self.budget.evaluations:
             raise BudgetExhausted(
                 f"Budget of {self.budget.evaluations} evaluations is spent or fully submitted "
@@ -488,7 +439,7 @@ class SearchRun:
 
     def add_search_cost(self, seconds: float) -> None:
         """Count work a method did outside evaluations (e.g. a zero-cost pre-filter) in ``search_cost_s``."""
-        self._search_cost_s += float(seconds)
+        self._tally.search_cost_s += float(seconds)
 
     def add_to_summary(self, key: str, value: Any) -> None:
         """Add ``key`` (plain JSON data) to ``summary.json``, e.g. a weight-sharing search's stand-alone result.
@@ -544,66 +495,17 @@ class SearchRun:
     def _in_cache(self, key: str) -> bool:
         return self.env.unwrapped.cache.get(key) is not None
 
-    # -- resume ----------------------------------------------------------------------
-    def _release_folder(self) -> None:
-        if self.folder is not None:
-            self.folder.close()
-
+    # -- resume (nas_gym.search.resume) -------------------------------------------------
     def _replayed_metrics(self, index: int, actions: Sequence[Any], epochs: int | None = None) -> Metrics | None:
         """The recorded metrics if ``actions`` at fidelity ``epochs`` are evaluation ``index`` of the history."""
-        if index >= len(self._replay) or len(actions) != self.space.num_decisions:
-            return None
-        if not hasattr(self.env.unwrapped, "score_next_from"):
-            return None
-        try:
-            arch = self._arch(self.space.validate([int(a) for a in actions]))
-        except (NASGymError, TypeError, ValueError, OverflowError):
-            return None  # not a valid architecture: the env handles the action itself
-        record = self._replay[index]
-        if record["arch"] != str(arch) or record.get("epochs") != epochs:
-            return None  # the env scores it and _record reports the mismatch
-        return Evaluation.from_record(record).metrics()
-
-    @property
-    def evaluations(self) -> tuple[Evaluation, ...]:
-        """Every evaluation recorded so far, in order."""
-        return tuple(self._evaluations)
+        return self._replay.metrics(index, self.env.unwrapped, actions, epochs)
 
     @property
     def resumed_from(self) -> int:
         """Evaluations that an earlier, interrupted run of this folder had recorded."""
         return len(self._replay)
 
-    def _restore_evaluator_state(self, pool: EvaluationPool | None) -> Any:
-        """The env's evaluator if it has a state of its own (a supernet), restored to match the history.
-
-        Replay scores recorded evaluations without calling the evaluator, so
-        such a state cannot be rebuilt from the history: it is saved with
-        every record (:meth:`RunFolder.save_state`) and loaded here.
-
-        Raises:
-            ConfigError: Such an evaluator with worker processes (each would train its own state).
-            ResumeError: The history has evaluations but no saved state matches them.
-        """
-        evaluator = self.env.unwrapped.evaluator
-        if not getattr(evaluator, "stateful", False):
-            return None
-        if pool is not None:
-            raise ConfigError(
-                f"The {evaluator.name} evaluator trains one shared state in this process, which worker processes "
-                "would each train apart: run it with workers=1."
-            )
-        if self.folder is not None and self._replay:
-            state = self.folder.load_state(len(self._replay))
-            if state is None:
-                raise ResumeError(
-                    f"Cannot resume {self.out_dir}: its history holds {len(self._replay)} evaluations, but "
-                    f"{self.out_dir}/state has no {evaluator.name} state saved after them. Start a new run folder."
-                )
-            evaluator.load_state_dict(state)
-        return evaluator
-
-    # -- bookkeeping ----------------------------------------------------------------
+    # -- bookkeeping (the tally: nas_gym.search.summary) ---------------------------------
     def _record(self, evaluation: Evaluation) -> None:
         """Count one evaluation: history line, best so far, search cost, logs."""
         if self.done:
@@ -611,26 +513,9 @@ class SearchRun:
         index = self.num_evaluated
         replaying = index < len(self._replay)
         if replaying:
-            recorded = self._replay[index]
-            if (recorded["arch"], recorded.get("epochs")) != (evaluation.arch, evaluation.extra.get("epochs")):
-                raise ResumeError(
-                    f"Cannot resume {self.out_dir}: evaluation {index} was {recorded['arch']!r} (fidelity "
-                    f"{recorded.get('epochs')}) but the method now proposes {evaluation.arch!r} (fidelity "
-                    f"{evaluation.extra.get('epochs')}), so it is not deterministic for seed {self.seed}. "
-                    "Start a new run folder."
-                )
-            evaluation = Evaluation.from_record(recorded)
-        evaluation = self._count_epochs(evaluation)
-        if not evaluation.cached:
-            self._search_cost_s += evaluation.cost_s
-        key = (evaluation.feasible, evaluation.reward)
-        if self.best is None or key > self._best_key:
-            self.best, self._best_key = evaluation.summary(), key
-        full = evaluation.extra.get("epochs") in (None, self.max_epochs)
-        if full and (self.best_full_fidelity is None or key > self._best_full_key):
-            self.best_full_fidelity, self._best_full_key = evaluation.summary(), key
-        self._evaluations.append(evaluation)
-        record = evaluation.record(index, self._best_key[1])
+            evaluation = self._replay.recorded(index, evaluation)
+        evaluation = self._tally.add(evaluation)
+        record = evaluation.record(index, self._tally.best_key[1])
         self.history.append(record)
         if self.folder is not None and not replaying:
             if self._stateful is not None:
@@ -639,20 +524,25 @@ class SearchRun:
             self.folder.append(record)
         self.logger.log_evaluation(
             record, self.elapsed_s, replayed=replaying,
-            epochs_trained=None if self.max_epochs is None else self._epochs_trained,
-            best_full_reward=None if self.best_full_fidelity is None else self._best_full_key[1],
+            epochs_trained=None if self.max_epochs is None else self._tally.epochs_trained,
+            best_full_reward=None if self._tally.best_full_fidelity is None else self._tally.best_full_key[1],
         )
 
-    def _count_epochs(self, evaluation: Evaluation) -> Evaluation:
-        """Add what ``evaluation`` cost in epochs to :attr:`epochs_trained` and to its record (envs that train)."""
-        if self.max_epochs is None:
-            return evaluation
-        fidelity = evaluation.extra.get("epochs") or self.max_epochs
-        before = self._trained_to.get(evaluation.arch, 0)
-        cost = max(0, fidelity - before)
-        self._trained_to[evaluation.arch] = max(before, fidelity)
-        self._epochs_trained += cost
-        return dataclasses.replace(evaluation, extra={**evaluation.extra, "epochs_trained": cost})
+    # -- results ----------------------------------------------------------------------
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The best evaluation so far as plain data (``summary.json``'s ``best``), or None."""
+        return self._tally.best
+
+    @property
+    def best_full_fidelity(self) -> dict[str, Any] | None:
+        """The best evaluation at the full budget (no fidelity, or the largest): a multi-fidelity run's result."""
+        return self._tally.best_full_fidelity
+
+    @property
+    def evaluations(self) -> tuple[Evaluation, ...]:
+        """Every evaluation recorded so far, in order."""
+        return tuple(self._tally.evaluations)
 
     def pareto(self) -> dict[str, Any] | None:
         """The non-dominated set of the feasible evaluations (validation accuracy, latency) and its hypervolume.
@@ -661,20 +551,7 @@ class SearchRun:
         a table's median accuracy and 90th-percentile latency), else the worst
         accuracy and latency evaluated. None when the evaluations have no latency.
         """
-        evaluated = [e for e in self._evaluations if e.latency_ms is not None]
-        if not evaluated:
-            return None
-        feasible = [e for e in evaluated if e.feasible]
-        points = objective_matrix([e.info() for e in feasible], ACCURACY_LATENCY)
-        front = sorted((feasible[i] for i in pareto_indices(points)), key=lambda e: e.latency_ms) if feasible else []
-        reference = self.env.unwrapped.hypervolume_reference()
-        if reference is None:
-            reference = {"val_accuracy": min(e.val_accuracy for e in evaluated),
-                         "latency_ms": max(e.latency_ms for e in evaluated), "source": "evaluated architectures"}
-        volume = hypervolume([e.latency_ms for e in front], [e.val_accuracy for e in front],
-                             reference["latency_ms"], reference["val_accuracy"])
-        return {"objectives": list(ACCURACY_LATENCY), "reference_point": reference, "hypervolume": volume,
-                "evaluated": len(evaluated), "feasible": len(feasible), "front": [e.summary() for e in front]}
+        return pareto_front(self._tally.evaluations, self.env.unwrapped.hypervolume_reference)
 
     def summary(self) -> dict[str, Any]:
         """Best architecture and its metrics, agent, seed, budget and wall seconds."""
@@ -687,9 +564,9 @@ class SearchRun:
             "budget_seconds": self.budget.seconds,
             "budget_epochs": self.budget.epochs,
             "num_evaluated": self.num_evaluated,
-            "epochs_trained": None if self.max_epochs is None else self._epochs_trained,
+            "epochs_trained": None if self.max_epochs is None else self._tally.epochs_trained,
             "wall_s": self.elapsed_s,
-            "search_cost_s": self._search_cost_s,
+            "search_cost_s": self._tally.search_cost_s,
             "resumed_from": self.resumed_from,
             "best": self.best,
             # A low-fidelity evaluation can out-score the full trainings; this is the best of those.
@@ -717,48 +594,12 @@ class SearchRun:
         self._release_folder()
         return summary
 
+    def _release_folder(self) -> None:
+        if self.folder is not None:
+            self.folder.close()
+
     def __enter__(self) -> SearchRun:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def run_search(
-    agent: str,
-    env_id: str,
-    env_kwargs: dict[str, Any] | None = None,
-    *,
-    budget: int | Budget = 100,
-    seed: int = 0,
-    out_dir: str | os.PathLike | None = None,
-    agent_kwargs: dict[str, Any] | None = None,
-    progress: bool = False,
-    workers: int = 1,
-    backend: str = "local",
-    ray_address: str | None = None,
-    pool: EvaluationPool | None = None,
-) -> dict[str, Any]:
-    """Run the search method ``agent`` on an env and return the run's summary.
-
-    This is what ``nas-gym search`` calls. ``workers``, ``backend``,
-    ``ray_address`` and ``pool`` set up parallel evaluation (see
-    :class:`SearchRun`); a given ``pool`` is closed when the search ends,
-    also when it fails.
-    """
-    try:
-        searcher = load_searcher(agent)(**(agent_kwargs or {}))
-    except BaseException:
-        if pool is not None:
-            pool.close()
-        raise
-    run = SearchRun(
-        env_id, env_kwargs, agent=agent, seed=seed, budget=budget, out_dir=out_dir,
-        hparams=searcher.hparams(), progress=progress, workers=workers, backend=backend, ray_address=ray_address,
-        pool=pool,
-    )
-    try:
-        searcher.search(run)
-    finally:
-        summary = run.close()
-    return summary

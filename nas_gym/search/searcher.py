@@ -1,4 +1,4 @@
-"""The search-method protocol (:class:`Searcher`) and the registry of methods by name.
+"""The search-method protocol (:class:`Searcher`), the methods by name, and :func:`run_search`.
 
 Methods are found through the entry-point group ``nas_gym.searchers``, which
 ``pyproject.toml`` declares for ``agents/`` and ``baselines/``, so a user's
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from nas_gym.search.budget import Budget
 from nas_gym.utils.hparams import SearcherSettings, from_kwargs
 
 if TYPE_CHECKING:
+    from nas_gym.search.pools import EvaluationPool
     from nas_gym.search.run import SearchRun
 
 T = TypeVar("T")
@@ -139,3 +142,45 @@ def load_searcher(name: str) -> type[Searcher]:
     if name not in found:
         raise unknown_name("agent", name, found)
     return found[name].load()
+
+
+def run_search(
+    agent: str,
+    env_id: str,
+    env_kwargs: dict[str, Any] | None = None,
+    *,
+    budget: int | Budget = 100,
+    seed: int = 0,
+    out_dir: str | os.PathLike | None = None,
+    agent_kwargs: dict[str, Any] | None = None,
+    progress: bool = False,
+    workers: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
+    pool: EvaluationPool | None = None,
+) -> dict[str, Any]:
+    """Run the search method ``agent`` on an env and return the run's summary.
+
+    This is what ``nas-gym search`` calls. ``workers``, ``backend``,
+    ``ray_address`` and ``pool`` set up parallel evaluation (see
+    :class:`~nas_gym.search.run.SearchRun`); a given ``pool`` is closed when the search ends,
+    also when it fails.
+    """
+    from nas_gym.search.run import SearchRun  # the run imports the env stack; a method class need not
+
+    try:
+        searcher = load_searcher(agent)(**(agent_kwargs or {}))
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
+    run = SearchRun(
+        env_id, env_kwargs, agent=agent, seed=seed, budget=budget, out_dir=out_dir,
+        hparams=searcher.hparams(), progress=progress, workers=workers, backend=backend, ray_address=ray_address,
+        pool=pool,
+    )
+    try:
+        searcher.search(run)
+    finally:
+        summary = run.close()
+    return summary

@@ -8,8 +8,8 @@ import nas_gym.agents.ppo
 from nas_gym.agents.ppo import MOPPOSearch, PPOSearch
 from nas_gym.error import ConfigError
 from nas_gym.multi_objective.scalarization import Scalarizer
-from nas_gym.search.run import SearchRun, run_search
-from nas_gym.search.searcher import load_searcher
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import load_searcher, run_search
 
 #: The embedded NAS-Bench-201 table with its latency column; the env's reward is accuracy only.
 NB201_LATENCY = {"latency_column": "latency_ms", "latency_weight": 0}

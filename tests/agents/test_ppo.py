@@ -11,7 +11,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.agents.ppo import PPOSearch
 from nas_gym.error import ConfigError
-from nas_gym.search.run import SearchRun, run_search
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}

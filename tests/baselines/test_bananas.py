@@ -8,7 +8,8 @@ import pytest
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.baselines.bananas import Bananas, expected_improvement
 from nas_gym.error import ConfigError
-from nas_gym.search.run import SearchRun, run_search
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import run_search
 
 ENV = "NAS-Bench-201-v0"  # the embedded table: no shared data needed
 #: Two members keep the test cheap; the rest are the defaults.

@@ -17,7 +17,8 @@ import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.baselines.darts import DARTS, ranked_architectures
 from nas_gym.error import ConfigError
 from nas_gym.latency import OpTableLatency
-from nas_gym.search.run import SearchRun, run_search
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import run_search
 from nas_gym.spaces import LayersSpace, NB201Space
 from nas_gym.supernets import LayersSupernet, NB201Supernet, make_supernet
 from nas_gym.tasks.base import make_task

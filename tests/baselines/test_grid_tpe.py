@@ -17,7 +17,8 @@ import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.baselines.grid import GridSearch
 from nas_gym.baselines.tpe import TPESearch, suggest_indices
 from nas_gym.error import ConfigError
-from nas_gym.search.run import HISTORY_KEYS, SearchRun, run_search
+from nas_gym.search.run import HISTORY_KEYS, SearchRun
+from nas_gym.search.searcher import run_search
 
 NAS_CLI = Path(sys.executable).with_name("nas-gym")
 TINY_NAS = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1}, "cache": False}

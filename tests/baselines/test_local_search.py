@@ -9,7 +9,8 @@ import pytest
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.baselines.local_search import LocalSearch
 from nas_gym.error import ConfigError
-from nas_gym.search.run import SearchRun, run_search
+from nas_gym.search.run import SearchRun
+from nas_gym.search.searcher import run_search
 
 
 def _run(seed: int, budget: int, **hparams) -> tuple[LocalSearch, SearchRun]:

@@ -11,7 +11,7 @@ from nas_gym.baselines.optuna_pruning import ASHA
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.search.budget import Budget
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 
 METHODS = ("successive_halving", "hyperband", "asha", "bohb")
 #: Three rungs (1, 3, 9 epochs) of a small, fast training; no latency, so rewards repeat exactly.

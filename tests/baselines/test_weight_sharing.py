@@ -8,7 +8,8 @@ import pytest
 
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.training import TrainingEvaluator
-from nas_gym.search.run import ResumeError, SearchRun, run_search
+from nas_gym.search.run import ResumeError, SearchRun
+from nas_gym.search.searcher import run_search
 from nas_gym.spaces.layers import LayersSpace
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -16,7 +16,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ArchitectureError, ConfigError
 from nas_gym.search.pools import play
-from nas_gym.search.run import run_search
+from nas_gym.search.searcher import run_search
 from nas_gym.spaces import SPACES, LayersSpace, MLPSpace, NB201Space, make_space
 from nas_gym.tasks.base import make_task
 
