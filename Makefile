@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,ray,mo,onnx,gbdt,series
+EXTRAS ?= dev,ray,mo,onnx,gbdt,series,docs
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint docs clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check nas_gym agents baselines scripts tests
+	$(VENV)/bin/lint-imports
+
+# The docs site into site/; --strict turns every warning (a broken link, a bad docstring) into an error.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site

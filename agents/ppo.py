@@ -380,7 +380,7 @@ _WHOLE = "> 0 (an integer)"
 
 @dataclasses.dataclass(frozen=True)
 class PPOSettings(SearcherSettings):
-    """Hyperparameters of :class:`PPOSearch` (its docstring has SB3's defaults and measurements)."""
+    """Hyperparameters of :class:`PPOSearch` (its docstring has SB3's defaults; measurements in docs/methods/rl.md)."""
 
     owner = "PPO"
 
@@ -463,48 +463,16 @@ class PPOSearch(Searcher):
     rollouts so the policy updates every few architectures, several epochs,
     a larger learning rate, and ``gamma = gae_lambda = 1`` because the only
     reward is the final one and must reach every decision undiscounted.
-    Measured there (CIFAR-100 columns, ``latency_weight=0``, budget 100,
-    seeds 0-19, test accuracy of the best-validation architecture): these
-    settings with the MLP policy (:attr:`MLP`) 72.36 ± 0.45 % (95 % CI), random search 71.48 ± 0.32 %; with
-    ``episodes_per_update=8, num_minibatches=2, n_epochs=10`` 71.90 ± 0.42 %.
-
-    A later sweep on the embedded MNIST-1D table (``scripts/bench_genetic.py``,
-    budget 100, seeds 0-49, validation accuracy % of the best found): the
-    MLP settings 75.52; ``learning_rate`` 1e-2 / 3e-2 74.47 / 70.69;
-    ``episodes_per_update=5`` 75.75; ``n_epochs=10`` 75.08; ``ent_coef``
-    0.03 / 0 75.98 / 75.46; ``net_arch`` (32,) / (64, 64) 75.45 / 74.70;
-    ``episodes_per_update=10, learning_rate=1e-2`` 76.12. Training on each
-    final reward's quantile among the search's rewards so far (a prototype,
-    not kept) gave 76.17, and with ``episodes_per_update=10,
-    learning_rate=1e-2`` 77.24 (regularised evolution: 76.86). That best
-    setting reached 72.42 ± 0.40 % on the CIFAR-100 columns (seeds 0-19),
-    below the MLP settings' 72.60 ± 0.42 %, so they were not taken.
 
     The default policy is **factorized** (``policy="factorized"``, lr 0.03):
     one softmax per decision, independent of the earlier choices
     (:class:`_PositionFeatures` gives the heads only the position), as
     NAS-Bench-201's REINFORCE baseline, trained by PPO's clipped objective;
-    the value head is then one baseline per decision. Chosen on the embedded
-    table (``scripts/bench_genetic.py``, budget 100, seeds 0-49, validation
-    %): the MLP defaults (now :attr:`MLP`) 75.52; factorized at lr 0.01 /
-    0.02 / 0.03 / 0.05 / 0.1 / 0.3: 75.79 / 75.87 / **76.60** / 76.08 / 75.30
-    / 72.75; at 0.03 with ``ent_coef=0.03`` 76.52, ``episodes_per_update=5``
-    76.01, ``stale_temperature=1.5`` 76.59; at 0.1 with 5 / 10 episodes per
-    update 76.00 / 76.08. Reported on the CIFAR-100 columns (seeds 0-19,
-    test %): 72.77 ± 0.52 against the MLP's 72.60 ± 0.42, the table optimum
-    in 11 of 20 seeds against 5.
-
-    Then the rollout: ``episodes_per_update=4, num_minibatches=4`` (16 Adam
-    steps of one architecture each per update, instead of 4 steps on 2),
-    chosen on the embedded table over 200 seeds (validation %): 76.80
-    against 76.43 on seeds 0-99 and 76.67 against 76.19 on seeds 100-199.
-    Beside it on seeds 0-99: 2 minibatches of 2 architectures 76.68, with
-    ``ent_coef=0.05`` 76.68; 4 in 4 with ``n_epochs=8`` 76.84, lr 0.02
-    76.63, ``ent_coef=0.05`` 76.80; 8 in 8 76.19 (seeds 0-49, 2 in 1:
-    ``n_epochs=8`` 76.20, ``ent_coef`` 0 / 0.02 / 0.05 / 0.1 76.23 / 76.79 /
-    76.73 / 76.98, ``clip_range=0.3`` 76.35, one architecture per update
-    74.79). Reported on the CIFAR-100 columns (seeds 0-19, test %): 73.05 ±
-    0.41, the table optimum in 14 of 20 seeds.
+    the value head is then one baseline per decision. Each rollout holds
+    ``episodes_per_update=4`` architectures in ``num_minibatches=4``
+    minibatches of one architecture each. :attr:`MLP` holds the former
+    defaults (SB3's MLP on the prefix, lr 3e-3, 2 architectures in one
+    minibatch).
 
     With ``--workers N`` (``run.workers > 1``) SB3 gets ``N`` env copies, each
     rollout takes ``ceil(episodes_per_update / N)`` architectures from every
@@ -524,14 +492,7 @@ class PPOSearch(Searcher):
     a row multiplies the temperature the rollout samples at by this
     (:class:`_WarmWhenStale`; the log-probability PPO stores stays the
     policy's own), so a settled policy explores near its mode instead of
-    re-evaluating it. At the defaults a run of 100 re-evaluated 5.2 cells on
-    average (up to 44; embedded table, seeds 0-19); at 1.5, none. Chosen on
-    the embedded table (seeds 0-99, validation %): 1 / 1.5 / 2 / 3 gave
-    75.58 / 76.18 / 75.72 / 76.00 (seeds 0-49: 1.1 / 1.3 75.89 / 75.75). At
-    1.5 on the CIFAR-100 columns (seeds 0-19) it reached 72.46 ± 0.47 %
-    against the defaults' 72.60 ± 0.42 %: the gain did not carry over, so it
-    stays off. (:class:`~agents.reinforce.Reinforce`'s stale temperature did
-    carry over: 72.97 to 73.19.)
+    re-evaluating it.
 
     Multi-objective training (``scalarization``, default None = the env's
     reward): with ``"random_linear"`` or ``"random_tchebycheff"`` each
@@ -541,6 +502,8 @@ class PPOSearch(Searcher):
 
     The hyperparameters are the fields of :class:`PPOSettings`, given as
     keyword arguments.
+
+    Results and the sweeps behind the defaults: docs/methods/rl.md.
 
     Raises:
         ConfigError: For an unknown hyperparameter, a non-positive count or

@@ -7,7 +7,7 @@ architecture is played through the environment (``reset`` then one
 ``step`` per decision) and the reward of the final step trains the
 controller with the policy gradient of Williams (1992), a moving-average
 baseline and an entropy bonus, on each reward's rank within its batch by
-default (measurements in :class:`Reinforce`).
+default (measurements in docs/methods/rl.md).
 
 References:
     * Zoph & Le, "Neural Architecture Search with Reinforcement Learning", ICLR 2017.
@@ -376,37 +376,9 @@ class Reinforce(Searcher):
     | ``topk_weight`` | 0 (off) | 0.5 with ``topk_size`` 10 (Abolafia et al. 2018, PG+PQT) |
     | ``stale_temperature`` | 1.5 | 1 (sampling at the policy's own temperature) |
 
-    **Small budgets.** The literature settings were made for ~10⁴
-    evaluations (NASNet trained 20,000 child models); in a budget of 100 the
-    controller gets a handful of updates and barely moves from uniform.
-    The defaults were tuned on the embedded MNIST-1D table only
-    (``scripts/bench_genetic.py``, budget 100, seeds 0-149, validation
-    accuracy % of the best found; about 60 settings of policy, learning
-    rate, batch size, entropy weight, top fraction, ranks, queue weight,
-    stale limit and init range): the factorized policy on ranks reached
-    77.23 against 75.44 for the LSTM settings it replaced (``Reinforce.LSTM``)
-    and 76.86 for regularised evolution; on raw rewards, risk-seeking, 76.69
-    at best. A stale temperature (below) then took it to 77.40 (1.2 / 1.5 /
-    2 / 3: 77.27 / 77.40 / 77.27 / 77.26; over seeds 0-399, 77.13 at 1 and
-    77.30 at 1.5). Then reported on NAS-Bench-201-v0's CIFAR-100 columns
-    (``latency_weight=0``, budget 100; test accuracy % of the
-    best-validation architecture, mean ± 95% CI over seeds 0-19):
-
-    | settings | test accuracy % |
-    |---|---|
-    | defaults (factorized, ranks, lr 0.5, entropy 0.03, stale temperature 1.5) | 73.19 ± 0.22 |
-    | the same, ``stale_temperature=1`` (repeats evaluated once collapsed) | 72.97 ± 0.32 |
-    | factorized, risk-seeking top 30%, lr 0.5, entropy 0.05 | 72.86 ± 0.33 |
-    | ``Reinforce.LSTM`` (LSTM, risk-seeking top 30%, lr 0.02) | 72.66 ± 0.48 (seeds 0-49: 72.50 ± 0.30) |
-    | LSTM, plain REINFORCE, batch 10, lr 0.01 (``top_fraction=None``) | 72.12 ± 0.41 |
-    | LSTM, plain REINFORCE, batch 5, lr 3.5e-4 / 3e-3 / 1e-2 / 3e-2 / 0.1 | 71.62 / 71.81 / 71.89 / 71.08 / 70.51 |
-    | ``Reinforce.NASNET`` | 71.28 ± 0.48 |
-    | random search | 71.48 ± 0.32 |
-
     At lr 0.5 the factorized policy has nearly converged by the end of a
-    budget of 100 (most decisions above 0.99 probability); higher rates
-    collapse it early onto a few architectures, lower ones leave it near
-    uniform.
+    budget of 100; the defaults were tuned for budgets of about 100 on the
+    embedded MNIST-1D table (the literature's are for ~10⁴ evaluations).
     Pass ``**Reinforce.NASNET`` for the paper's settings at large budgets,
     ``**Reinforce.LSTM`` for the LSTM controller tuned to small ones.
 
@@ -415,15 +387,7 @@ class Reinforce(Searcher):
     ``-topk_weight * mean(log π(a))`` over the ``topk_size`` best
     architectures evaluated so far (ties in the order found), so the
     controller keeps being pulled towards the best it has seen rather than
-    only the current batch's. Tuned on the embedded MNIST-1D table (budget
-    100, seeds 0-49, validation accuracy of the best found, 51 settings of
-    batch size, learning rate, top fraction, entropy, width and queue
-    weight, on the LSTM), the best was ``batch_size=5, lr=0.01, top_fraction=0.5,
-    topk_weight=1``: 77.06 % against 75.91 % for ``Reinforce.LSTM`` (regularised
-    evolution: 77.74 %; that sweep used seeds 0-49). On the CIFAR-100 columns (seeds 0-19, test
-    accuracy) it reached 72.14 ± 0.52 %, below the LSTM settings' 72.66 ± 0.48 %,
-    so the queue is opt-in. On the factorized policy with ranks, weights
-    0.1 / 0.3 / 1 gave 77.11 / 76.99 / 76.44 against 77.23 without (seeds 0-149).
+    only the current batch's. Off by default.
 
     Reward reuse (``reuse_rewards``, default on): an architecture sampled
     again is not sent to the env again: the controller is trained on the
@@ -435,22 +399,11 @@ class Reinforce(Searcher):
     architecture is evaluated), so a collapsed controller explores around
     its mode instead of drawing the same cell again. After
     ``max_stale_batches`` batches in a row with nothing new, the batch is
-    evaluated anyway, so the search always ends. At temperature 1 a
-    collapsed factorized policy re-evaluated 4.0 repeats per run of 100
-    (up to 23; embedded table, seeds 0-39); at the default 1.5, none.
+    evaluated anyway, so the search always ends.
 
     Zero-cost warm-up (``warmup``, off by default; Abdelfattah et al. 2021):
     before the first evaluation the controller takes ``warmup_batches``
     updates on a proxy's scores (:meth:`_warm_up`), which cost no budget.
-    It does not help here. On NAS-Bench-201-v0 (CIFAR-100 columns, budget
-    100, seeds 0-19, test accuracy % of the best-validation architecture;
-    ``scripts/bench_genetic.py``; measured with ``Reinforce.LSTM``), against its 72.66 ± 0.48: 30
-    batches on ``params`` 71.36 ± 0.51, ``synflow`` 71.23 ± 0.68, ``zico``
-    71.14 ± 0.52; 3 and 10 batches on ``params`` 72.19 ± 0.62 and 71.49 ±
-    0.55; 3 batches of ``synflow`` on ``mnist1d`` 72.52 ± 0.53. The
-    controller settles on what the proxy ranks first (cells of
-    convolutions only), which the table does not, and then finds little
-    else in the budget.
 
     Multi-objective training (``scalarization``, default None = the env's
     reward): with ``"random_linear"`` or ``"random_tchebycheff"`` the
@@ -458,6 +411,8 @@ class Reinforce(Searcher):
     (ParEGO, Knowles 2006; see :class:`Scalarizer` and :class:`MOReinforce`),
     one weight vector per batch; the env still pays and the run records its
     own reward.
+
+    Results and the sweeps behind the defaults: docs/methods/rl.md.
 
     The hyperparameters are the fields of :class:`ReinforceSettings`, given
     as keyword arguments.

@@ -93,9 +93,7 @@ class RegularizedEvolution(Searcher):
     lets the population grow; here it is filled with 30, as in Real et al.). Other
     published settings: NAS-Bench-201's REA baseline used
     ``population_size=10, sample_size=3``; Real et al. used
-    ``population_size=100, sample_size=25`` for runs of 20,000 models. With a
-    budget of 100 on NAS-Bench-201 (CIFAR-100 columns) larger tournaments,
-    i.e. stronger selection pressure, did clearly better than S = 3.
+    ``population_size=100, sample_size=25`` for runs of 20,000 models.
 
     ``dedup`` (default on) is an addition of ours: Real et al., NAS-Bench-201's
     ``R_EA.py``, NASLib and naszilla all evaluate whatever the mutation yields
@@ -112,16 +110,10 @@ class RegularizedEvolution(Searcher):
     proxy's best of that many distinct unseen mutants of the parent (their
     *move proposal*). The scores come from a ``zero_cost`` env
     (:mod:`nas_gym.search.prefilter`): no budget, but their seconds count in the
-    search cost. Chosen on the embedded MNIST-1D table (budget 100, seeds
-    0-59, validation % of the best found): plain 76.79; move proposal alone
-    on ``params`` with 3 / 5 / 10 mutants 77.42 / 77.89 / 77.66, on
-    ``flops`` (5) 77.89, on ``synflow`` (5) 76.95; ``params`` with 5 mutants
-    and the initial pre-filter 78.23. That setting on NAS-Bench-201-v0's
-    CIFAR-100 columns (test % of the best-validation architecture, seeds
-    0-99): 73.51 ± 0.00, the table optimum in 100 of 100 seeds, against
-    73.21 ± 0.09 (52 of 100) without. Parameter count is a strong prior on
-    that table (Spearman 0.80 with its validation accuracy), and a mutant's
-    score costs about 6 ms.
+    search cost. ``prefilter_mutants`` stays 1 by default, so ``evolution``
+    stays Real et al.'s method.
+
+    Results and the sweeps behind the defaults: docs/methods/evolutionary.md.
 
     The hyperparameters are the fields of :class:`EvolutionSettings`, given
     as keyword arguments.

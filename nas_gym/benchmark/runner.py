@@ -125,13 +125,14 @@ def _run_one(spec: RunSpec) -> float:
     # Runs fill the cores side by side; torch's own thread pool would oversubscribe them.
     torch.set_num_threads(1)
     import nas_gym  # noqa: F401  (registers the envs in a spawned process)
-    from nas_gym.search import searcher as search
+    from nas_gym.search.resume import ResumeError
+    from nas_gym.search.searcher import run_search
 
     folder = run_folder(spec.out_dir, spec.agent, spec.seed)
     (folder / RUN_ERROR_FILE).unlink(missing_ok=True)
 
     def run() -> dict[str, Any]:
-        return search.run_search(
+        return run_search(
             spec.agent, spec.env_id, spec.env_kwargs, budget=Budget(spec.budget, epochs=spec.budget_epochs),
             seed=spec.seed,
             out_dir=folder, agent_kwargs=spec.agent_kwargs, progress=False, workers=spec.eval_workers,
@@ -141,7 +142,7 @@ def _run_one(spec: RunSpec) -> float:
     try:
         try:
             summary = run()
-        except search.ResumeError as e:
+        except ResumeError as e:
             # The method did not replay its recorded history (not deterministic): start over.
             logger.warning("%s; redoing %s from scratch.", e, folder)
             shutil.rmtree(folder)
