@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,ray,mo,onnx,gbdt,series,docs
+EXTRAS ?= dev,ray,mo,morl,video,onnx,gbdt,series,docs
 
 .PHONY: setup demo test lint docs clean
 

@@ -6,8 +6,9 @@ Importing the package registers the environments:
   latency measured on this host, hinge reward.
 - ``NAS-Bench-201-v0``: the NAS-Bench-201 cell scored by lookup in a table
   (the embedded MNIST-1D one by default); latency only when asked for.
-- ``NAS-Bench-201-v1``: the same, with the table's latency column in the
-  default reward.
+- ``NAS-Bench-201-Latency-v0``: the same, with the table's latency column in
+  the default reward (registered as ``NAS-Bench-201-v1`` before; that id still
+  works, with a deprecation warning).
 - ``NAS-Surrogate-v0``: ``NAS-v0``'s space and reward, scored instantly by a
   surrogate model fitted to thousands of real ``NAS-v0`` trainings (its card:
   ``nas_gym/data/surrogate_layers.md``), for RL research that needs millions of steps.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gymnasium.envs.registration import register
+from gymnasium.envs.registration import register, registry
 
 from nas_gym import _deprecated
 from nas_gym._version import __version__
@@ -57,7 +58,7 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     "NAS-v0": {"space": "layers", "task": "digits", "evaluator": "train", "reward": "hinge"},
     # v0 keeps its first default reward: the embedded table's latency only when a weight, limit or objective asks.
     "NAS-Bench-201-v0": {"space": "nb201", "evaluator": "table", "reward": "hinge", "latency": "requested"},
-    "NAS-Bench-201-v1": {"space": "nb201", "evaluator": "table", "reward": "hinge", "latency": "auto"},
+    "NAS-Bench-201-Latency-v0": {"space": "nb201", "evaluator": "table", "reward": "hinge", "latency": "auto"},
     # Vector rewards in MO-Gymnasium's convention: (validation accuracy, -latency in ms).
     "MO-NAS-v0": {"space": "layers", "task": "digits", "evaluator": "train",
                   "objectives": ["val_accuracy", "latency_ms"]},
@@ -75,5 +76,13 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 for _id, _kwargs in ENV_IDS.items():
     for _name in (_id, f"nas_gym/{_id}"):
         register(id=_name, entry_point="nas_gym.env.nas_env:NASEnv", kwargs=_kwargs)
+for _old, _new in _deprecated.RENAMED_ENV_IDS.items():
+    for _prefix in ("", "nas_gym/"):
+        register(id=_prefix + _old, entry_point=f"nas_gym._deprecated:{_old.lower().replace('-', '_')}",
+                 kwargs=ENV_IDS[_new])
+        # Gymnasium reads a higher version of the same name as an upgrade ("NAS-Bench-201-v0 is out of
+        # date, consider upgrading to v1") on every make of v0. The old id is a rename, not a version:
+        # without a version, gym.make still finds it by its full id, and v0 stays the latest version.
+        registry[_prefix + _old].version = None
 
 _deprecated.install()

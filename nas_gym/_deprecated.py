@@ -152,3 +152,25 @@ def alias_package(old: str) -> None:
     install()
     _warn(old, (new,), stacklevel=4)
     sys.modules[old] = importlib.import_module(new)
+
+
+#: Env ids that were renamed: old id -> new id. The old id still makes the same env, with a deprecation warning,
+#: through the function below named after it (``NAS-Bench-201-v1`` -> ``nas_bench_201_v1``).
+RENAMED_ENV_IDS: dict[str, str] = {"NAS-Bench-201-v1": "NAS-Bench-201-Latency-v0"}
+
+
+def nas_bench_201_v1(**kwargs: Any) -> Any:
+    """Entry point of the old id ``NAS-Bench-201-v1``: warn with its new id, then make the same env.
+
+    ``NAS-Bench-201-v1`` was never a newer version of ``NAS-Bench-201-v0`` (it puts latency in the
+    default reward), yet Gymnasium told every user of v0 to "upgrade" to it; it is now
+    ``NAS-Bench-201-Latency-v0``, with the same kwargs. Warned through Gymnasium's logger, as
+    Gymnasium warns of its own deprecated ids.
+    """
+    from gymnasium import logger
+
+    from nas_gym.env.nas_env import NASEnv
+
+    logger.deprecation(f"Env id 'NAS-Bench-201-v1' is now {RENAMED_ENV_IDS['NAS-Bench-201-v1']!r} (the same env); "
+                       "the old id will be removed in a later release.")
+    return NASEnv(**kwargs)

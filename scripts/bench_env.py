@@ -33,13 +33,14 @@ import torch
 import tyro
 
 import nas_gym  # noqa: F401  (registers the envs)
+from nas_gym.data import NB201_DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
 class Args:
-    table: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    table: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV (arch_str, c100_valid, ...)."""
     steps: int = 200_000
     """Environment steps per speed measurement (split over the rounds)."""

@@ -2,7 +2,7 @@
 
 For each method configuration, ``--seeds`` runs of ``--budget`` evaluations
 on ``NAS-Bench-201-v0`` (the embedded MNIST-1D table by default, or
-``--table`` with the CIFAR-100 columns, pure accuracy), and:
+``--dataset cifar100``, the packaged CIFAR table, pure accuracy), and:
 
 - the mean ± 95% CI (Student t) of the test accuracy of each run's
   best-validation architecture, and its validation accuracy;
@@ -13,7 +13,7 @@ on ``NAS-Bench-201-v0`` (the embedded MNIST-1D table by default, or
 A configuration is ``LABEL=AGENT`` or ``LABEL=AGENT:JSON`` (the method's
 hyperparameters), e.g. ``ga-nox=genetic:{"crossover_prob":0}``.
 
-Run: ``.venv/bin/python scripts/bench_genetic.py --table ../shared/data/nb201_cifar.csv --budget 300``.
+Run: ``.venv/bin/python scripts/bench_genetic.py --dataset cifar100 --budget 300``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 import tyro
 
 from nas_gym.benchmark.statistics import mean_ci
+from nas_gym.data import NB201_DATASETS
 
 CIFAR100 = {"val_column": "c100_valid", "test_column": "c100_test", "latency_weight": 0}
 
@@ -39,8 +40,10 @@ class Args:
         "local_search=local_search", "genetic=genetic", "genetic-nox=genetic:{\"crossover_prob\": 0}",
         "evolution=evolution", "random=random"])
     """Method configurations, LABEL=AGENT or LABEL=AGENT:JSON."""
+    dataset: str = "mnist1d"
+    """The packaged NAS-Bench-201 table: mnist1d (the embedded one), cifar10 or cifar100."""
     table: Path | None = None
-    """NAS-Bench-201 CSV with c100_valid/c100_test columns; None: the env's embedded MNIST-1D table."""
+    """Or a NAS-Bench-201 CSV of your own with c100_valid/c100_test columns (instead of --dataset)."""
     seeds: int = 20
     """Runs per configuration (seeds first_seed..first_seed+seeds-1)."""
     first_seed: int = 0
@@ -51,8 +54,10 @@ class Args:
     """Parallel processes (runs at once)."""
 
 
-def _env_kwargs(table: Path | None) -> dict:
-    return {} if table is None else {"table": str(table), **CIFAR100}
+def _env_kwargs(args: Args) -> dict:
+    if args.table is not None:
+        return {"table": str(args.table), **CIFAR100}
+    return {} if args.dataset == "mnist1d" else {"dataset": args.dataset, "latency_weight": 0}
 
 
 def _one(job: tuple[str, str, dict, dict, int, int]) -> tuple[str, float, float, int | None]:
@@ -85,7 +90,7 @@ def main(args: Args) -> None:
 
     for _, agent, hp in configs:  # a bad configuration fails here, not after the others have run
         load_searcher(agent)(**hp)
-    env_kwargs = _env_kwargs(args.table)
+    env_kwargs = _env_kwargs(args)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(label, agent, hp, env_kwargs, s, args.budget) for label, agent, hp in configs for s in seeds]
     results: dict[str, list[tuple[float, float, int | None]]] = {label: [] for label, _, _ in configs}
@@ -93,7 +98,8 @@ def main(args: Args) -> None:
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         for label, val, test, reached in pool.map(_one, jobs):
             results[label].append((val, test, reached))
-    where = "embedded MNIST-1D table" if args.table is None else f"{args.table.name}, CIFAR-100 columns"
+    where = (f"{args.table.name}, CIFAR-100 columns" if args.table is not None
+             else NB201_DATASETS[args.dataset].title + " table")
     print(f"NAS-Bench-201-v0 ({where}), budget {args.budget}, {args.seeds} seeds from {args.first_seed}, "
           f"{time.perf_counter() - start:.0f} s in all\n")
     print("| method | test acc. of best-val arch (%) | val acc. (%) | found optimum | evals to optimum (mean) |")

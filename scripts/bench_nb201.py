@@ -20,12 +20,14 @@ from pathlib import Path
 
 import tyro
 
+from nas_gym.data import NB201_DATASETS
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
 class Args:
-    table: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    table: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV with arch_str, c100_valid and c100_test columns."""
     agents: list[str] = field(default_factory=lambda: ["random", "evolution", "reinforce", "ppo", "tpe", "grid"])
     """Search methods (entry-point names)."""

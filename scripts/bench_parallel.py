@@ -33,6 +33,7 @@ import numpy as np
 import tyro
 
 import nas_gym  # noqa: F401  (registers the envs)
+from nas_gym.data import NB201_DATASETS
 from nas_gym.search.run import SearchRun
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ NAS_CLI = Path(sys.executable).with_name("nas-gym")
 
 @dataclass
 class Args:
-    table: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    table: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV (arch_str, c100_valid, ...) for the Ray overhead."""
     evaluations: int = 16
     """Architectures per throughput measurement on NAS-v0."""

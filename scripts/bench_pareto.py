@@ -1,7 +1,7 @@
 """Pareto search methods on NAS-Bench-201 (CIFAR-100, FPGA latency): hypervolume of what each run evaluated.
 
 For each method: ``--seeds`` runs of ``--budget`` evaluations on
-``NAS-Bench-201-v0`` with the shared CIFAR table (validation column
+``NAS-Bench-201-v0`` with the packaged CIFAR table (validation column
 ``c100_valid``, test ``c100_test``, latency ``lat_fpga_ms``), and for each
 run the hypervolume of its evaluated set (maximise validation accuracy,
 minimise latency) as a fraction of the true front's, over the whole table.
@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from nas_gym.data import NB201_DATASETS
+
 REPO = Path(__file__).resolve().parents[1]
 #: v0, not v1: the benchmark's setting is pinned (v1 changes the embedded table's defaults, not this table's).
 ENV_ID = "NAS-Bench-201-v0"
@@ -42,7 +44,7 @@ def _quiet() -> None:
 
 @dataclass
 class Args:
-    table: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    table: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV with arch_str, c100_valid, c100_test and lat_fpga_ms columns (relative: to the repo)."""
     agents: list[str] = field(
         default_factory=lambda: ["nsga2", "mo_evolution", "random", "mo_reinforce", "mo_ppo"]
@@ -80,7 +82,7 @@ def reference(table: Path) -> tuple[float, float, float]:
     env = gym.make(ENV_ID, **env_kwargs(table))
     try:
         ref = env.unwrapped.hypervolume_reference()
-        front = env.unwrapped.pareto_front(["val_accuracy", "latency_ms"])  # signed: accuracy, -latency
+        front = env.unwrapped.pareto_front(objectives=["val_accuracy", "latency_ms"])  # signed: accuracy, -latency
     finally:
         env.close()
     ref_lat, ref_acc = ref["latency_ms"], ref["val_accuracy"]
@@ -155,7 +157,7 @@ def available(agents: list[str]) -> list[str]:
 def main(args: Args) -> int:
     table = args.table if args.table.is_absolute() else (REPO / args.table)
     if not table.is_file():
-        print(f"{table} is absent (shared NAS-Bench-201 data): nothing to benchmark.")
+        print(f"{table} is absent: nothing to benchmark.")
         return 0
     from nas_gym.benchmark import mean_ci
     from nas_gym.multi_objective.pareto import hypervolume

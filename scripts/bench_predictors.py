@@ -1,8 +1,8 @@
 """Performance predictors on NAS-Bench-201: Kendall τ on held-out architectures against the training-set size.
 
 For each table (the embedded MNIST-1D table of ``NAS-Bench-201-v0``, and the
-CIFAR-100 columns of ``../shared/data/nb201_cifar.csv`` where that file
-exists), each predictor and encoding, each training-set size and each seed:
+CIFAR-100 columns of the packaged NAS-Bench-201 CIFAR table,
+``nas_gym/data/nb201_cifar.csv.gz``), each predictor and encoding, each training-set size and each seed:
 fit on that many architectures drawn uniformly from the table's rows, predict
 ``--test-size`` other rows and take Kendall's τ between the predicted and the
 true validation accuracy (``scipy.stats.kendalltau``, τ-b). Prints one
@@ -26,12 +26,14 @@ from pathlib import Path
 
 import tyro
 
+from nas_gym.data import NB201_DATASETS
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
 class Args:
-    cifar_table: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    cifar_table: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV with arch_str and c100_valid columns; skipped when absent."""
     predictors: list[str] = field(default_factory=lambda: ["mlp_ensemble", "gbdt"])
     """Predictor names (nas_gym.predictors.PREDICTORS)."""

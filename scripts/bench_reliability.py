@@ -34,6 +34,8 @@ import numpy as np
 import tyro
 from hypothesis import HealthCheck, Phase, given, settings
 
+from nas_gym.data import NB201_DATASETS
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_TRAINING = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs": 1, "train_fraction": 0.3},
                  "latency": "none"}
@@ -41,7 +43,7 @@ TINY_TRAINING = {"space_kwargs": {"num_layers": 2}, "evaluator_kwargs": {"epochs
 
 @dataclass
 class Args:
-    table: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    table: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV for the table env (and the fuzz targets that need a real table)."""
     env: Literal["table", "training"] = "table"
     """Search on NAS-Bench-201-v0 (table lookups) or NAS-v0 (real training, 2 layers, 1 epoch)."""

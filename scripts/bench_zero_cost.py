@@ -8,8 +8,8 @@
    ``scripts/build_surrogate.py``; its first ``--archs`` evaluations), each
    proxy computed on a batch of digits, against their trained validation
    accuracy.
-3. With the shared NAS-Bench-201 table (``--cifar``, ``../shared/data``;
-   skipped where absent): the same ``nb201`` scores, still computed on
+3. With the packaged NAS-Bench-201 CIFAR table (``--cifar``,
+   ``nas_gym/data/nb201_cifar.csv.gz``): the same ``nb201`` scores, still computed on
    MNIST-1D, against each cell's CIFAR-100 validation accuracy there. The
    proxies never see CIFAR: this is how far a ranking made on a real
    offline task carries to the benchmark's own dataset.
@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from nas_gym.data import NB201_DATASETS
 from nas_gym.predictors.zero_cost import PROXY_NAMES as PROXIES  # every documented proxy, in the README's order
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ class Args:
     """Seed of the cell sample and of the proxies' initialisation and batch."""
     workers: int = 2
     """Processes."""
-    cifar: Path = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    cifar: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV with arch_str and c100_valid (absent: that comparison is skipped)."""
     suite_zero: Path | None = None
     """NAS-Bench-Suite-Zero's zc_nasbench201.json (None or absent: their values are not printed)."""
@@ -92,10 +93,12 @@ def suite_zero_rhos(path: Path) -> dict[str, dict[str, tuple[float, int]]]:
 def cifar100_truth(path: Path, arch_strings: list[str]) -> np.ndarray | None:
     """CIFAR-100 validation accuracy of each cell (by its arch_str) in the table at ``path``; None if absent."""
     import csv
+    import gzip
 
     if not path.is_file():
         return None
-    with open(path, newline="", encoding="utf-8") as f:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
         accuracy = {row["arch_str"]: float(row["c100_valid"]) for row in csv.DictReader(f)}
     return np.array([accuracy[a] for a in arch_strings])
 
@@ -129,12 +132,12 @@ def main(args: Args) -> None:
 
     import nas_gym  # noqa: F401
 
-    env = gym.make("NAS-Bench-201-v1")
+    env = gym.make("NAS-Bench-201-Latency-v0")
     table = env.unwrapped.parts.table
     rows = np.arange(len(table)) if args.cells == 0 else \
         np.sort(np.random.default_rng(args.seed).permutation(len(table))[: args.cells])
     sets = {"nb201 (embedded MNIST-1D table)": (
-        {"env_id": "NAS-Bench-201-v1", "evaluator": "zero_cost", "task": "mnist1d", "latency_weight": 0},
+        {"env_id": "NAS-Bench-201-Latency-v0", "evaluator": "zero_cost", "task": "mnist1d", "latency_weight": 0},
         [str(table.arch_at(int(r))) for r in rows], table.column(table.roles["val"])[rows])}
     history = args.nas_v0 / "history.jsonl"
     if args.archs <= 0:
@@ -162,7 +165,7 @@ def main(args: Args) -> None:
     nb201 = next(iter(sets))
     c100 = cifar100_truth(args.cifar, [env.unwrapped.space.to_string(table.arch_at(int(r))) for r in rows])
     if c100 is None:
-        print(f"CIFAR-100 comparison skipped: {args.cifar} does not exist (shared NAS-Bench-201 data)\n")
+        print(f"CIFAR-100 comparison skipped: {args.cifar} does not exist\n")
     else:
         label = "nb201, proxies on MNIST-1D, against NAS-Bench-201's CIFAR-100 validation accuracy"
         sets[label] = sets[nb201][0], sets[nb201][1], c100

@@ -45,6 +45,7 @@ import torch
 import tyro
 from tqdm import tqdm
 
+from nas_gym.data import NB201_DATASETS
 from nas_gym.error import ConfigError, DataError
 from nas_gym.evaluators.training import TrainingEvaluator
 from nas_gym.latency import MeasuredLatency, host_fingerprint
@@ -93,7 +94,7 @@ class Args:
     """Checkpoint folder (train.jsonl, latency.jsonl, settings.json, runs.jsonl); defaults to build/nb201_<task>."""
     out: Path | None = None
     """Output table (.csv.gz); defaults to nas_gym/data/nb201_<task>.csv.gz. The card is written next to it (.md)."""
-    reference: Path | None = REPO.parent / "shared" / "data" / "nb201_cifar.csv"
+    reference: Path | None = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 table for arch_index order and the card's correlations; None or absent: enumeration order."""
     limit: int | None = None
     """Build only the first N classes (smoke tests)."""

@@ -1,7 +1,7 @@
 """Digests of search histories, to show that a change of the code left behaviour unchanged.
 
 Runs every method through ``nas_gym.search.run_search`` on NAS-Bench-201-v0 with
-the CIFAR-100 table of ``../shared/data`` (budget 100, seeds 0-2, 1 and 2
+the packaged CIFAR-100 table (budget 100, seeds 0-2, 1 and 2
 workers) and random search on NAS-v0 (budget 6, fresh cache), and prints one
 SHA-256 per run over its ``history.jsonl`` with the timing fields left out.
 Run it before and after a change and compare (``--save``/``--compare``)::
@@ -21,8 +21,10 @@ from pathlib import Path
 
 import tyro
 
+from nas_gym.data import NB201_DATASETS
+
 ROOT = Path(__file__).resolve().parents[1]
-C100 = ROOT.parent / "shared" / "data" / "nb201_cifar.csv"
+C100 = NB201_DATASETS["cifar100"].path
 #: Left out of every digest: the timing field, and keys histories gained since the baselines
 #: (hard limits, epochs trained).
 UNPINNED = ("cost_s", "feasible", "constraint_violation", "epochs_trained")

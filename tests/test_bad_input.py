@@ -109,7 +109,8 @@ def test_cli_negative_budget_is_a_clean_error(tmp_path, nb201_kwargs):
         capture_output=True, text=True,
     )
     assert proc.returncode == 2
-    assert "nas-gym: error: budget must be an integer ≥ 1" in proc.stderr and "Traceback" not in proc.stderr
+    assert "nas-gym search: error: argument --budget: must be at least 1, got -3" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
 
 
 def test_cli_bad_env_kwargs_then_fixed_reuses_the_folder(tmp_path, nb201_kwargs):
@@ -139,14 +140,13 @@ def test_step_after_termination(nb201_kwargs):
 
 
 @pytest.mark.parametrize("action", [5, -1, 10**30])
-def test_out_of_range_action_penalty_mode(nb201_kwargs, action):
-    env = gym.make("NAS-Bench-201-v0", **nb201_kwargs)
+def test_out_of_space_action_raises_even_in_penalty_mode(nb201_kwargs, action):
+    env = gym.make("NAS-Bench-201-v0", **nb201_kwargs)  # invalid_action="penalty", the default
     env.reset(seed=0)
-    _, reward, terminated, truncated, info = env.step(action)
-    assert (reward, terminated, truncated, info["invalid_action"]) == (-1.0, True, False, True)
-    assert "valid actions: 0=none, 1=skip_connect" in info["message"]
-    with pytest.raises(EpisodeEndedError):
-        env.step(0)
+    with pytest.raises(InvalidActionError, match="must be an integer in 0..4"):
+        env.step(action)
+    _, _, terminated, _, info = env.step(0)  # the episode goes on: nothing was decided
+    assert not terminated and info["step"] == 1
 
 
 def test_masked_action_raise_mode():

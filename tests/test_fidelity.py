@@ -63,7 +63,7 @@ def test_unknown_options_and_fidelities_on_tables_are_refused():
     env = gym.make("NAS-v0", **TINY, cache=False)
     with pytest.raises(ConfigError, match="unknown option"):
         env.reset(options={"epoch": 2})
-    table = gym.make("NAS-Bench-201-v1")
+    table = gym.make("NAS-Bench-201-Latency-v0")
     with pytest.raises(ConfigError, match="no fidelities"):
         table.reset(options={"epochs": 2})
     table.reset(options={"epochs": None})  # None: the full budget, on any env
@@ -135,7 +135,7 @@ def test_a_run_counts_the_epochs_each_evaluation_adds_and_stops_at_an_epochs_bud
 
 def test_an_epochs_budget_needs_an_env_that_trains():
     with pytest.raises(ConfigError, match="trains nothing"):
-        SearchRun("NAS-Bench-201-v1", budget=Budget(10, epochs=5))
+        SearchRun("NAS-Bench-201-Latency-v0", budget=Budget(10, epochs=5))
 
 
 def test_workers_evaluate_fidelities_as_this_process_does(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import inspect
 import io
 import json
@@ -26,19 +27,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nas_gym
+from nas_gym.data import NB201_DATASETS
 from nas_gym.error import NASGymError
 from nas_gym.search.searcher import run_search
 from nas_gym.storage.cache import EvalCache
 from nas_gym.tasks.base import make_task
 
-SHARED_TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201_cifar.csv"
+#: The packaged NAS-Bench-201 CIFAR table (nas_gym/data/nb201_cifar.md).
+PACKAGED_TABLE = NB201_DATASETS["cifar100"].path
 NB201 = {"val_column": "c100_valid", "test_column": "c100_test", "latency_weight": 0}
 #: Examples per target; raise it (e.g. NAS_GYM_FUZZ_EXAMPLES=2000) for a longer hunt.
 FUZZ = settings(max_examples=int(os.environ.get("NAS_GYM_FUZZ_EXAMPLES", 40)), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-needs_table = pytest.mark.skipif(not SHARED_TABLE.is_file(), reason=f"{SHARED_TABLE} is absent (shared data)")
-
 
 @contextlib.contextmanager
 def nas_gym_errors_only():
@@ -91,9 +91,9 @@ env_cases = st.tuples(
 
 
 def _materialise(value, folder: str):
-    """Swap placeholder words for real paths: the shared table, or a scratch file in ``folder``."""
+    """Swap placeholder words for real paths: the packaged table, or a scratch file in ``folder``."""
     if value == "<table>":
-        return str(SHARED_TABLE)
+        return str(PACKAGED_TABLE)
     if value == "<file>":
         return os.path.join(folder, "scratch.bin")
     if isinstance(value, list):
@@ -109,9 +109,9 @@ def fuzz_env_kwargs(case) -> None:
     with tempfile.TemporaryDirectory() as folder:
         kwargs = {k: _materialise(v, folder) for k, v in kwargs.items()}
         if isinstance(kwargs.get("cache"), str):
-            # Never let a fuzzed cache path point at a real file (the shared table) or the working dir.
+            # Never let a fuzzed cache path point at a real file (the packaged table) or the working dir.
             kwargs["cache"] = os.path.join(folder, "cache.sqlite")
-        base = {**NB201, "table": str(SHARED_TABLE)} if env_id == "NAS-Bench-201-v0" else {"cache": False}
+        base = {**NB201, "table": str(PACKAGED_TABLE)} if env_id == "NAS-Bench-201-v0" else {"cache": False}
         with nas_gym_errors_only():
             if kwargs.get("render_mode") is None or isinstance(kwargs["render_mode"], str):
                 env = gym.make(env_id, **{**base, **kwargs})
@@ -152,7 +152,7 @@ TINY_TRAINING = {"space_kwargs": {"num_layers": 1}, "latency": "none",
 def fuzz_actions(case) -> None:
     """Step random actions (out of range, masked, negative, floats, numpy, junk) with resets in between."""
     env_id, mode, sequence = case
-    kwargs = {**NB201, "table": str(SHARED_TABLE)} if env_id == "NAS-Bench-201-v0" else TINY_TRAINING
+    kwargs = {**NB201, "table": str(PACKAGED_TABLE)} if env_id == "NAS-Bench-201-v0" else TINY_TRAINING
     env = gym.make(env_id, **kwargs, invalid_action=mode)
     env.reset(seed=0)
     for action in sequence:
@@ -173,7 +173,7 @@ def fuzz_actions(case) -> None:
 
 @functools.cache
 def _table_slice() -> bytes:
-    with open(SHARED_TABLE, "rb") as f:
+    with gzip.open(PACKAGED_TABLE, "rb") as f:
         return b"".join(next(f) for _ in range(31))
 
 
@@ -260,7 +260,7 @@ def fuzz_cache(corruption) -> None:
 @functools.cache
 def _finished_run() -> tuple[bytes, bytes]:
     with tempfile.TemporaryDirectory() as folder:
-        run_search("random", "NAS-Bench-201-v0", {**NB201, "table": str(SHARED_TABLE)}, budget=6, seed=0,
+        run_search("random", "NAS-Bench-201-v0", {**NB201, "table": str(PACKAGED_TABLE)}, budget=6, seed=0,
                    out_dir=folder)
         return Path(folder, "run.json").read_bytes(), Path(folder, "history.jsonl").read_bytes()
 
@@ -276,7 +276,7 @@ def fuzz_history(case) -> None:
         Path(folder, "run.json").write_bytes(corrupt(meta, corruption) if in_meta else meta)
         Path(folder, "history.jsonl").write_bytes(history if in_meta else corrupt(history, corruption))
         with nas_gym_errors_only():
-            summary = run_search("random", "NAS-Bench-201-v0", {**NB201, "table": str(SHARED_TABLE)}, budget=6,
+            summary = run_search("random", "NAS-Bench-201-v0", {**NB201, "table": str(PACKAGED_TABLE)}, budget=6,
                                  seed=0, out_dir=folder)
             assert summary["num_evaluated"] == 6
 
@@ -292,21 +292,18 @@ TARGETS = {
 }
 
 
-@needs_table
 @FUZZ
 @given(env_cases)
 def test_fuzz_env_kwargs(case):
     fuzz_env_kwargs(case)
 
 
-@needs_table
 @FUZZ
 @given(action_cases)
 def test_fuzz_actions(case):
     fuzz_actions(case)
 
 
-@needs_table
 @FUZZ
 @given(table_cases)
 def test_fuzz_table_files(case):
@@ -325,14 +322,12 @@ def test_fuzz_cache_files(case):
     fuzz_cache(case)
 
 
-@needs_table
 @FUZZ
 @given(history_cases)
 def test_fuzz_run_folders(case):
     fuzz_history(case)
 
 
-@needs_table
 @pytest.mark.slow
 def test_bench_reliability_script_smoke():
     """scripts/bench_reliability.py through its command line, tiny: both figures print and meet their goal."""

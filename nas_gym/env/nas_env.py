@@ -6,8 +6,8 @@ import inspect
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -30,18 +30,16 @@ if TYPE_CHECKING:
     from nas_gym.tasks.base import Task
 
 INVALID_ACTION_MODES = ("penalty", "raise")
+OBSERVATION_MODES = ("multidiscrete", "box")
 
-_STRING_ARGS = ("space", "task", "evaluator", "arch_column", "latency", "reward", "invalid_action")
-_OPTIONAL_STRING_ARGS = ("val_column", "test_column", "latency_column", "render_mode")
+_STRING_ARGS = ("space", "task", "evaluator", "arch_column", "latency", "reward", "invalid_action", "observation")
+_OPTIONAL_STRING_ARGS = ("dataset", "val_column", "test_column", "latency_column", "render_mode")
 _KWARGS_EXAMPLES = {
     "space_kwargs": "{'num_layers': 2}",
     "task_kwargs": "{'path': 'data.npz'}",
     "evaluator_kwargs": "{'epochs': 2}",
     "latency_kwargs": "{'repeats': 15}",
 }
-
-#: NAS-Bench-201 cells trained on MNIST-1D by scripts/build_table.py, shipped as package data.
-EMBEDDED_NB201_TABLE = Path(__file__).resolve().parents[1] / "data" / "nb201_mnist1d.csv.gz"
 
 
 class NASEnv(gym.Env):
@@ -66,23 +64,33 @@ class NASEnv(gym.Env):
     ## Action Space
 
     ``Discrete(n)`` with ``n`` the largest number of choices of any decision.
-    Action ``i`` at step ``k`` picks choice ``i`` of decision ``k``. Actions
-    beyond the current decision's choices, or masked by the space (e.g. a
-    skip connection where shapes do not allow it), are *invalid*: they are
-    flagged False in ``info["action_mask"]`` and ``action_masks()``. With
-    ``invalid_action="penalty"`` (default) an invalid action ends the
-    episode with reward ``invalid_action_penalty`` and
-    ``info["invalid_action"] = True``; with ``invalid_action="raise"`` it
-    raises :class:`nas_gym.error.InvalidActionError`. An action that is not
-    an integer at all (a string, ``1.5``, NaN, an array of several values)
-    raises :class:`~nas_gym.error.InvalidActionError` in either mode; integral
-    values of any type (``np.int64``, ``2.0``, a one-element array) are taken
-    as that integer.
+    Action ``i`` at step ``k`` picks choice ``i`` of decision ``k``. One rule
+    for actions that cannot be taken:
+
+    * **Outside the action space** (not in ``Discrete(n)``: not an integer,
+      such as a string, ``2.5``, NaN or an array of several values; or an
+      integer outside ``0..n-1``, such as ``-1`` or ``999``): the caller has
+      a bug, so ``step`` raises :class:`~nas_gym.error.InvalidActionError`
+      whatever ``invalid_action`` says, as Gymnasium's own envs refuse what
+      their action space does not contain. Integral values of any type
+      (``np.int64``, ``2.0``, a one-element array) are that integer.
+    * **In the action space but not allowed now** (beyond the current
+      decision's choices, or masked by the space, e.g. a skip connection
+      where shapes do not allow it; flagged False in ``info["action_mask"]``
+      and ``action_masks()``): a policy's choice it can learn from. With
+      ``invalid_action="penalty"`` (default) it ends the episode with reward
+      ``invalid_action_penalty`` and ``info["invalid_action"] = True``; with
+      ``invalid_action="raise"`` it raises
+      :class:`~nas_gym.error.InvalidActionError`.
 
     ## Observation Space
 
-    Flat ``MultiDiscrete(nvec + 1)``, one entry per decision: 0 while the
-    decision is open, ``choice + 1`` once made.
+    ``observation="multidiscrete"`` (default): flat ``MultiDiscrete(nvec + 1)``,
+    one entry per decision: 0 while the decision is open, ``choice + 1`` once
+    made. ``observation="box"``: a float32 ``Box(0, 1, (sum(nvec),))``, the
+    one-hot encoding of each decision made (all zeros for one still open),
+    for clients whose networks take float vectors only (CleanRL's DQN,
+    SAC-discrete, many custom agents).
 
     ## Rewards
 
@@ -156,7 +164,8 @@ class NASEnv(gym.Env):
     | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
     | ``evaluator`` | str | ``"train"`` | ``train`` (real training), ``table``, ``surrogate`` (a fitted model's prediction; ``NAS-Surrogate-v0``'s), ``zero_cost`` (a training-free proxy on one batch of ``task``; a table stays the stand-alone reference), or any in ``nas_gym.evaluators.EVALUATORS`` |
     | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |
-    | ``table`` | str | None | CSV/JSON table file (``evaluator="table"``); for ``nb201`` None means the embedded MNIST-1D table (columns ``val_accuracy``, ``test_accuracy``, ``latency_ms``) |
+    | ``table`` | str | None | CSV/JSON table file (``evaluator="table"``); for ``nb201`` None means the packaged table of ``dataset`` |
+    | ``dataset`` | str | None | ``nb201`` only: the packaged table to read: ``mnist1d`` (None: the embedded MNIST-1D table, columns ``val_accuracy``, ``test_accuracy``, ``latency_ms``), ``cifar10`` or ``cifar100`` (NAS-Bench-201's published results with HW-NAS-Bench latencies; validation ``c100_valid`` / test ``c100_test``, CIFAR-10 ``c10_test`` for both, latency ``lat_fpga_ms``; card: ``nas_gym/data/nb201_cifar.md``) |
     | ``arch_column`` | str | ``"arch_str"`` | table column of arch strings |
     | ``val_column`` | str | None | table column of validation accuracy (% or fraction) |
     | ``test_column`` | str | None | table column of test accuracy |
@@ -172,6 +181,7 @@ class NASEnv(gym.Env):
     | ``cache`` | bool or str | True | persistent evaluation cache: True (user cache dir), False, or a file path |
     | ``invalid_action`` | str | ``"penalty"`` | ``penalty`` or ``raise`` |
     | ``invalid_action_penalty`` | float | -1.0 | reward for an invalid action |
+    | ``observation`` | str | ``"multidiscrete"`` | ``multidiscrete`` (choice + 1 per decision) or ``box`` (float32 one-hot of the decisions made) |
 
     An unknown argument, here or inside one of the ``*_kwargs`` dicts, or a
     value of the wrong type raises :class:`nas_gym.error.ConfigError` naming
@@ -193,13 +203,13 @@ class NASEnv(gym.Env):
       multi-fidelity release, ``reset(options={"epochs": e})`` sets a fidelity
       (no option: the full budget, as before), and other options raise
       ``ConfigError`` (they were ignored).
-    * v1 (``NAS-Bench-201-v1``): the embedded table's latency column is on by
+    * v1 (``NAS-Bench-201-Latency-v0``): the embedded table's latency column is on by
       default, so the default reward has its latency term
       (``latency_weight`` 0.1, target the column's median). ``NAS-v0`` has
       no v1: its reward is unchanged.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
 
     def __init__(
         self,
@@ -210,6 +220,7 @@ class NASEnv(gym.Env):
         evaluator: str = "train",
         evaluator_kwargs: dict[str, Any] | None = None,
         table: str | os.PathLike | None = None,
+        dataset: str | None = None,
         arch_column: str = "arch_str",
         val_column: str | None = None,
         test_column: str | None = None,
@@ -225,6 +236,7 @@ class NASEnv(gym.Env):
         cache: bool | str = True,
         invalid_action: str = "penalty",
         invalid_action_penalty: float = -1.0,
+        observation: str = "multidiscrete",
         render_mode: str | None = None,
         # Taken (and refused) here so a misspelt argument gets a ConfigError
         # naming the valid ones instead of a bare TypeError from gym.make.
@@ -233,19 +245,23 @@ class NASEnv(gym.Env):
         _check_arguments(unknown, locals())
         if invalid_action not in INVALID_ACTION_MODES:
             raise unknown_name("invalid_action mode", invalid_action, INVALID_ACTION_MODES)
+        if observation not in OBSERVATION_MODES:
+            raise unknown_name("observation mode", observation, OBSERVATION_MODES)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise unknown_name("render mode", render_mode, self.metadata["render_modes"])
+        if render_mode == "human":
+            _check_display()
         self.render_mode = render_mode
+        self._window: Any = None  # the matplotlib figure of render_mode="human"
         self.invalid_action = invalid_action
         self.invalid_action_penalty = float(invalid_action_penalty)
-        embedded = EMBEDDED_NB201_TABLE if EMBEDDED_NB201_TABLE.is_file() else None
         self.parts: EnvParts = build_parts(
             space=space, space_kwargs=_kwargs("space_kwargs", space_kwargs), task=task,
             task_kwargs=_kwargs("task_kwargs", task_kwargs), evaluator=evaluator,
             evaluator_kwargs=_kwargs("evaluator_kwargs", evaluator_kwargs), table=table, arch_column=arch_column,
             val_column=val_column, test_column=test_column, latency_column=latency_column, latency=latency,
             latency_kwargs=_kwargs("latency_kwargs", latency_kwargs), reward=reward, latency_weight=latency_weight,
-            latency_target_ms=latency_target_ms, cache=cache, embedded_table=embedded,
+            latency_target_ms=latency_target_ms, cache=cache, dataset=dataset,
             latency_limit_ms=latency_limit_ms, params_limit=params_limit,
             # A list from JSON becomes a tuple; anything else goes as given, for the parts' check to refuse.
             objectives=tuple(objectives) if isinstance(objectives, list) else objectives,
@@ -253,7 +269,13 @@ class NASEnv(gym.Env):
         # An attribute, not a view of parts like the others: step reads it several times per action.
         self.space: SearchSpace = self.parts.space
         self.action_space = gym_spaces.Discrete(self.space.max_choices)
-        self.observation_space = gym_spaces.MultiDiscrete(self.space.nvec + 1)
+        self.observation_mode = observation
+        if observation == "box":
+            # Decision k's one-hot block starts at _obs_offsets[k].
+            self._obs_offsets = np.concatenate([[0], np.cumsum(self.space.nvec)[:-1]]).astype(np.int64)
+            self.observation_space = gym_spaces.Box(0.0, 1.0, (int(np.sum(self.space.nvec)),), np.float32)
+        else:
+            self.observation_space = gym_spaces.MultiDiscrete(self.space.nvec + 1)
         if self.parts.objectives is not None:
             # MO-Gymnasium's convention: a Box reward space, larger is better in every component.
             low = np.array([-np.inf if OBJECTIVES[o] < 0 else 0.0 for o in self.parts.objectives], np.float32)
@@ -264,7 +286,7 @@ class NASEnv(gym.Env):
         self._given_metrics: dict[tuple[int, ...], Metrics] = {}
         self._prefix: list[int] = []
         self._fidelity: int | None = None
-        self._obs_now = np.zeros(self.space.num_decisions, dtype=np.int64)
+        self._obs_now = self.observation(())
         self._done = True
         self._update_mask()
 
@@ -323,11 +345,17 @@ class NASEnv(gym.Env):
         self._mask = mask
 
     def observation(self, prefix: Sequence[int]) -> np.ndarray:
-        """The observation after the decisions ``prefix``: each choice index + 1, then zeros for those not made.
+        """The observation after the decisions ``prefix`` (see *Observation Space* above).
 
-        This is what ``reset`` and ``step`` return; vector envs that score
-        architectures elsewhere use it for the final observation.
+        ``multidiscrete``: each choice index + 1, then zeros for those not
+        made; ``box``: the one-hot blocks of the choices made. This is what
+        ``reset`` and ``step`` return; vector envs that score architectures
+        elsewhere use it for the final observation.
         """
+        if self.observation_mode == "box":
+            obs = np.zeros(self.observation_space.shape, dtype=np.float32)
+            obs[self._obs_offsets[: len(prefix)] + np.asarray(prefix, dtype=np.int64)] = 1.0
+            return obs
         obs = np.zeros(self.space.num_decisions, dtype=np.int64)
         obs[: len(prefix)] = np.asarray(prefix, dtype=np.int64) + 1
         return obs
@@ -357,6 +385,8 @@ class NASEnv(gym.Env):
         self._obs_now[:] = 0
         self._done = False
         self._update_mask()
+        if self.render_mode == "human":
+            self.render()
         return self._obs(), {"action_mask": self.action_masks(), "step": 0}
 
     def _check_options(self, options: dict[str, Any] | None) -> int | None:
@@ -394,13 +424,23 @@ class NASEnv(gym.Env):
 
     def step(self, action):
         """Make the next decision; score the architecture after the last one."""
+        result = self._step(action)
+        if self.render_mode == "human":
+            self.render()
+        return result
+
+    def _step(self, action):
         if self._done:
             raise EpisodeEndedError("The episode has ended (or never started): call reset() before step().")
         mask = self._mask
         a = _as_action(action, self.action_space.n)
-        if not (0 <= a < len(mask) and mask[a]):
+        if not mask[a]:
             return self._invalid(a, mask)
-        self._obs_now[len(self._prefix)] = a + 1
+        k = len(self._prefix)
+        if self.observation_mode == "box":
+            self._obs_now[self._obs_offsets[k] + a] = 1.0
+        else:
+            self._obs_now[k] = a + 1
         self._prefix.append(a)
         if len(self._prefix) < self.space.num_decisions:
             self._update_mask()
@@ -488,18 +528,36 @@ class NASEnv(gym.Env):
                 "latency_ms": float(np.percentile(table.column(table.roles["latency"]), 90)),
                 "source": f"table {table.path.name}: median accuracy, 90th-percentile latency"}
 
-    def pareto_front(self, objectives: Sequence[str] | None = None) -> np.ndarray:
+    def pareto_front(self, gamma: float = 1.0, objectives: Sequence[str] | None = None) -> np.ndarray:
         """The true Pareto front of a table env: the non-dominated objective vectors of every table row.
 
-        As MO-Gymnasium envs with a known front offer it: one row per point,
-        components in the order of ``objectives`` (default: the env's
-        ``objectives``, else validation accuracy and latency) and signed like
-        the vector reward (larger is better: latency, params and FLOPs negated).
-        Hard limits are ignored (the front of the whole table).
+        MO-Gymnasium's signature (``pareto_front(gamma)``, which morl-baselines
+        passes on as ``known_pareto_front``): the front of the discounted
+        vector returns. The vector reward comes on an episode's last step
+        (step ``num_decisions``), so a return is ``gamma ** (num_decisions - 1)``
+        times the objective vector; ``gamma=1`` gives the objectives themselves.
+        One row per point (iterating gives one array per point, as
+        MO-Gymnasium's list does), components in the order of ``objectives``
+        (default: the env's ``objectives``, else validation accuracy and
+        latency) and signed like the vector reward (larger is better:
+        latency, params and FLOPs negated). Hard limits are ignored (the front
+        of the whole table).
+
+        Args:
+            gamma: The discount factor of the returns, in (0, 1].
+            objectives: The objectives' names (see :data:`nas_gym.multi_objective.pareto.OBJECTIVES`).
 
         Raises:
-            ConfigError: The env has no table, or the table lacks a column an objective needs.
+            ConfigError: ``gamma`` out of (0, 1], the env has no table, or the
+                table lacks a column an objective needs.
         """
+        if isinstance(gamma, (list, tuple)) and objectives is None:
+            # Before MO-Gymnasium's signature, the objectives came first; such calls keep working.
+            warnings.warn("pareto_front(objectives) is now pareto_front(gamma=1.0, objectives=...); pass "
+                          "objectives by keyword.", DeprecationWarning, stacklevel=2)
+            gamma, objectives = 1.0, gamma
+        if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not 0.0 < gamma <= 1.0:
+            raise ConfigError(f"pareto_front(gamma) needs a discount factor in (0, 1], got {gamma!r}.")
         table = self.parts.table
         names = tuple(objectives or self.parts.objectives or ACCURACY_LATENCY)
         if table is None:
@@ -513,7 +571,7 @@ class NASEnv(gym.Env):
                               f"(pass {'latency_column=...' if 'latency_ms' in missing else 'a table with it'}).")
         points = np.column_stack([OBJECTIVES[n] * np.asarray(table.column(columns[n]), float) for n in names])
         points = np.unique(points, axis=0)
-        return points[pareto_indices(points)]
+        return points[pareto_indices(points)] * float(gamma) ** (self.space.num_decisions - 1)
 
     def score_next_from(self, metrics: Metrics, actions: Sequence[int]) -> None:
         """Score the architecture ``actions`` from ``metrics`` when an episode next completes it.
@@ -525,26 +583,73 @@ class NASEnv(gym.Env):
         """
         self._given_metrics[tuple(int(a) for a in actions)] = metrics
 
-    def render(self) -> str | None:
-        """``ansi``: the decisions made so far as ``name=choice`` pairs."""
-        if self.render_mode != "ansi":
+    def render(self) -> str | np.ndarray | None:
+        """Show the architecture built so far, the decision just made highlighted.
+
+        ``ansi``: the decisions as ``name=choice`` pairs. ``rgb_array``: a
+        ``400 x 640 x 3`` ``uint8`` picture of the network, as the space draws
+        it (:meth:`SearchSpace.draw`: the NB201 cell as a DAG, the layer
+        stack, the recurrent cell), one frame per step for
+        Gymnasium's ``RecordVideo``; after the last step it shows the complete
+        network until ``reset``. ``human``: that picture in a matplotlib
+        window, redrawn on every ``reset`` and ``step`` (returns None).
+        """
+        if self.render_mode == "ansi":
+            parts = [f"{d.name}={d.choices[i]}" for d, i in zip(self.space.decisions, self._prefix, strict=False)]
+            return " ".join(parts) if parts else "(no decisions yet)"
+        if self.render_mode not in ("rgb_array", "human"):
             return None
-        parts = [f"{d.name}={d.choices[i]}" for d, i in zip(self.space.decisions, self._prefix, strict=False)]
-        return " ".join(parts) if parts else "(no decisions yet)"
+        k = len(self._prefix)
+        title = f"{self.spec.id}  ·  {self.space.name}" if self.spec is not None else self.space.name
+        frame = self.space.draw(self._prefix, highlight=k - 1 if k else None, title=title)
+        if self.render_mode == "rgb_array":
+            return frame
+        self._show(frame)
+        return None
+
+    def _show(self, frame: np.ndarray) -> None:
+        """Draw ``frame`` in this env's window (opened on first use) and let the GUI paint it."""
+        import matplotlib.pyplot as plt
+
+        if self._window is None or not plt.fignum_exists(self._window[0].number):
+            fig, ax = plt.subplots(figsize=(frame.shape[1] / 100, frame.shape[0] / 100), dpi=100)
+            ax.set_axis_off()
+            fig.subplots_adjust(0, 0, 1, 1)
+            self._window = (fig, ax.imshow(frame))
+        else:
+            self._window[1].set_data(frame)
+        plt.pause(1 / self.metadata["render_fps"])
 
     def close(self) -> None:
-        """Close the evaluation cache connection."""
+        """Close the evaluation cache connection and the ``human`` window."""
+        if self._window is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self._window[0])
+            self._window = None
         self.parts.close()
 
 
 
+def _check_display() -> None:
+    """Refuse ``render_mode="human"`` where matplotlib can open no window (no display, or a file-only backend)."""
+    import matplotlib
+
+    backend = matplotlib.get_backend().lower()
+    if backend in ("agg", "pdf", "ps", "svg", "cairo", "template") or backend.startswith("module://matplotlib_inline"):
+        raise ConfigError(f"render_mode='human' needs a window, but matplotlib's backend here is {backend!r} (no "
+                          "display): use render_mode='rgb_array' and save or record the frames (RecordVideo).")
+
+
 def _as_action(action: Any, n: int) -> int:
-    """The integer an action stands for; anything that is not one integer raises."""
+    """The integer in ``0..n-1`` an action stands for; anything outside the action space raises."""
     if type(action) is int or isinstance(action, np.integer):  # the common case, on every step
-        return int(action)
+        if 0 <= action < n:
+            return int(action)
 
     def problem() -> InvalidActionError:
-        return InvalidActionError(f"Action must be an integer in 0..{n - 1} (e.g. int or np.int64), got {action!r}.")
+        return InvalidActionError(f"Action must be an integer in 0..{n - 1} (the action space Discrete({n}); "
+                                  f"e.g. int or np.int64), got {action!r}.")
 
     if isinstance(action, (str, bytes)):
         raise problem()
@@ -559,7 +664,7 @@ def _as_action(action: Any, n: int) -> int:
         integral = bool(action == a)
     except (TypeError, ValueError, OverflowError) as e:
         raise problem() from e
-    if not integral:
+    if not integral or not 0 <= a < n:
         raise problem()
     return a
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -148,7 +147,7 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     latency_limit_ms: float | None = None,
     params_limit: int | None = None,
     objectives: tuple[str, ...] | None = None,
-    embedded_table: Path | None = None,
+    dataset: str | None = None,
 ) -> EnvParts:
     """Build an env's parts from its arguments (see the ``NASEnv`` docstring for each one).
 
@@ -157,8 +156,9 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     cache, the table and the evaluator are made).
 
     Args:
-        embedded_table: The table a ``nb201`` space reads when no ``table``
-            is given (the one shipped in the package), if present.
+        dataset: The packaged NAS-Bench-201 table an ``nb201`` env reads when
+            no ``table`` is given (:data:`nas_gym.data.NB201_DATASETS`); None
+            means the default, the embedded MNIST-1D one.
 
     Raises:
         ConfigError: An unknown name or argument, or arguments that do not fit together.
@@ -172,7 +172,7 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     the_space = _resolve_space(space, space_kwargs, task, task_kwargs)
     evaluator = _choose_evaluator(evaluator, table)
     given = _TableArgs(table, arch_column, val_column, test_column, latency_column)
-    columns = _resolve_table(evaluator, the_space, given, latency, asks, embedded_table)
+    columns = _resolve_table(evaluator, the_space, given, latency, asks, dataset)
     if evaluator == "table":
         _check_table_evaluator(columns, evaluator_kwargs, the_space)
     parts = EnvParts(the_space, make_cache(cache), None, task, task_kwargs)
@@ -263,25 +263,42 @@ def _resolve_table(
     columns: _TableArgs,
     latency: str,
     asks: list[str],
-    embedded_table: Path | None,
+    dataset: str | None,
 ) -> _TableArgs:
-    """The table the env reads: the given one, or on ``nb201`` the embedded one.
+    """The table the env reads: the given one, or on ``nb201`` a packaged one (``dataset``).
 
     An ``nb201`` env whose evaluator reads a table (``table``, or one of
-    :data:`TABLE_REFERENCE_EVALUATORS`) and that names none reads the embedded table, with its
-    ``val_accuracy`` and ``test_accuracy`` columns where none are named. Its ``latency_ms`` column
-    becomes the latency column where none is named and the latency mode is ``auto``, or
-    ``requested`` and something asks for latency (``asks``).
+    :data:`TABLE_REFERENCE_EVALUATORS`) and that names none reads the packaged table of ``dataset``
+    (:data:`nas_gym.data.NB201_DATASETS`; the embedded MNIST-1D one by default), with that table's
+    validation and test columns where none are named. Its latency column becomes the latency
+    column where none is named and the latency mode is ``auto``, or ``requested`` and something
+    asks for latency (``asks``). ``dataset`` with a ``table``, on another space or with an
+    evaluator that reads no table is refused: it would select nothing.
     """
+    from nas_gym.data import DEFAULT_NB201_DATASET, nb201_dataset
+
     reads_table = evaluator == "table" or evaluator in TABLE_REFERENCE_EVALUATORS
-    if not (reads_table and columns.path is None and space.name == "nb201" and embedded_table is not None):
+    if dataset is not None:
+        packaged = nb201_dataset(dataset)  # an unknown name fails first, with the known ones
+        if space.name != "nb201":
+            raise ConfigError(f"dataset={dataset!r} selects a packaged NAS-Bench-201 table; space {space.name!r} "
+                              "has none (give task=... to choose what a trained network learns).")
+        if columns.path is not None:
+            raise ConfigError(f"Pass either dataset={dataset!r} (a packaged table) or table={str(columns.path)!r}, "
+                              "not both.")
+        if not reads_table:
+            raise ConfigError(f"dataset={dataset!r} selects a table, but evaluator={evaluator!r} reads none: use "
+                              f"evaluator='table' (or one of {', '.join(TABLE_REFERENCE_EVALUATORS)}).")
+    if not (reads_table and columns.path is None and space.name == "nb201"):
         return columns
-    # The table this project built (see nas_gym/data/nb201_mnist1d.md): works offline.
+    packaged = nb201_dataset(dataset or DEFAULT_NB201_DATASET)
+    if not packaged.path.is_file():
+        return columns  # an install without package data: the table evaluator's check says what to pass
     latency_column = columns.latency_column
     if latency_column is None and (latency == "auto" or (latency == "requested" and asks)):
-        latency_column = "latency_ms"
-    return _TableArgs(str(embedded_table), columns.arch_column, columns.val_column or "val_accuracy",
-                     columns.test_column or "test_accuracy", latency_column)
+        latency_column = packaged.latency_column
+    return _TableArgs(str(packaged.path), columns.arch_column, columns.val_column or packaged.val_column,
+                      columns.test_column or packaged.test_column, latency_column)
 
 
 def _check_table_evaluator(columns: _TableArgs, evaluator_kwargs: dict[str, Any], space: SearchSpace) -> None:

@@ -15,6 +15,10 @@
 
 Use :func:`make_space` to build one by name from plain-data arguments; a new space
 is a :class:`SearchSpace` subclass and one ``SPACES.register`` line.
+
+Each space draws itself (``space.draw(decisions)``, the env's ``rgb_array``
+frames) with the kit of :mod:`nas_gym.spaces.drawing`;
+:func:`draw_architecture` is ``space.draw`` as a function.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from nas_gym.registry import Registry
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
+from nas_gym.spaces.drawing import draw_architecture
 from nas_gym.spaces.layers import LayersSpace
 from nas_gym.spaces.mlp import MLPSpace
 from nas_gym.spaces.nb201 import NB201Space
@@ -47,6 +52,7 @@ __all__ = [
     "RNNCellSpace",
     "RNNLayersSpace",
     "SearchSpace",
+    "draw_architecture",
     "make_space",
 ]
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nas_gym.error import ArchitectureError
+from nas_gym.spaces import drawing
 
 if TYPE_CHECKING:
     import torch.nn as nn
@@ -89,7 +90,7 @@ class SearchSpace(abc.ABC):
 
     Subclasses set ``name`` and ``decisions`` and implement ``to_string``,
     ``from_string`` and ``build``; they may override ``valid_choices``
-    (masking) and ``canonical`` (equivalent variants).
+    (masking), ``canonical`` (equivalent variants) and ``draw`` (their picture).
     """
 
     name: str = "base"
@@ -279,3 +280,44 @@ class SearchSpace(abc.ABC):
     def build_op(self, key: tuple) -> tuple[nn.Module, tuple[int, ...]]:
         """Module and input shape (without batch) for one per-op key from ``op_keys``."""
         raise NotImplementedError(f"Space {self.name!r} has no per-operation decomposition.")
+
+    # -- pictures -------------------------------------------------------------
+    def draw(
+        self,
+        decisions: Sequence[int],
+        highlight: int | None = None,
+        title: str | None = None,
+        size: tuple[int, int] = (640, 400),
+    ) -> np.ndarray:
+        """Draw the (partial) architecture given by ``decisions``: a frame of the env's ``rgb_array`` render mode.
+
+        Here a table of decision names and choices, the picture of any space
+        that has none of its own; ``nb201``, the slot spaces and ``rnn_cell``
+        override it with theirs. A space of your own may override it too,
+        most simply by handing :func:`nas_gym.spaces.drawing.draw_frame` a
+        picture function of its own.
+
+        Args:
+            decisions: Choice indices made so far, in decision order: from none
+                to ``num_decisions``. Later decisions are drawn as undecided.
+            highlight: Index of the decision to draw in the accent colour (the
+                one just made), or None.
+            title: Heading of the frame; the space's name when None.
+            size: ``(width, height)`` of the frame in pixels, each at least 64.
+
+        Returns:
+            An RGB image, ``uint8`` of shape ``(height, width, 3)`` -- exactly,
+            for any decisions. The same arguments give the same pixels.
+
+        Raises:
+            ArchitectureError: Too many decisions, or a choice index out of range.
+            ConfigError: ``highlight`` is not the index of a decision made, or
+                ``size`` is not two integers >= 64.
+
+        Example:
+            >>> from nas_gym.spaces import make_space
+            >>> frame = make_space("nb201").draw([3, 1, 0], highlight=2)
+            >>> frame.shape, frame.dtype
+            ((400, 640, 3), dtype('uint8'))
+        """
+        return drawing.draw_frame(self, decisions, drawing.table_picture, highlight=highlight, title=title, size=size)

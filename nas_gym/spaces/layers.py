@@ -310,6 +310,8 @@ class LayersSpace(SlotReader):
 
     name = "layers"
     FIELDS = FIELDS
+    _CONV_CHOICES = CONV_OPS
+    _POOL_CHOICES = POOL_OPS
 
     def __init__(
         self,

@@ -12,13 +12,17 @@ that trains on small CPU tasks in 1-D or 2-D.
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
+from nas_gym.spaces import drawing
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import Head, check_spatial_task, nd_layers
 from nas_gym.tasks.base import Task
@@ -275,6 +279,24 @@ class NB201Space(SearchSpace):
             self._canonical = table
         rep = self._canonical[arch.indices]
         return arch if rep == arch.indices else Architecture(self, rep)
+
+    # -- picture ------------------------------------------------------------------------
+    def draw(
+        self,
+        decisions: Sequence[int],
+        highlight: int | None = None,
+        title: str | None = None,
+        size: tuple[int, int] = (640, 400),
+    ) -> np.ndarray:
+        """Draw the cell as a DAG on its 4 nodes, each edge coloured and labelled by its op.
+
+        Arguments, result and errors as :meth:`SearchSpace.draw`. A subclass
+        whose decisions are not the 6 edges gets the base's table.
+        """
+        if [d.name for d in self.decisions] != [f"edge{to}<-{i}" for to, i in EDGES]:
+            return super().draw(decisions, highlight=highlight, title=title, size=size)
+        picture = functools.partial(drawing.nb201_cell_picture, edges=EDGES)
+        return drawing.draw_frame(self, decisions, picture, highlight=highlight, title=title, size=size)
 
     # -- networks ---------------------------------------------------------------------
     def check_task(self, task: Task) -> None:

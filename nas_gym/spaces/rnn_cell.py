@@ -27,6 +27,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
+from nas_gym.spaces import drawing
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 from nas_gym.spaces.layers import _names
 from nas_gym.spaces.sequence import check_sequence_task
@@ -260,6 +261,21 @@ class RNNCellSpace(SearchSpace):
                 )
             acts.append(act)
         return self._from_tree(parents, acts)
+
+    # -- picture ------------------------------------------------------------------------
+    def draw(
+        self,
+        decisions: Sequence[int],
+        highlight: int | None = None,
+        title: str | None = None,
+        size: tuple[int, int] = (640, 400),
+    ) -> np.ndarray:
+        """Draw the cell: its nodes in order, each joined by an arc to its input node, the loose ends averaged into h_t.
+
+        Arguments, result and errors as :meth:`SearchSpace.draw`.
+        """
+        return drawing.draw_frame(self, decisions, drawing.rnn_cell_picture, highlight=highlight, title=title,
+                                  size=size)
 
     # -- networks ---------------------------------------------------------------------
     def check_task(self, task: Task) -> None:

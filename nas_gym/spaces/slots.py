@@ -12,6 +12,7 @@ like and how a slot builds are each space's own.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from nas_gym.error import ArchitectureError, ConfigError
+from nas_gym.spaces import drawing
 from nas_gym.spaces.base import Architecture, Decision, SearchSpace
 
 #: The first field's choice for an empty slot, and the whole string form of one.
@@ -44,6 +46,9 @@ class SlotReader(SearchSpace):
     """
 
     FIELDS: tuple[str, ...] = ()
+    # Choices of the first field that draw() colours as convolutions and as pooling: layers' ops.
+    _CONV_CHOICES: tuple[str, ...] = ()
+    _POOL_CHOICES: tuple[str, ...] = ()
 
     def _index_fields(self, values: dict[str, tuple[Any, ...]]) -> None:
         """Record each field's choices, which fields are decisions, where they sit in a slot, and their masks."""
@@ -71,6 +76,24 @@ class SlotReader(SearchSpace):
         """Every field of one slot as values; fields the slot does not use hold their first choice."""
         idx = arch.indices if isinstance(arch, Architecture) else tuple(arch)
         return {f: self._value(idx, slot, f) for f in self.FIELDS}
+
+    def draw(
+        self,
+        decisions: Sequence[int],
+        highlight: int | None = None,
+        title: str | None = None,
+        size: tuple[int, int] = (640, 400),
+    ) -> np.ndarray:
+        """Draw the stack of layer slots from the input to the head, empty slots ghosted, residuals as arcs.
+
+        Arguments, result and errors as :meth:`SearchSpace.draw`. A subclass
+        whose decisions are not named ``layer<i>/<field>`` slot by slot (then
+        any after the slots) gets the base's table.
+        """
+        if drawing.slot_layout(self) is None:
+            return super().draw(decisions, highlight=highlight, title=title, size=size)
+        picture = functools.partial(drawing.stack_picture, conv_ops=self._CONV_CHOICES, pool_ops=self._POOL_CHOICES)
+        return drawing.draw_frame(self, decisions, picture, highlight=highlight, title=title, size=size)
 
 
 class SlotSpace(SlotReader):

@@ -71,7 +71,7 @@ def test_a_method_climbs_rungs_in_order_and_stops_at_the_epochs_budget(agent, tm
 @pytest.mark.parametrize("agent", METHODS)
 def test_methods_need_an_env_with_fidelities(agent):
     with pytest.raises(ConfigError, match="fidelities"):
-        run_search(agent, "NAS-Bench-201-v1", budget=5)
+        run_search(agent, "NAS-Bench-201-Latency-v0", budget=5)
 
 
 def test_a_resumed_run_does_not_train_finished_rungs_again(tmp_path, monkeypatch):

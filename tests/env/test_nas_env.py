@@ -100,9 +100,9 @@ def test_nb201_latency_penalty(nb201_table):
 
 
 def test_nb201_without_any_table_says_how_to_get_one(monkeypatch, tmp_path):
-    from nas_gym.env import nas_env
+    import nas_gym.data
 
-    monkeypatch.setattr(nas_env, "EMBEDDED_NB201_TABLE", tmp_path / "missing.csv.gz")
+    monkeypatch.setattr(nas_gym.data, "DATA_DIR", tmp_path)  # an install without the package's tables
     with pytest.raises(ConfigError, match="needs a tabular benchmark: pass table="):
         gym.make("NAS-Bench-201-v0")
 
@@ -136,12 +136,15 @@ def test_masked_action_penalty_is_documented_behaviour(nb201_kwargs):
         env.step(0)
 
 
-@pytest.mark.parametrize("action", [5, -1, 99])
-def test_out_of_range_action_raises_in_raise_mode(nb201_kwargs, action):
-    env = gym.make("NAS-Bench-201-v0", **nb201_kwargs, invalid_action="raise")
+@pytest.mark.parametrize("mode", ["penalty", "raise"])
+@pytest.mark.parametrize("action", [5, -1, 99, 999, 2.5, np.int64(7)])
+def test_an_action_outside_the_action_space_raises_in_either_mode(nb201_kwargs, mode, action):
+    """One rule: what Discrete(5) does not contain (999 as well as 2.5) is the caller's bug, never a reward."""
+    env = gym.make("NAS-Bench-201-v0", **nb201_kwargs, invalid_action=mode)
     env.reset(seed=0)
-    with pytest.raises(InvalidActionError, match=f"Action {action} is invalid at step 0"):
-        env.step(action)
+    assert not env.action_space.contains(action)
+    with pytest.raises(InvalidActionError, match=r"must be an integer in 0\.\.4 \(the action space Discrete\(5\)"):
+        env.unwrapped.step(action)
 
 
 def test_non_integer_action_raises(nb201_kwargs):

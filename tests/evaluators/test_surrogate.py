@@ -17,7 +17,7 @@ from nas_gym.predictors.surrogate import Surrogate, export_surrogate, shipped_pa
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """Ensembles fitted on 60 rows of the embedded NB201 table (accuracy as is, latency as log), exported."""
-    env = gym.make("NAS-Bench-201-v1")
+    env = gym.make("NAS-Bench-201-Latency-v0")
     table = env.unwrapped.parts.table
     env.close()
     rows = np.random.default_rng(0).permutation(len(table))[:80]

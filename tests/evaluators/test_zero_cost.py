@@ -37,7 +37,7 @@ def test_the_registry_holds_every_documented_proxy():
 def test_every_proxy_scores_both_spaces_deterministically(proxy):
     torch.manual_seed(5)
     state = torch.get_rng_state()
-    for env_id, kwargs, archs in (("NAS-Bench-201-v1", NB201, CELLS), ("NAS-v0", LAYERS, NETS)):
+    for env_id, kwargs, archs in (("NAS-Bench-201-Latency-v0", NB201, CELLS), ("NAS-v0", LAYERS, NETS)):
         first = _scores(env_id, kwargs, archs, proxy)
         again = _scores(env_id, kwargs, archs, proxy)
         assert [e.extra for e in first] == [e.extra for e in again], f"{proxy} on {env_id} is not deterministic"
@@ -61,14 +61,14 @@ def test_the_canonical_network_is_scored_so_params_match_the_table_and_isomorphi
     # through a `none` edge: dead weight, which the table's trained representative does not have.
     dead = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
     twin = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|none~2|"
-    env = gym.make("NAS-Bench-201-v1")
+    env = gym.make("NAS-Bench-201-Latency-v0")
     table = env.unwrapped.parts.table
     space = env.unwrapped.space
     assert space.canonical(space.from_string(dead)) == space.canonical(space.from_string(twin))
     for proxy in ("params", "flops", "naswot", "zico"):
-        a, b = (e.extra["zero_cost_score"] for e in _scores("NAS-Bench-201-v1", NB201, (dead, twin), proxy))
+        a, b = (e.extra["zero_cost_score"] for e in _scores("NAS-Bench-201-Latency-v0", NB201, (dead, twin), proxy))
         assert a == b, proxy
-    params = _scores("NAS-Bench-201-v1", NB201, (dead,), "params")[0].params
+    params = _scores("NAS-Bench-201-Latency-v0", NB201, (dead,), "params")[0].params
     row = table.lookup(space.from_string(dead), canonical=True)
     assert params == int(table.column("params")[row])
 
@@ -91,8 +91,8 @@ def test_zico_matches_its_definition_on_a_linear_model():
 
 
 def test_the_info_carries_the_score_and_the_reward_orders_as_the_proxy(tmp_path):
-    with SearchRun("NAS-Bench-201-v1", {**NB201, "evaluator_kwargs": {"proxy": "synflow"}}, agent="random", seed=0,
-                   budget=12, out_dir=tmp_path) as run:
+    with SearchRun("NAS-Bench-201-Latency-v0", {**NB201, "evaluator_kwargs": {"proxy": "synflow"}}, agent="random",
+                   seed=0, budget=12, out_dir=tmp_path) as run:
         infos = run.evaluate_many([run.space.sample(run.rng).indices for _ in range(12)])
         table = run.parts.table
     scores = np.array([i["zero_cost_score"] for i in infos])

@@ -158,8 +158,8 @@ def test_clear_errors(run_folder, tmp_path, nb201_kwargs, capsys):
     with pytest.raises(DataError, match="no model.json"):
         load_model(tmp_path)
     table_run = tmp_path / "table_run"
-    assert main(["search", "--env", "NAS-Bench-201-v1", "--budget", "2", "--out", str(table_run), "--no-progress",
-                 "--env-kwargs", json.dumps(nb201_kwargs)]) == 0
+    assert main(["search", "--env", "NAS-Bench-201-Latency-v0", "--budget", "2", "--out", str(table_run),
+                 "--no-progress", "--env-kwargs", json.dumps(nb201_kwargs)]) == 0
     with pytest.raises(ConfigError, match="has no task to train on: pass --task"):
         train(choose_from_run(table_run), TrainConfig(epochs=1), tmp_path / "x", progress=False)
 

@@ -47,7 +47,7 @@ def test_embedded_table_puts_latency_in_the_reward():
     assert v0.unwrapped.parts.latency == "table" and info["latency_ms"] is not None
     assert info["reward"] == pytest.approx(v0.unwrapped.reward_fn(info["val_accuracy"], info["latency_ms"]))
     # v1's default reward has the latency term; v0's default stays pure accuracy, as before.
-    v1 = gym.make("NAS-Bench-201-v1")
+    v1 = gym.make("NAS-Bench-201-Latency-v0")
     assert v1.unwrapped.reward_fn.latency_weight == 0.1 and v1.unwrapped.parts.latency == "table"
     plain = gym.make("NAS-Bench-201-v0")
     assert plain.unwrapped.parts.latency == "none" and play(plain, [3] * 6)["latency_ms"] is None
@@ -69,7 +69,7 @@ def test_embedded_table_puts_latency_in_the_reward():
 )
 def test_latency_that_cannot_apply_is_an_error(nb201_table, kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        gym.make("NAS-Bench-201-v1", table=nb201_table, val_column="c100_valid", **kwargs)
+        gym.make("NAS-Bench-201-Latency-v0", table=nb201_table, val_column="c100_valid", **kwargs)
 
 
 def test_training_env_without_latency_says_which_model_to_pick():
@@ -136,13 +136,13 @@ def test_every_registered_env_passes_gymnasiums_checker(env_id, nb201_table):
 
 def test_namespaced_ids_are_the_same_envs():
     assert gym.spec("nas_gym/NAS-v0").kwargs == gym.spec("NAS-v0").kwargs
-    assert gym.spec("nas_gym/NAS-Bench-201-v1").kwargs == gym.spec("NAS-Bench-201-v1").kwargs
+    assert gym.spec("nas_gym/NAS-Bench-201-Latency-v0").kwargs == gym.spec("NAS-Bench-201-Latency-v0").kwargs
     assert set(nas_gym.ENV_IDS) <= {k.split("/")[-1] for k in gym.registry if k.startswith("nas_gym/")}
 
 
 # -- the true front -------------------------------------------------------------------
 def test_pareto_front_of_the_embedded_table_is_non_dominated_and_dominates_every_row():
-    env = gym.make("NAS-Bench-201-v1").unwrapped
+    env = gym.make("NAS-Bench-201-Latency-v0").unwrapped
     front = env.pareto_front()
     table = env.table
     rows = np.column_stack([table.column("val_accuracy"), -np.asarray(table.column("latency_ms"))])
@@ -157,13 +157,13 @@ def test_pareto_front_of_the_embedded_table_is_non_dominated_and_dominates_every
 def test_limits_make_every_method_return_a_feasible_best(fpga_kwargs, tmp_path):
     limit = 4.0
     kwargs = {**fpga_kwargs, "latency_weight": 0, "latency_limit_ms": limit}
-    env = gym.make("NAS-Bench-201-v1", **kwargs)
+    env = gym.make("NAS-Bench-201-Latency-v0", **kwargs)
     info = play(env, _arch(env, ROW_9930))  # 7.42 ms: over the limit
     violation = 7.42096 / limit - 1
     assert not info["feasible"] and info["constraint_violation"] == pytest.approx(violation)
     assert info["reward"] == pytest.approx(-violation)  # documented: min(reward, 0) - violation
     for agent in ("random", "evolution", "reinforce", "tpe"):
-        summary = run_search(agent, "NAS-Bench-201-v1", kwargs, budget=40, seed=1, out_dir=tmp_path / agent)
+        summary = run_search(agent, "NAS-Bench-201-Latency-v0", kwargs, budget=40, seed=1, out_dir=tmp_path / agent)
         history = RunFolder(tmp_path / agent).read_history()
         feasible = [r for r in history if r["feasible"]]
         assert feasible and summary["best"]["feasible"] and summary["best"]["latency_ms"] <= limit
@@ -174,7 +174,7 @@ def test_limits_make_every_method_return_a_feasible_best(fpga_kwargs, tmp_path):
 def test_cli_latency_limit_prints_the_best_feasible_architecture(fpga_kwargs, tmp_path):
     env_kwargs = json.dumps({**fpga_kwargs, "latency_weight": 0})
     proc = subprocess.run(
-        [str(NAS_CLI), "search", "--agent", "random", "--env", "NAS-Bench-201-v1", "--env-kwargs", env_kwargs,
+        [str(NAS_CLI), "search", "--agent", "random", "--env", "NAS-Bench-201-Latency-v0", "--env-kwargs", env_kwargs,
          "--budget", "30", "--latency-limit-ms", "3.5", "--out", str(tmp_path / "run"), "--no-progress"],
         capture_output=True, text=True, timeout=120,
     )
@@ -193,7 +193,7 @@ def test_cli_latency_limit_prints_the_best_feasible_architecture(fpga_kwargs, tm
 # -- the final-step mask ---------------------------------------------------------------
 def test_masked_sampling_on_a_vector_env_never_meets_an_empty_mask():
     """A CleanRL-style masked policy on a sync vector env: next-step autoreset, logits masked by the info."""
-    envs = gym.make_vec("NAS-Bench-201-v1", num_envs=4, vectorization_mode="sync")
+    envs = gym.make_vec("NAS-Bench-201-Latency-v0", num_envs=4, vectorization_mode="sync")
     torch.manual_seed(0)
     policy = torch.nn.Linear(envs.single_observation_space.shape[0], envs.single_action_space.n)
     obs, infos = envs.reset(seed=0)
@@ -211,7 +211,7 @@ def test_masked_sampling_on_a_vector_env_never_meets_an_empty_mask():
 
 
 def test_final_step_mask_is_the_first_decisions():
-    env = gym.make("NAS-Bench-201-v1")
+    env = gym.make("NAS-Bench-201-Latency-v0")
     _, first = env.reset(seed=0)
     info = play(env, [1] * 6)
     assert info["action_mask"].tolist() == first["action_mask"].tolist() == env.unwrapped.action_masks().tolist()
@@ -235,4 +235,4 @@ def test_a_folder_given_as_table_is_told_it_is_a_folder(tmp_path):
 def test_objectives_that_are_not_a_list_of_names_are_refused(objectives):
     """Found by the fuzz test: objectives=False raised a TypeError from tuple() instead of the env's ConfigError."""
     with pytest.raises(ConfigError, match="objectives must be a list of metric names"):
-        gym.make("NAS-Bench-201-v1", objectives=objectives)
+        gym.make("NAS-Bench-201-Latency-v0", objectives=objectives)

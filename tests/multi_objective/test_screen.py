@@ -18,7 +18,7 @@ OBJECTIVES = ("val_accuracy", "latency_ms")
 @pytest.fixture(scope="module")
 def embedded_rows():
     """(architectures, validation accuracies, latencies) of every row of the embedded MNIST-1D table."""
-    env = gym.make("NAS-Bench-201-v1")  # v1 reads the embedded table's latency column
+    env = gym.make("NAS-Bench-201-Latency-v0")  # v1 reads the embedded table's latency column
     try:
         table = env.unwrapped.parts.table
         archs = [table.arch_at(i) for i in range(table.rows)]
