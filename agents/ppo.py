@@ -34,9 +34,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from nas_gym.error import ConfigError
@@ -80,6 +81,9 @@ CLEANRL_TAGS = {
     "train/approx_kl": ("losses/approx_kl", 1.0),
     "train/clip_fraction": ("losses/clipfrac", 1.0),
 }
+#: SB3's other training values that change during a search, mirrored under ``sb3/`` and SB3's own name
+#: (its learning rate, clip range and update count are settings or a count, in the hyperparameters).
+SB3_TAGS = ("train/loss", "train/explained_variance")
 
 
 def _reused_info(n_actions: int, num_decisions: int) -> dict[str, Any]:
@@ -338,11 +342,15 @@ class _RunVecEnv(DummyVecEnv):
 
 
 class _StopAtBudget(BaseCallback):
-    """Stops SB3 training once ``run.done`` and logs the ``nas/*`` tags beside SB3's own.
+    """Stops SB3 training once ``run.done`` and mirrors SB3's training values into the run's logger.
 
-    ``nas/*`` go into SB3's logger (x = timesteps, next to ``rollout/`` and
-    ``train/``); SB3's losses go into the run's logger under CleanRL's tags
-    (x = architectures evaluated, next to the run's own ``nas/*``).
+    The run's TensorBoard is the one run of the folder, x = architectures
+    evaluated, and its ``nas/*`` tags are the run's own (one point per
+    evaluation): SB3's logger writes nothing. After each update its losses
+    go to the run's logger under CleanRL's tags (:data:`CLEANRL_TAGS`), its
+    other changing values under ``sb3/`` (:data:`SB3_TAGS`), and the mean
+    reward of the last 100 episodes as SB3 saw them (reused and, for
+    ``mo_ppo``, scalarised) as ``sb3/rollout/ep_rew_mean``.
     """
 
     def __init__(self, run: SearchRun):
@@ -361,16 +369,14 @@ class _StopAtBudget(BaseCallback):
         for sb3_tag, (tag, sign) in CLEANRL_TAGS.items():
             if sb3_tag in values:
                 self.run.log_scalar(tag, sign * values[sb3_tag])
+        for sb3_tag in SB3_TAGS:
+            if sb3_tag in values:
+                self.run.log_scalar(f"sb3/{sb3_tag}", values[sb3_tag])
+        if self.model.ep_info_buffer:
+            self.run.log_scalar("sb3/rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.model.ep_info_buffer]))
         self.run.log_scalar("charts/SPS", self.num_timesteps / max(time.perf_counter() - self._start, 1e-9))
 
     def _on_step(self) -> bool:
-        scored = [info for info in self.locals["infos"] if "arch" in info]
-        if scored and self.run.best is not None:
-            for info in scored:
-                self.logger.record_mean("nas/reward", info["reward"])
-                self.logger.record_mean("nas/val_accuracy", info["val_accuracy"])
-            self.logger.record("nas/best_reward", self.run.best["reward"])
-            self.logger.record("nas/num_evaluated", self.run.num_evaluated)
         return not self.run.done
 
 
@@ -567,12 +573,9 @@ class PPOSearch(Searcher):
         )
         if warm:
             model.policy.temperature = lambda: cfg.stale_temperature ** memory.stale
-        # SB3 writes its own tags next to the run's, so one TensorBoard shows both;
-        # without a run folder it writes nothing (its default makes a temp folder).
-        if run.out_dir is not None:
-            model.set_logger(configure(str(run.out_dir / "sb3"), ["tensorboard"]))
-        else:
-            model.set_logger(Logger(folder=None, output_formats=[]))
+        # SB3's logger only collects its values for _StopAtBudget to mirror into the run's TensorBoard:
+        # an output of its own would be a second run in the folder, on a timesteps axis.
+        model.set_logger(Logger(folder=None, output_formats=[]))
 
         factor = 1 if cfg.masked else UNMASKED_TIMESTEP_FACTOR
         # Reused episodes spend timesteps but no budget: at most max_stale_episodes per new one.
@@ -583,7 +586,6 @@ class PPOSearch(Searcher):
         finally:
             if run.workers > 1:
                 vec_env.close()  # the env copies; run.env belongs to the run
-        model.logger.dump(model.num_timesteps)
         if not run.done:
             logger.warning(
                 "PPO used its %d timesteps with %d of %d architectures evaluated; most episodes ended on "

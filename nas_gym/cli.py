@@ -19,8 +19,10 @@ import argparse
 import gc
 import json
 import logging
+import math
 import shlex
 import sys
+import textwrap
 import time
 from typing import Any
 
@@ -43,14 +45,50 @@ def _json_arg(text: str) -> dict[str, Any]:
     return value
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, without line breaks inside hyphenated names (``NAS-Bench-201-v0``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value} (leave the option out for the default)")
+    return value
+
+
+def _agent_names() -> str:
+    """The search methods installed (the entry-point group ``nas_gym.searchers``), for ``--help``."""
+    from nas_gym.search.searcher import available_searchers
+
+    return ", ".join(sorted(available_searchers()))
+
+
+def _env_ids() -> str:
+    """The registered ids of nas_gym's env (the Gymnasium registry, without namespaced aliases), for ``--help``."""
+    import gymnasium as gym
+
+    import nas_gym  # noqa: F401  (registers the ids)
+
+    entry = "nas_gym.env.nas_env:NASEnv"
+    return ", ".join(i for i, spec in gym.registry.items() if spec.entry_point == entry and spec.namespace is None)
+
+
 def _add_search_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--agent", default=DEFAULT_AGENT, help=f"search method name (default: {DEFAULT_AGENT})")
-    p.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default: {DEFAULT_ENV})")
+    p.add_argument("--agent", default=DEFAULT_AGENT,
+                   help=f"search method: one of {_agent_names()} (default: {DEFAULT_AGENT})")
+    p.add_argument("--env", default=DEFAULT_ENV, help=f"env id: one of {_env_ids()} (default: {DEFAULT_ENV})")
     p.add_argument("--env-kwargs", type=_json_arg, default={}, help="env keyword arguments as a JSON object")
     p.add_argument("--agent-kwargs", type=_json_arg, default={}, help="method hyperparameters as a JSON object")
-    p.add_argument("--budget", type=int, default=None,
-                   help=f"architectures to evaluate (default: {DEFAULT_BUDGET}, or at most --budget-epochs)")
-    p.add_argument("--budget-epochs", type=int, default=None,
+    p.add_argument("--budget", type=_positive_int, default=None,
+                   help=f"architectures to evaluate (default: {DEFAULT_BUDGET}, or at most --budget-epochs); "
+                        "rerun into a finished run's --out with a budget at least its own to report or extend it")
+    p.add_argument("--budget-epochs", type=_positive_int, default=None,
                    help="stop once this many epochs are trained (envs that train; a promoted architecture "
                         "counts only its extra epochs)")
     p.add_argument("--seed", type=int, default=0, help="seed of the run")
@@ -72,10 +110,52 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
                    help="HOST:PORT of a running Ray cluster (with --backend ray; default: start Ray here)")
 
 
-def _format_metric(value: Any) -> str:
+#: Metrics that 0 stands for "unknown" in (``Metrics``: a table without such a column).
+_COUNTS = ("params", "flops")
+
+
+def _format_metric(key: str, value: Any) -> str:
+    """A metric as the CLI prints it: "n/a" where the source has none (None, NaN, or a count of 0)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or (key in _COUNTS and value == 0):
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
+
+
+def _print_result(summary: dict[str, Any], limited: bool) -> None:
+    """The run's result (:func:`nas_gym.search.summary.run_result`, which ``nas-gym train`` trains) and its metrics."""
+    from nas_gym.search.summary import run_result, standalone_entry
+
+    best = run_result(summary)
+    if limited and not best["feasible"]:
+        print(f"\nNo architecture within the limits after {summary['num_evaluated']} evaluations; the least "
+              f"violating one (constraint_violation {best['constraint_violation']:.4f}):")
+    else:
+        which = "Best feasible architecture" if limited else "Best architecture"
+        print(f"\n{which} after {summary['num_evaluated']} evaluations ({summary['wall_s']:.1f} s):")
+    if summary.get("resumed_from"):
+        new = summary["num_evaluated"] - summary["resumed_from"]
+        print(f"  (resumed: {summary['resumed_from']} evaluations replayed from the run folder, {new} new)")
+    standalone = summary.get("standalone")
+    if standalone:
+        print(f"  (the best of the top {len(standalone['architectures'])} by supernet score, scored stand-alone "
+              f"by the {standalone['evaluator']})")
+    print(f"  {best['arch']}")
+    for key in ("reward", "val_accuracy", "test_accuracy", "latency_ms", "params", "flops", "cost_s"):
+        print(f"  {key:14s} {_format_metric(key, best.get(key))}")
+    if not standalone:
+        return
+    entry = standalone_entry(summary, best["arch"])
+    score = None if entry is None else entry["supernet"]["val_accuracy"]
+    print(f"  {'supernet score':14s} {_format_metric('', score)} (not a stand-alone accuracy)")
+    favourite = summary["best"]
+    if favourite["arch"] != best["arch"]:
+        alone = standalone_entry(summary, favourite["arch"])
+        print(f"The supernet's favourite was {favourite['arch']} (supernet score "
+              f"{_format_metric('', favourite['val_accuracy'])})"
+              + ("." if alone is None else
+                 f"; stand-alone it scored val_accuracy {_format_metric('', alone['standalone']['val_accuracy'])}."))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -90,31 +170,23 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nas_gym.search.budget import Budget
 
     # With only an epochs budget, no more evaluations than epochs: each new one trains at least one.
-    budget = Budget(args.budget or args.budget_epochs or DEFAULT_BUDGET, epochs=args.budget_epochs)
+    evaluations = args.budget if args.budget is not None else args.budget_epochs or DEFAULT_BUDGET
+    budget = Budget(evaluations, epochs=args.budget_epochs)
     # Workers start first, so they import torch and build their env while this process does the same
     # instead of after it: on a short search that start-up is a large part of the wall time.
     pool = make_pool(args.env, args.env_kwargs, args.workers, args.backend, args.ray_address)
     from nas_gym.search.searcher import run_search
+    from nas_gym.search.summary import run_result
 
     out = args.out or f"runs/{args.env}__{args.agent}__{args.seed}__{int(time.time())}"
     summary = run_search(
         args.agent, args.env, args.env_kwargs, budget=budget, seed=args.seed, out_dir=out,
         agent_kwargs=args.agent_kwargs, progress=not args.no_progress, pool=pool,
     )
-    # A multi-fidelity run's result is its best full training, not a lucky short one.
-    best = summary.get("best_full_fidelity") or summary["best"]
-    if best is None:
+    if run_result(summary) is None:
         print(f"No architecture was evaluated. Run folder: {out}")
         return 1
-    if limited and not best["feasible"]:
-        print(f"\nNo architecture within the limits after {summary['num_evaluated']} evaluations; the least "
-              f"violating one (constraint_violation {best['constraint_violation']:.4f}):")
-    else:
-        which = "Best feasible architecture" if limited else "Best architecture"
-        print(f"\n{which} after {summary['num_evaluated']} evaluations ({summary['wall_s']:.1f} s):")
-    print(f"  {best['arch']}")
-    for key in ("reward", "val_accuracy", "test_accuracy", "latency_ms", "params", "cost_s"):
-        print(f"  {key:14s} {_format_metric(best.get(key))}")
+    _print_result(summary, limited)
     if summary.get("epochs_trained") is not None:
         print(f"Epochs trained:      {summary['epochs_trained']}"
               + (f" of a budget of {args.budget_epochs}" if args.budget_epochs else ""))
@@ -171,7 +243,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from nas_gym.benchmark import run_benchmark
 
     # With only an epochs budget, no more evaluations than epochs: each new one trains at least one.
-    args.budget = args.budget or args.budget_epochs or 100
+    if args.budget is None:
+        args.budget = args.budget_epochs or 100
     result = run_benchmark(
         args.agents, args.env, args.env_kwargs, seeds=args.seeds, budget=args.budget,
         budget_epochs=args.budget_epochs, out_dir=args.out,
@@ -193,26 +266,31 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``nas-gym``."""
+    from nas_gym._version import __version__
+
     parser = argparse.ArgumentParser(prog="nas-gym", description="Neural architecture search as a Gymnasium env.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
-    search = sub.add_parser("search", help="run one search method on one env")
+    search = sub.add_parser("search", help="run one search method on one env", formatter_class=_HelpFormatter)
     _add_search_args(search)
     search.set_defaults(func=cmd_search)
     bench = sub.add_parser(
         "benchmark", help="run methods x seeds with one budget in parallel and summarise them",
+        formatter_class=_HelpFormatter,
         description="Run every method with every seed (resumable: finished runs in --out are kept) and write "
                     "summary.md, curves.png and pareto.png next to the run folders.",
     )
-    bench.add_argument("--agents", type=_agents_arg, required=True, help="comma-separated method names")
-    bench.add_argument("--env", default=DEFAULT_ENV, help=f"registered env id (default: {DEFAULT_ENV})")
+    bench.add_argument("--agents", type=_agents_arg, required=True,
+                       help=f"comma-separated method names, of {_agent_names()}")
+    bench.add_argument("--env", default=DEFAULT_ENV, help=f"env id: one of {_env_ids()} (default: {DEFAULT_ENV})")
     bench.add_argument("--env-kwargs", type=_json_settings_arg, default={},
                        help="env keyword arguments as a JSON object, or a list of objects for a grid of settings")
     bench.add_argument("--agent-kwargs", type=_json_arg, default={},
                        help='hyperparameters per method, e.g. \'{"darts": {"proxy_task": "digits"}}\'')
     bench.add_argument("--seeds", type=int, default=10, help="number of seeds per method, 0..N-1 (default: 10)")
-    bench.add_argument("--budget", type=int, default=None,
+    bench.add_argument("--budget", type=_positive_int, default=None,
                        help="architectures per run (default: 100, or at most --budget-epochs)")
-    bench.add_argument("--budget-epochs", type=int, default=None,
+    bench.add_argument("--budget-epochs", type=_positive_int, default=None,
                        help="epochs trained per run, to compare multi-fidelity and full-fidelity methods at equal "
                             "training (envs that train); curves then run over epochs")
     bench.add_argument("--out", required=True, help="benchmark folder (runs go to OUT/{agent}/seed{S})")

@@ -92,7 +92,7 @@ def save_model(folder: str | os.PathLike[str], model: nn.Module, config: dict[st
 
     ``model.json`` is written last, so a folder that has it is complete.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from nas_gym._version import __version__
 
@@ -102,7 +102,10 @@ def save_model(folder: str | os.PathLike[str], model: nn.Module, config: dict[st
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     tmp = out / (WEIGHTS_FILE + ".tmp")
-    save_file(weights, str(tmp), metadata={"format": FORMAT})
+    # Created by this process, as model.json is, so the file gets the umask's permissions like the folder's other
+    # files (safetensors' save_file creates it 0600); a stale one would keep its own mode.
+    tmp.unlink(missing_ok=True)
+    tmp.write_bytes(save(weights, metadata={"format": FORMAT}))
     os.replace(tmp, out / WEIGHTS_FILE)
     _write_json(out / CONFIG_FILE, {"format": FORMAT, "nas_gym_version": __version__, **config})
     return out

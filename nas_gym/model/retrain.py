@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -55,28 +54,28 @@ def _run_settings(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def ranked_architectures(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per distinct architecture, best first: feasible before infeasible, then by reward."""
-    best: dict[str, dict[str, Any]] = {}
-    for record in history:
-        arch = record["arch"]
-        if arch not in best or _order(record) > _order(best[arch]):
-            best[arch] = record
-    return sorted(best.values(), key=_order, reverse=True)
+    """One record per distinct architecture, best first: feasible before infeasible, then by reward.
 
+    The ranking of a run without a ``summary.json`` (:func:`nas_gym.search.summary.ranked_results`).
+    """
+    from nas_gym.search.summary import ranked_results
 
-def _order(record: dict[str, Any]) -> tuple[bool, float]:
-    reward = record.get("reward")
-    return bool(record.get("feasible", True)), -math.inf if reward is None else float(reward)
+    return ranked_results(None, history)
 
 
 def choose_from_run(run_folder: str | Path, *, rank: int = 1, arch: str | None = None) -> Choice:
-    """The architecture of rank ``rank`` (1 = best) in a run folder, or ``arch`` in the run's space.
+    """The architecture of rank ``rank`` (1: the run's result) in a run folder, or ``arch`` in the run's space.
+
+    Rank 1 is the architecture ``nas-gym search`` printed: a weight-sharing
+    run's best stand-alone, a multi-fidelity run's best full training (see
+    :func:`nas_gym.search.summary.ranked_results` for the order of the others).
 
     Raises:
-        DataError: Not a run folder, or an empty one.
-        ConfigError: ``rank`` beyond the architectures the run evaluated.
+        DataError: Not a run folder, an empty one, or a weight-sharing run with no stand-alone scores yet.
+        ConfigError: ``rank`` beyond the architectures the run can be ranked by.
     """
     from nas_gym.search.folder import RunFolder
+    from nas_gym.search.summary import pick_result
 
     folder = RunFolder(run_folder)
     meta = folder.read_meta()
@@ -90,13 +89,8 @@ def choose_from_run(run_folder: str | Path, *, rank: int = 1, arch: str | None =
         network["arch"] = arch
         source["arch_given"] = True
         return Choice(network, source)
-    ranked = ranked_architectures(folder.read_history())
-    if not ranked:
-        raise DataError(f"{run_folder} has no evaluated architecture yet.")
-    if not 1 <= rank <= len(ranked):
-        raise ConfigError(f"--rank must be between 1 and {len(ranked)} (the run's distinct architectures), "
-                          f"got {rank}.")
-    record = ranked[rank - 1]
+    # The run's result first (a weight-sharing run's best stand-alone, not the supernet's favourite).
+    record = pick_result(folder.read_summary(), folder.read_history(), rank, where=run_folder)
     network["arch"] = record["arch"]
     source.update(rank=rank, search={k: record.get(k) for k in
                                      ("reward", "val_accuracy", "test_accuracy", "latency_ms", "params")})

@@ -13,9 +13,15 @@ proposal) is cheap next to evaluations, and there is no controller,
 optimiser, population or RNG state on disk to get out of step with the
 history. The one exception is an evaluator with a state of its own (a
 supernet), saved with every record and loaded back
-(:meth:`Replay.restore_evaluator_state`). TensorBoard scalars of the
-replayed part are written again and the interrupted process's are purged,
-so the curves have no gaps.
+(:meth:`Replay.restore_evaluator_state`). TensorBoard gets a new event
+file with only the points the interrupted processes' files lack
+(:class:`~nas_gym.search.logger.RunLogger`), so each curve has one point
+per evaluation and no step goes backwards.
+
+A folder never loses a result it holds (:meth:`Replay.check_budget`): run
+again with the budget it ran with, it reports that run (every evaluation
+replayed, none evaluated again); with a larger budget it extends the run; a
+budget that would stop before the end of its history is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 from nas_gym.env.evaluation import Evaluation
 from nas_gym.error import ConfigError, NASGymError
 from nas_gym.evaluators.metrics import Metrics
+from nas_gym.search.budget import Budget
 from nas_gym.search.folder import RunFolder
 from nas_gym.search.pools import EvaluationPool
 from nas_gym.spaces import Architecture
@@ -54,6 +61,47 @@ class Replay:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def check_budget(self, budget: Budget, summary: dict[str, Any] | None) -> None:
+        """Refuse a ``budget`` that would stop the replay before the end of the folder's history.
+
+        Such a run would write a ``summary.json`` of fewer evaluations than
+        ``history.jsonl`` holds, and a worse best than the folder already has.
+
+        Args:
+            budget: The budget the run is started with.
+            summary: The folder's ``summary.json`` from its last run, or None.
+
+        Raises:
+            ResumeError: The history holds more evaluations than ``budget``
+                allows, or had trained ``budget.epochs`` before its last
+                evaluation; the message names the folder's budget and how to go on.
+        """
+        held = len(self.records)
+        if not held:
+            return
+        summary = summary or {}
+        how = ("(nothing is evaluated again), a larger one to extend it, or pick another --out for a new run "
+               "with this budget.")
+        if held > budget.evaluations:
+            theirs = summary.get("budget") if (summary.get("budget") or 0) >= held else None
+            ran = "" if theirs is None else f" (a run of budget {theirs})"
+            raise ResumeError(
+                f"Run folder {self.out_dir} holds {held} evaluations{ran}, more than a budget of "
+                f"{budget.evaluations} allows: it would report on part of them. Run it with "
+                + (f"--budget {theirs}" if theirs is not None else f"--budget {held} or more")
+                + f" to report that run {how}"
+            )
+        if budget.epochs is not None:
+            before_last = sum(r.get("epochs_trained") or 0 for r in self.records[:-1])
+            if before_last >= budget.epochs:
+                trained = before_last + (self.records[-1].get("epochs_trained") or 0)
+                theirs = summary.get("budget_epochs") or trained
+                raise ResumeError(
+                    f"Run folder {self.out_dir} holds {held} evaluations that trained {trained} epochs (a run of "
+                    f"budget {theirs} epochs); a budget of {budget.epochs} epochs would stop before its last ones. "
+                    f"Run it with --budget-epochs {theirs} to report that run {how}"
+                )
 
     def metrics(self, index: int, env: Any, actions: Sequence[Any], epochs: int | None = None) -> Metrics | None:
         """The recorded metrics if ``actions`` at fidelity ``epochs`` are evaluation ``index`` of the history.

@@ -136,9 +136,11 @@ class SearchRun:
             meta = run_meta(env_id, self.env_kwargs, agent, self.seed, self.hparams)
             records = [] if self.folder is None else self.folder.open(meta)
             self._replay = Replay(records, self.out_dir, self.seed)
+            self._replay.check_budget(self.budget, None if self.folder is None else self.folder.read_summary())
         except BaseException:
             if pool is not None:
                 pool.close()
+            self._release_folder()
             raise
         # The pool first: its processes start while this one builds its own env.
         if pool is None:
@@ -190,9 +192,8 @@ class SearchRun:
             pool, lambda actions, epochs: self._evaluate_here(actions, epochs), self._cache_key, self._in_cache
         )
         self.logger = RunLogger(
-            self.out_dir, {"agent": agent, "seed": seed, **self.hparams}, purge_step=1 if self._replay else None,
-            progress=progress, total=self.budget.evaluations, desc=f"{agent} on {env_id}",
-            total_epochs=self.budget.epochs,
+            self.out_dir, {"agent": agent, "seed": seed, **self.hparams}, progress=progress,
+            total=self.budget.evaluations, desc=f"{agent} on {env_id}", total_epochs=self.budget.epochs,
         )
 
     # -- what methods use ----------------------------------------------------------

@@ -4,21 +4,27 @@
   at the full training budget), the search cost and the epochs trained;
 - :func:`pareto_front`: the accuracy-latency front and its hypervolume
   (``pareto.json``, and ``summary.json``'s ``hypervolume``);
-- :data:`SUMMARY_KEYS`: the keys of ``summary.json`` the run itself writes.
+- :data:`SUMMARY_KEYS`: the keys of ``summary.json`` the run itself writes;
+- :func:`run_result` and :func:`ranked_results`: which architecture is the
+  run's result, the one ``nas-gym search`` prints and ``nas-gym train``
+  trains, and the order of the others (``nas-gym train --rank K``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from nas_gym.env.evaluation import Evaluation
+from nas_gym.error import ConfigError, DataError
 from nas_gym.multi_objective.pareto import ACCURACY_LATENCY, hypervolume, objective_matrix, pareto_indices
 
-__all__ = ["SUMMARY_KEYS", "Tally", "pareto_front"]
+__all__ = ["SUMMARY_KEYS", "Tally", "pareto_front", "pick_result", "ranked_results", "run_result", "standalone_entry"]
 
 #: The keys every ``summary.json`` has (``hypervolume`` where evaluations have latency); methods add others.
 SUMMARY_KEYS = (
@@ -107,3 +113,95 @@ def pareto_front(
                          reference["latency_ms"], reference["val_accuracy"])
     return {"objectives": list(ACCURACY_LATENCY), "reference_point": reference, "hypervolume": volume,
             "evaluated": len(evaluated), "feasible": len(feasible), "front": [e.summary() for e in front]}
+
+
+def run_result(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's result in its ``summary.json``: what ``nas-gym search`` prints and ``nas-gym train`` trains.
+
+    In order: ``result``, where the method wrote one (a weight-sharing search:
+    the best of its top-k scored stand-alone, whose ``best`` is only the
+    supernet's favourite); else ``best_full_fidelity`` (a multi-fidelity
+    run: its best full training, not a lucky short one); else ``best``.
+    None when nothing was evaluated.
+    """
+    return summary.get("result") or summary.get("best_full_fidelity") or summary.get("best")
+
+
+def standalone_entry(summary: dict[str, Any], arch: str) -> dict[str, Any] | None:
+    """A weight-sharing run's record of ``arch`` among its top-k, or None (not among them, or no such run).
+
+    The record holds ``supernet`` (the shared-weight score that ranked ``arch``
+    for retraining: not an accuracy of the architecture trained on its own)
+    and ``standalone`` (what the stand-alone evaluator gave it).
+    """
+    for entry in (summary.get("standalone") or {}).get("architectures", []):
+        if entry["arch"] == arch:
+            return entry
+    return None
+
+
+def _order(record: dict[str, Any]) -> tuple[bool, float]:
+    reward = record.get("reward")
+    return bool(record.get("feasible", True)), -math.inf if reward is None else float(reward)
+
+
+def ranked_results(
+    summary: dict[str, Any] | None, history: list[dict[str, Any]], where: str | os.PathLike = "the run folder"
+) -> list[dict[str, Any]]:
+    """The run's architectures as candidates for its result, best first; the first is :func:`run_result`'s.
+
+    - A weight-sharing run (its summary has ``standalone``): the top-k it
+      scored stand-alone, by stand-alone reward (feasible first), each its
+      stand-alone record. The other architectures have only a supernet score,
+      which is no result.
+    - A multi-fidelity run: its full-fidelity evaluations, one per
+      architecture, by reward (feasible first): a short training is no result.
+    - Any other run (or one without a summary yet): every architecture
+      evaluated, its best record, by reward (feasible first; ties: the earlier).
+
+    Args:
+        summary: The run's ``summary.json``, or None where it has none yet (a run killed before its end).
+        history: The run's ``history.jsonl`` records, in order.
+        where: The run folder, for messages.
+
+    Raises:
+        DataError: The history holds only supernet scores and the stand-alone top-k is not written yet.
+    """
+    if summary is not None and summary.get("standalone"):
+        entries = [e["standalone"] for e in summary["standalone"]["architectures"]]
+        return sorted(entries, key=_order, reverse=True)
+    if any(r.get("score_source") == "supernet" for r in history):
+        raise DataError(
+            f"{where} holds supernet scores only (shared weights, not stand-alone accuracies): its top-k is scored "
+            "stand-alone when the search ends. Run the same nas-gym search command again to finish it, or name "
+            "the architecture with --arch."
+        )
+    full = (summary or {}).get("best_full_fidelity")
+    if full is not None:
+        history = [r for r in history if r.get("epochs") in (None, full.get("epochs"))]
+    best: dict[str, dict[str, Any]] = {}
+    for record in history:
+        if record["arch"] not in best or _order(record) > _order(best[record["arch"]]):
+            best[record["arch"]] = record
+    # Ties go to the earlier evaluation, as the run's own best does (Tally).
+    return sorted(best.values(), key=lambda r: (*_order(r), -r.get("index", 0)), reverse=True)
+
+
+def pick_result(
+    summary: dict[str, Any] | None, history: list[dict[str, Any]], rank: int = 1,
+    where: str | os.PathLike = "the run folder",
+) -> dict[str, Any]:
+    """The record of rank ``rank`` (1: the run's result) among :func:`ranked_results`.
+
+    Raises:
+        DataError: The run evaluated nothing yet, or has only supernet scores (see :func:`ranked_results`).
+        ConfigError: ``rank`` is beyond the candidates.
+    """
+    ranked = ranked_results(summary, history, where)
+    if not ranked:
+        raise DataError(f"{where} has no evaluated architecture yet.")
+    if not 1 <= rank <= len(ranked):
+        what = ("the architectures the weight-sharing search scored stand-alone; name another with --arch"
+                if summary is not None and summary.get("standalone") else "the run's distinct architectures")
+        raise ConfigError(f"--rank must be between 1 and {len(ranked)} ({what}), got {rank}.")
+    return ranked[rank - 1]

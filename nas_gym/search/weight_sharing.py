@@ -15,7 +15,11 @@ training evaluator's own keys) — and the env scores each
   architecture its shared-weight score and reward beside its stand-alone
   metrics and reward;
 - ``result``: the best of them by stand-alone reward (feasible first): the
-  run's result. ``best`` stays the best by shared-weight score.
+  run's result, which ``nas-gym search`` prints (with its supernet score
+  beside it, labelled as such) and ``nas-gym train`` trains
+  (:func:`nas_gym.search.summary.run_result`). ``best`` stays the best by
+  shared-weight score, the supernet's favourite (its ``score_source`` is
+  ``"supernet"``): no stand-alone accuracy.
 """
 
 from __future__ import annotations
