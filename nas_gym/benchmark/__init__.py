@@ -10,9 +10,12 @@ the statistics over seeds in ``summary.md``, ``curves.png`` and
   where each run's folder lies;
 - :mod:`nas_gym.benchmark.runner`: the grid (:func:`run_benchmark`), which
   runs are finished, resumed or redone, and the parallel runs;
-- :mod:`nas_gym.benchmark.statistics`: mean ± 95 % CI, regret, evaluations
-  to top 1 %, hypervolume and Pareto front, recomputed from the histories
-  (:func:`summarize`), and the definitions of those figures;
+- :mod:`nas_gym.benchmark.statistics`: mean and 95 % t-interval (clipped to
+  what each figure can be), regret, evaluations to top 1 %, hypervolume and
+  Pareto front, recomputed from the histories (:func:`summarize`), and the
+  definitions of those figures;
+- :mod:`nas_gym.benchmark.describe`: what the env is, for titles and labels
+  (its space and dataset, whether its accuracy is R²) and what its reward can be;
 - :mod:`nas_gym.benchmark.report`: ``summary.md``, ``summary.json`` and the
   plots (:func:`write_report`).
 """

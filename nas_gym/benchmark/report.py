@@ -5,17 +5,21 @@ histories back through :func:`~nas_gym.benchmark.statistics.summarize_setting`
 and writes, next to the run folders:
 
 - ``summary.md`` (:func:`format_summary_md`) and ``summary.json``: per
-  method, mean and 95 % confidence interval of the best reward, of the test
+  method, mean and 95 % confidence interval (a t-interval clipped to what the
+  figure can be, :func:`format_interval`) of the best reward, of the test
   accuracy and latency of the best-validation architecture; with a table, the
   regret and the evaluations needed to reach its top 1 %; with latency in
   play, the hypervolume fraction;
 - ``curves.png``: best-so-far reward against architectures evaluated
   (:func:`nas_gym.benchmark.plots.plot_curves`);
 - ``pareto.png`` (latency in play): evaluated architectures, each method's
-  non-dominated set and the reference front (:func:`nas_gym.benchmark.plots.plot_pareto`).
+  non-dominated set of all its runs pooled, and the reference front
+  (:func:`nas_gym.benchmark.plots.plot_pareto`).
 
-With several env settings each setting's folder gets its own report and the
-benchmark folder a ``summary.md`` with one section per setting.
+The figures (:func:`draw_figures`) are titled by the env's search space and
+dataset (:mod:`nas_gym.benchmark.describe`), with the env id, budget and seeds
+under it. With several env settings each setting's folder gets its own report
+and the benchmark folder a ``summary.md`` with one section per setting.
 """
 
 from __future__ import annotations
@@ -43,11 +47,58 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _pm(stat: dict[str, Any], scale: float = 1.0, digits: int = 4) -> str:
+def format_interval(stat: dict[str, Any], scale: float = 1.0, digits: int = 4) -> str:
+    """A figure's mean and 95 % interval as a table cell: ``mean ± half-width``, or ``mean [low, high]`` where clipped.
+
+    Args:
+        stat: What :func:`~nas_gym.benchmark.statistics.interval` returns.
+        scale: Factor for display (100 for an accuracy in %).
+        digits: Decimals.
+
+    Returns:
+        "—" without values, the mean alone for one value, ``mean ± ci`` where the
+        t-interval lies within the figure's range, else the clipped interval,
+        e.g. ``76.35 [9.64, 100.00]``: a "± x" that runs past what is possible
+        would misstate it.
+    """
     if stat["n"] == 0:
         return "—"
-    mean, ci = stat["mean"] * scale, stat["ci"] * scale
-    return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
+    mean, ci = stat["mean"], stat["ci"]
+    if math.isnan(ci):
+        return f"{mean * scale:.{digits}f}"
+    low, high = stat.get("low", mean - ci), stat.get("high", mean + ci)
+    if low > mean - ci or high < mean + ci:
+        return f"{mean * scale:.{digits}f} [{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+    return f"{mean * scale:.{digits}f} ± {ci * scale:.{digits}f}"
+
+
+def _seeds_note(summary: dict[str, Any]) -> str:
+    """``"10 seeds"``, or ``"its seeds"`` where methods have different numbers of finished runs."""
+    counts = {m["runs"] for m in summary["methods"].values() if m["runs"]}
+    if len(counts) != 1:
+        return "its seeds"
+    n = counts.pop()
+    return f"its {n} seed{'s' if n != 1 else ''}"
+
+
+def _subtitle(summary: dict[str, Any]) -> str:
+    """What was run, under a figure's title: env id, budget and seeds."""
+    epochs = summary.get("budget_epochs")
+    budget = f"{summary['budget']} architectures" if epochs is None else f"{epochs} epochs trained"
+    n = len(summary["seeds"])
+    return f"{summary['env_id']} · budget {budget} per run · {n} seed{'s' if n != 1 else ''}"
+
+
+def _range_text(summary: dict[str, Any]) -> str:
+    """The reward's range in interval notation, e.g. ``[0, 1]`` or ``(-∞, 1]``."""
+    low, high = summary.get("reward_range") or (None, None)
+
+    def number(x: float) -> str:
+        return f"{x:g}" if float(x).is_integer() else f"{x:.4f}"
+
+    left = "(-∞" if low is None or math.isinf(low) else f"[{number(low)}"
+    right = "∞)" if high is None or math.isinf(high) else f"{number(high)}]"
+    return f"{left}, {right}"
 
 
 def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, image_prefix: str = "") -> str:
@@ -55,7 +106,8 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
 
     Args:
         summary: What :func:`~nas_gym.benchmark.statistics.summarize` returns for one setting.
-        heading: The first line; default ``# Benchmark: {env_id}``.
+        heading: The first line; default ``# Benchmark: {title}, `{env_id}```, the title
+            naming the env's space and dataset (e.g. "NAS-Bench-201 · CIFAR-100").
         image_prefix: Folder of the figures relative to the markdown file.
 
     Returns:
@@ -64,7 +116,7 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
     budget = summary["budget"]
     table = summary["table"]
     lines = [
-        heading or f"# Benchmark: {summary['env_id']}",
+        heading or f"# Benchmark: {summary.get('title') or summary['env_id']}, `{summary['env_id']}`",
         "",
         f"- env kwargs: `{json.dumps(summary['env_kwargs'], sort_keys=True)}`",
         f"- budget: {budget} architectures per run; seeds: {', '.join(map(str, summary['seeds']))}",
@@ -89,7 +141,8 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
                 f"- table optimum reward {table['optimum_reward']:.4f} (`{table['optimum_arch']}`); "
                 f"top-1 % threshold {table['top1_threshold']:.4f}"
             )
-    regression = any("best_val_mse" in m for m in summary["methods"].values())
+    regression = bool(summary.get("regression")) or any("best_val_mse" in m for m in summary["methods"].values())
+    accuracy = "validation R²" if regression else "validation accuracy"
     columns = ["method", "runs", "best reward", "test acc of best-val (%)", "latency of best-val (ms)"]
     if regression:  # R² is no accuracy to read in percent: the MSEs say it
         columns[3:4] = ["best val MSE", "test MSE of best-val"]
@@ -100,22 +153,26 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
         columns.append("HV fraction")
     lines += ["", "| " + " | ".join(columns) + " |", "|" + "|".join("-" * (len(c) + 2) for c in columns) + "|"]
     for agent, m in summary["methods"].items():
-        cells = [agent, str(m["runs"]), _pm(m["best_reward"]), _pm(m["test_accuracy"], 100.0, 2),
-                 _pm(m["latency_ms"], 1.0, 3)]
+        cells = [agent, str(m["runs"]), format_interval(m["best_reward"]),
+                 format_interval(m["test_accuracy"], 100.0, 2), format_interval(m["latency_ms"], 1.0, 3)]
         if regression:
             empty = {"mean": math.nan, "ci": math.nan, "n": 0}
-            cells[3:4] = [_pm(m.get("best_val_mse", empty), 1.0, 4), _pm(m.get("test_mse", empty), 1.0, 4)]
+            cells[3:4] = [format_interval(m.get("best_val_mse", empty), 1.0, 4),
+                          format_interval(m.get("test_mse", empty), 1.0, 4)]
         if with_regret:
             top = m["evals_to_top1"]
             median = "—" if not top["values"] else (f"> {limit}" if top["median"] is None else f"{top['median']:g}")
-            cells += [_pm(m["regret"]), f"{median} ({top['reached']}/{len(top['values'])} reached)"]
+            cells += [format_interval(m["regret"]), f"{median} ({top['reached']}/{len(top['values'])} reached)"]
         if summary["latency_in_play"]:
-            cells.append(_pm(m["hv_fraction"]))
+            cells.append(format_interval(m["hv_fraction"]))
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Mean ± half-width of the 95 % confidence interval (Student t) over seeds. The best-validation "
-        "architecture is the first evaluated one with the highest validation accuracy"
+        "Mean and 95 % confidence interval over seeds: a Student t-interval, clipped to what the figure can be "
+        f"(accuracies in [0, 100] %, R² ≤ 1, latencies and MSEs ≥ 0, the reward in {_range_text(summary)}, "
+        f"{summary.get('reward_range_source', 'its range')}); "
+        "printed as ± its half-width where it lies within that range, else as the clipped interval [low, high]. "
+        f"The best-validation architecture is the first evaluated one with the highest {accuracy}"
         + ("." if epochs is None else " among the full-fidelity evaluations (a short training is not a result)."),
     ]
     if regression:
@@ -132,9 +189,10 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
     if summary["latency_in_play"]:
         p = summary["pareto"]
         lines.append(
-            "HV fraction: hypervolume (max validation accuracy, min latency; reference point "
-            f"{p['ref_latency_ms']:.3f} ms, accuracy 0) of each run's non-dominated set divided by that of "
-            f"the reference front from {p['front_source']}, averaged over seeds."
+            f"HV fraction: hypervolume (max {accuracy}, min latency; reference point "
+            f"{p['ref_latency_ms']:.3f} ms, {accuracy} 0) of each run's non-dominated set divided by that of "
+            f"the reference front from {p['front_source']}, averaged over seeds. The Pareto plot pools each method's "
+            f"runs: its evaluated architectures and one front over {_seeds_note(summary)}."
         )
     lines += ["", f"![best-so-far reward]({image_prefix}curves.png)"]
     if summary["latency_in_play"]:
@@ -165,23 +223,47 @@ def write_report(out_dir: str | os.PathLike) -> dict[str, Any]:
         (out / "summary.json").write_text(json.dumps(_json_safe(result), indent=2))
         return result
 
-    from nas_gym.benchmark import plots
-
     summary, data = summarize_setting(out, config)
     (out / "summary.md").write_text(format_summary_md(summary))
     (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))
-    title = f"{summary['env_id']}, budget {summary['budget']}"
+    draw_figures(summary, data, out)
+    return summary
+
+
+def draw_figures(summary: dict[str, Any], data: dict[str, Any], out_dir: str | os.PathLike | None = None) -> dict:
+    """The report's figures of one env setting: ``curves.png`` and (latency in play) ``pareto.png``.
+
+    Titled by the env's dataset (``summary["title"]``) with the env id, budget
+    and seeds under it; the accuracy axis says R² on a regression task; the
+    Pareto plot says that it pools each method's seeds.
+
+    Args:
+        summary: What :func:`~nas_gym.benchmark.statistics.summarize_setting` returns first.
+        data: What it returns second (the histories and the reference front).
+        out_dir: Folder to write the PNG files to, or None to write none.
+
+    Returns:
+        The figures by file name (``matplotlib.figure.Figure``, closed, readable).
+    """
+    from nas_gym.benchmark import plots
+
+    out = None if out_dir is None else Path(out_dir)
+    title = summary.get("title") or summary["env_id"]
+    subtitle = _subtitle(summary)
     optimum = None if summary["table"] is None else summary["table"].get("optimum_reward")
-    curves = {a: (np.array(m["curve"]["mean"]), np.array(m["curve"]["ci"])) for a, m in summary["methods"].items()
-              if m["runs"]}
+    curves = {
+        a: tuple(np.array(m["curve"][k], dtype=float) for k in ("mean", "low", "high"))
+        for a, m in summary["methods"].items() if m["runs"]
+    }
     by_epochs = summary.get("budget_epochs") is not None
-    if by_epochs:
-        title = f"{summary['env_id']}, budget {summary['budget_epochs']} epochs"
-    plots.plot_curves(curves, out / "curves.png", title=title, optimum=optimum,
-                      xlabel="epochs trained" if by_epochs else "architectures evaluated")
+    figures = {"curves.png": plots.plot_curves(
+        curves, None if out is None else out / "curves.png", title=title, subtitle=subtitle, optimum=optimum,
+        xlabel="epochs trained" if by_epochs else "architectures evaluated",
+        band_label="95 % t-interval, clipped to the reward's range",
+    )}
     if summary["latency_in_play"]:
         pareto = data["pareto"]
-        points, fronts = {}, {}
+        points, fronts, seeds = {}, {}, {}
         for agent, runs in data["histories"].items():
             seen = [r for h in runs.values() for r in h if r["latency_ms"] is not None]
             if not seen:
@@ -191,8 +273,10 @@ def write_report(out_dir: str | os.PathLike) -> dict[str, Any]:
             points[agent] = (lat, acc)
             idx = pareto_front(lat, acc)
             fronts[agent] = (lat[idx], acc[idx])
-        plots.plot_pareto(
-            points, fronts, out / "pareto.png", title=title, reference_front=pareto["front"],
-            reference_label=f"front of {pareto['front_source']}", background=pareto["all"],
+            seeds[agent] = len(runs)
+        figures["pareto.png"] = plots.plot_pareto(
+            points, fronts, None if out is None else out / "pareto.png", title=title, subtitle=subtitle,
+            reference_front=pareto["front"], reference_label=f"front of {pareto['front_source']}",
+            background=pareto["all"], regression=bool(summary.get("regression")), seeds=seeds,
         )
-    return summary
+    return figures

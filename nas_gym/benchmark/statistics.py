@@ -1,12 +1,13 @@
 """The benchmark's statistics, recomputed from the run folders' histories.
 
 :func:`summarize` reads a benchmark folder back and returns, per method, the
-mean and 95 % confidence interval (Student t, :func:`mean_ci`) of the best
-reward and of the test accuracy and latency of the best-validation
-architecture; with a table, the regret against the table's optimum
-(:func:`_reference`) and the evaluations needed to reach its top 1 %; with
-latency in play, the hypervolume (:func:`hypervolume`) as a fraction of the
-reference front's (:func:`pareto_front`).
+mean and 95 % confidence interval (Student t, :func:`mean_ci`, clipped to
+what the figure can be: :func:`interval`) of the best reward and of the
+test accuracy and latency of the best-validation architecture; with a
+table, the regret against the table's optimum (:func:`_reference`) and the
+evaluations needed to reach its top 1 %; with latency in play, the
+hypervolume (:func:`hypervolume`) as a fraction of the reference front's
+(:func:`pareto_front`).
 
 Definitions used throughout (and checked by the tests against the histories):
 
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from nas_gym.benchmark import describe
 from nas_gym.benchmark.layout import CONFIG_FILE, run_folder
 from nas_gym.error import ConfigError
 from nas_gym.multi_objective.pareto import hypervolume, pareto_front
@@ -53,6 +55,17 @@ _T975 = (
     2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 )
+
+
+#: What a figure can be, ``(low, high)``; an infinite end where it is unbounded.
+Bounds = tuple[float, float]
+UNBOUNDED: Bounds = (-math.inf, math.inf)
+#: Accuracies (fractions; an R² clipped at 0), hypervolume fractions of a front that dominates the runs'.
+UNIT: Bounds = (0.0, 1.0)
+#: Latencies, MSEs and other figures that cannot be negative.
+NON_NEGATIVE: Bounds = (0.0, math.inf)
+#: The reference front's source without a table: every architecture any method evaluated.
+ALL_EVALUATED = "all evaluated architectures"
 
 
 # -- statistics of numbers --------------------------------------------------------
@@ -144,26 +157,38 @@ def is_finished(summary: dict[str, Any], evaluations: int) -> bool:
 
 
 def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """What the env's table says: every row's reward, val accuracy and latency (empty without a table)."""
+    """What the env is and what its table says.
+
+    Always: the env's readable ``title``, whether its accuracy is a regression's R²
+    (``regression``), its ``reward_range`` (:mod:`nas_gym.benchmark.describe`; on a table
+    that scores the runs, the range of the table's rewards) and whether a table scores it
+    (``scored_by_table``). With a table: every row's reward, val accuracy and latency.
+    """
     import gymnasium as gym
 
     import nas_gym  # noqa: F401  (registers the envs)
+    from nas_gym.evaluators.table import TableEvaluator
 
     env = gym.make(env_id, **env_kwargs)
     try:
         parts = env.unwrapped.parts
         table, reward_fn = parts.table, parts.reward
         latency_weight = reward_fn.latency_weight
+        info: dict[str, Any] = {
+            "latency_weight": latency_weight, "max_epochs": parts.evaluator.max_epochs(),
+            "title": describe.env_title(parts), "regression": describe.is_regression(parts),
+            "reward_range": describe.reward_range(parts),
+            "reward_range_source": f"what the {reward_fn.name} reward can be",
+            "scored_by_table": isinstance(parts.evaluator, TableEvaluator),
+        }
         if table is None:
-            return {"latency_weight": latency_weight, "max_epochs": parts.evaluator.max_epochs()}
+            return info
         val = np.asarray(table.column(table.roles["val"]), dtype=float)
         lat_name = table.roles["latency"]
         lat = None if lat_name is None else np.asarray(table.column(lat_name), dtype=float)
-        info: dict[str, Any] = {
-            "latency_weight": latency_weight, "max_epochs": parts.evaluator.max_epochs(),
-            "table_path": str(table.path), "rows": len(table),
-            "exhaustive": bool(table.is_exhaustive), "val": val, "latency": lat,
-        }
+        info.update(
+            table_path=str(table.path), rows=len(table), exhaustive=bool(table.is_exhaustive), val=val, latency=lat,
+        )
         # With latency measured on this host the reward is not a function of the table.
         if lat is not None or latency_weight == 0 or parts.latency_model is None:
             rewards = np.array([
@@ -174,15 +199,48 @@ def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
                 rewards=rewards, optimum_reward=float(rewards[best]), optimum_arch=str(table.arch_at(best)),
                 top1_threshold=float(np.percentile(rewards, 99)),
             )
+            if info["scored_by_table"] and parts.latency_limit_ms is None and parts.params_limit is None:
+                # Every reward a run can earn is one of the table's: the tightest range there is.
+                info["reward_range"] = (float(np.nanmin(rewards)), float(rewards[best]))
+                info["reward_range_source"] = "the range of the table's rewards"
         return info
     finally:
         env.close()
 
 
-def _stat(values: Sequence[float | None]) -> dict[str, Any]:
+def clipped_interval(mean: float, ci: float, bounds: Bounds = UNBOUNDED) -> tuple[float, float]:
+    """The interval ``mean ± ci`` clipped to ``bounds``, what the figure can be; NaN ends where ``ci`` is NaN.
+
+    A t-interval over few seeds can run past what is possible (an accuracy
+    above 1); until the intervals are bootstrapped, clipping keeps them
+    honest about the range.
+
+    >>> [round(end, 4) for end in clipped_interval(0.7635, 0.6671, (0.0, 1.0))]
+    [0.0964, 1.0]
+    """
+    if math.isnan(ci):
+        return math.nan, math.nan
+    low, high = bounds
+    return max(mean - ci, low), min(mean + ci, high)
+
+
+def interval(values: Sequence[float | None], bounds: Bounds = UNBOUNDED) -> dict[str, Any]:
+    """Mean and 95 % t-interval of the given values (None and non-finite ones left out), clipped to ``bounds``.
+
+    Args:
+        values: One figure per seed (None where a run has none).
+        bounds: What the figure can be, ``(low, high)``; infinite ends for none.
+
+    Returns:
+        ``{"mean", "ci", "low", "high", "range", "n", "values"}``: ``ci`` the
+        unclipped half-width (:func:`mean_ci`), ``low``/``high`` the interval
+        ``mean ± ci`` clipped to ``range`` (NaN where ``ci`` is).
+    """
     given = [float(v) for v in values if v is not None and math.isfinite(v)]
     mean, ci = mean_ci(given)
-    return {"mean": mean, "ci": ci, "n": len(given), "values": [None if v is None else float(v) for v in values]}
+    low, high = clipped_interval(mean, ci, bounds)
+    return {"mean": mean, "ci": ci, "low": low, "high": high, "range": list(bounds), "n": len(given),
+            "values": [None if v is None else float(v) for v in values]}
 
 
 def summarize(out_dir: str | os.PathLike) -> dict[str, Any]:
@@ -195,16 +253,20 @@ def summarize(out_dir: str | os.PathLike) -> dict[str, Any]:
         out_dir: A folder written by ``nas-gym benchmark``.
 
     Returns:
-        A JSON-ready dict: the config, the table reference (optimum, top-1 %
-        threshold, exhaustive), whether latency is in play, and under
-        ``methods`` one entry per method with ``runs``, ``seeds`` and, each as
-        ``{"mean", "ci", "n", "values"}`` (``ci`` the 95 % half-width),
+        A JSON-ready dict: the config, the env's readable ``title``, whether
+        its accuracy is a regression's R² (``regression``), its
+        ``reward_range``, the table reference (optimum, top-1 % threshold,
+        exhaustive), whether latency is in play, and under ``methods`` one
+        entry per method with ``runs``, ``seeds`` and, each as
+        :func:`interval` returns it (``ci`` the 95 % t half-width,
+        ``low``/``high`` the interval clipped to the figure's ``range``),
         ``best_reward``, ``test_accuracy`` (of the best-validation
         architecture), ``latency_ms`` (of the same), ``regret``,
         ``hv_fraction`` and on regression tasks ``best_val_mse`` and
         ``test_mse``; ``evals_to_top1`` as ``{"values", "median",
         "reached"}`` (``None`` = never reached); ``curve`` as ``{"mean",
-        "ci"}`` per number of evaluations. With several env settings:
+        "ci", "low", "high"}`` per number of evaluations (``low``/``high``
+        clipped to the reward's range). With several env settings:
         ``{"settings": {name: summary}}``.
 
     Raises:
@@ -254,6 +316,13 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
     if latency_in_play:
         pareto = _pareto_reference(ref, records)
 
+    reward_bounds: Bounds = ref["reward_range"]
+    # A run scored by the table can do no better than the table's optimum, nor worse than the worst reward.
+    regret_bounds: Bounds = UNBOUNDED
+    if "optimum_reward" in ref and ref["scored_by_table"]:
+        regret_bounds = (0.0, ref["optimum_reward"] - reward_bounds[0])
+    # A run's front is dominated by a reference front that holds every architecture it could evaluate.
+    hv_bounds = UNIT if ref["scored_by_table"] or pareto.get("front_source") == ALL_EVALUATED else NON_NEGATIVE
     methods: dict[str, Any] = {}
     budget_epochs = config.get("budget_epochs")
     for agent, runs in histories.items():
@@ -261,15 +330,16 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
         entry: dict[str, Any] = {
             "runs": len(runs),
             "seeds": sorted(runs),
-            "best_reward": _stat([f["best_reward"] for f in figures.values()]),
-            "test_accuracy": _stat([f["test_accuracy"] for f in figures.values()]),
-            "latency_ms": _stat([f["latency_ms"] for f in figures.values()]),
+            "best_reward": interval([f["best_reward"] for f in figures.values()], reward_bounds),
+            "test_accuracy": interval([f["test_accuracy"] for f in figures.values()], UNIT),
+            "latency_ms": interval([f["latency_ms"] for f in figures.values()], NON_NEGATIVE),
         }
         if any("best_val_mse" in f for f in figures.values()):
-            entry["best_val_mse"] = _stat([f.get("best_val_mse") for f in figures.values()])
-            entry["test_mse"] = _stat([f.get("test_mse") for f in figures.values()])
+            entry["best_val_mse"] = interval([f.get("best_val_mse") for f in figures.values()], NON_NEGATIVE)
+            entry["test_mse"] = interval([f.get("test_mse") for f in figures.values()], NON_NEGATIVE)
         if "optimum_reward" in ref:
-            entry["regret"] = _stat([ref["optimum_reward"] - f["best_reward"] for f in figures.values()])
+            entry["regret"] = interval([ref["optimum_reward"] - f["best_reward"] for f in figures.values()],
+                                       regret_bounds)
             evals = []
             for f in figures.values():
                 hit = np.flatnonzero(f["curve"] >= ref["top1_threshold"])
@@ -285,15 +355,19 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
                 lat = np.array([math.inf if r["latency_ms"] is None else r["latency_ms"] for r in h])
                 acc = np.array([r["val_accuracy"] for r in h])
                 fractions.append(hypervolume(lat, acc, pareto["ref_latency_ms"]) / pareto["front_hv"])
-            entry["hv_fraction"] = _stat(fractions)
+            entry["hv_fraction"] = interval(fractions, hv_bounds)
         length = budget if budget_epochs is None else budget_epochs
         curves = np.array([f["curve"] for f in figures.values()]) if figures else np.empty((0, length))
         stats = [mean_ci(curves[:, i]) for i in range(curves.shape[1])] if len(curves) else []
-        entry["curve"] = {"mean": [m for m, _ in stats], "ci": [c for _, c in stats]}
+        ends = [clipped_interval(m, c, reward_bounds) for m, c in stats]
+        entry["curve"] = {"mean": [m for m, _ in stats], "ci": [c for _, c in stats],
+                          "low": [lo for lo, _ in ends], "high": [hi for _, hi in ends]}
         methods[agent] = entry
 
     summary = {
-        "env_id": config["env_id"], "env_kwargs": config["env_kwargs"], "budget": budget,
+        "env_id": config["env_id"], "title": ref["title"], "regression": ref["regression"],
+        "reward_range": list(reward_bounds), "reward_range_source": ref["reward_range_source"],
+        "env_kwargs": config["env_kwargs"], "budget": budget,
         "budget_epochs": budget_epochs, "seeds": config["seeds"], "agents": config["agents"],
         "agent_kwargs": config.get("agent_kwargs", {}),
         "command": config.get("command"),
@@ -317,7 +391,7 @@ def _pareto_reference(ref: dict[str, Any], records: list[dict[str, Any]]) -> dic
         seen = [r for r in records if r["latency_ms"] is not None]
         lat = np.array([r["latency_ms"] for r in seen], dtype=float)
         acc = np.array([r["val_accuracy"] for r in seen], dtype=float)
-        source = "all evaluated architectures"
+        source = ALL_EVALUATED
     ref_latency_ms = 1.1 * float(lat.max())
     front = pareto_front(lat, acc)
     return {

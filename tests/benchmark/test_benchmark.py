@@ -97,9 +97,13 @@ def _md_rows(path):
     return rows
 
 
-def _pm(cell):
-    mean, ci = (float(x) for x in cell.split("±"))
-    return mean, ci
+def _cell(cell):
+    """(mean, low, high) of a summary.md cell: ``mean ± ci`` or, where clipped to the range, ``mean [low, high]``."""
+    if "±" in cell:
+        mean, ci = (float(x) for x in cell.split("±"))
+        return mean, mean - ci, mean + ci
+    mean, low, high = (float(x) for x in re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", cell).groups())
+    return mean, low, high
 
 
 def _close(parsed, value, digits):
@@ -131,6 +135,10 @@ def test_summary_figures_match_histories(bench, nb201_table):
     summary = summarize(out)
     rows = _md_rows(out / "summary.md")
     assert list(rows) == agents
+    rewards = _table_rewards(nb201_table)[0]
+    # What each figure can be: a run scored by the table earns one of its rewards; an accuracy is in [0, 1].
+    bounds = {"best": (rewards.min(), rewards.max()), "test": (0.0, 1.0),
+              "regret": (0.0, rewards.max() - rewards.min())}
     for agent in agents:
         e, s, row = expected[agent], summary["methods"][agent], rows[agent]
         assert row[1] == str(SEEDS) and s["runs"] == SEEDS
@@ -138,11 +146,14 @@ def test_summary_figures_match_histories(bench, nb201_table):
             ("best", "best_reward", 2, 1, 4), ("test", "test_accuracy", 3, 100, 2), ("regret", "regret", 5, 1, 4),
         ):
             mean, ci = e[key]
+            low, high = max(mean - ci, bounds[key][0]), min(mean + ci, bounds[key][1])
             assert s[stat]["mean"] == pytest.approx(mean, abs=1e-12)
             assert s[stat]["ci"] == pytest.approx(ci, abs=1e-12)
-            md_mean, md_ci = _pm(row[col])
+            assert (s[stat]["low"], s[stat]["high"]) == pytest.approx((low, high), abs=1e-12)
+            md_mean, md_low, md_high = _cell(row[col])
             _close(md_mean, mean * scale, digits)
-            _close(md_ci, ci * scale, digits)
+            # mean - ci from two rounded numbers, or the rounded end itself
+            assert abs(md_low - low * scale) <= 10**-digits + 1e-9 and abs(md_high - high * scale) <= 10**-digits + 1e-9
         assert row[4] == "—"  # no latency column
         median = np.median(e["evals"])
         reached = sum(math.isfinite(x) for x in e["evals"])
@@ -214,19 +225,20 @@ def test_latency_benchmark_pareto_and_hypervolume(nb201_kwargs, nb201_table, tmp
         assert fraction == pytest.approx(run_hv / true_hv)
         assert 0 < fraction <= 1
     row = _md_rows(out / "summary.md")["random"]
-    _close(_pm(row[-1])[0], np.mean(fractions), 4)
-    _close(_pm(row[4])[0], np.mean([max(_history(out / "random" / f"seed{s}"), key=lambda r: r["val_accuracy"])
+    _close(_cell(row[-1])[0], np.mean(fractions), 4)
+    _close(_cell(row[4])[0], np.mean([max(_history(out / "random" / f"seed{s}"), key=lambda r: r["val_accuracy"])
                                     ["latency_ms"] for s in range(2)]), 3)
 
 
-def test_failing_runs_are_reported_and_others_continue(nb201_kwargs, nb201_table, tmp_path, capsys):
+def test_failing_runs_are_reported_and_others_continue(nb201_table, tmp_path, capsys):
     # A 40-row slice of the table: random search soon proposes an uncovered arch and the run fails.
     lines = Path(nb201_table).read_text().splitlines(keepends=True)
     small = tmp_path / "slice.csv"
     small.write_text("".join(lines[:41]))
     out = tmp_path / "fail"
     argv = ["benchmark", "--agents", "random", "--env", "NAS-Bench-201-v0", "--env-kwargs",
-            json.dumps({**nb201_kwargs, "table": str(small)}), "--seeds", "2", "--budget", "5", "--out", str(out),
+            json.dumps({"table": str(small), "val_column": "c100_valid", "test_column": "c100_test",
+                        "latency_weight": 0}), "--seeds", "2", "--budget", "5", "--out", str(out),
             "--workers", "1", "--no-progress"]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
