@@ -11,8 +11,11 @@
   ``summary.json``) and its TensorBoard logger.
 - :mod:`~nas_gym.search.pools` and :mod:`~nas_gym.search.queue`: evaluations in parallel (local processes, Ray)
   and the queue that keeps them in order.
-- helpers some methods use: :mod:`~nas_gym.search.optuna_space`, :mod:`~nas_gym.search.prefilter`,
-  :mod:`~nas_gym.search.reward_memory`, :mod:`~nas_gym.search.weight_sharing`.
+- :mod:`~nas_gym.search.optuna_space`: an env's space driven from your own Optuna study
+  (:func:`~nas_gym.search.optuna_space.suggest_architecture`, :func:`~nas_gym.search.optuna_space.objective`);
+  ``tpe``, ``nsga2``, ``asha`` and ``bohb`` build on it.
+- helpers some methods use: :mod:`~nas_gym.search.prefilter`, :mod:`~nas_gym.search.reward_memory`,
+  :mod:`~nas_gym.search.weight_sharing`.
 """
 
 from nas_gym.utils.lazy import lazy_exports

@@ -1,12 +1,30 @@
-"""A search space as Optuna parameters, for the methods that drive Optuna (TPE, NSGA-II).
+"""Drive a nas_gym env's search space from an Optuna study, hard limits included.
 
-:func:`suggest_indices` asks an Optuna trial for one valid architecture of a
-:class:`~nas_gym.spaces.SearchSpace`. When the env has hard limits
-(:func:`has_limits`), each trial carries the evaluation's violation of them
-(:func:`constraint_violation`) as the Optuna constraint :data:`CONSTRAINT`,
-set with ``trial.set_constraint`` before the trial is told (Optuna 5's
-replacement of the samplers' deprecated ``constraints_func``; a value > 0
-is infeasible).
+The public API, for your own Optuna study (see the docs page "Optuna studies"):
+
+- :func:`suggest_architecture`: ask a trial for one valid architecture of an
+  env's space, as the env's actions (masks respected).
+- :func:`objective`: an Optuna objective (``study.optimize``, or ask-and-tell)
+  that suggests an architecture, plays it through ``env.reset``/``env.step``
+  and returns the env's reward, with the env's hard limits (``params_limit``,
+  ``latency_limit_ms``) set as the trial's Optuna constraint :data:`CONSTRAINT`.
+
+>>> import gymnasium as gym, optuna, nas_gym
+>>> from nas_gym.search.optuna_space import objective
+>>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+>>> env = gym.make("NAS-Bench-201-v0", cache=False)
+>>> study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+>>> study.optimize(lambda trial: objective(trial, env), n_trials=5)
+>>> study.best_trial.user_attrs["arch"].startswith("|")
+True
+
+The lower-level pieces the built-in methods (``tpe``, ``nsga2``, ``asha``,
+``bohb``) use are here too: :func:`suggest_indices` works on a bare
+:class:`~nas_gym.spaces.SearchSpace`, and :func:`constraint_violation` reads
+an evaluation's violation of the limits. Constraints are set with
+``trial.set_constraint`` (Optuna 5's replacement of the samplers' deprecated
+``constraints_func``; a value > 0 is infeasible), which Optuna's TPE,
+NSGA-II and GP samplers read.
 """
 
 from __future__ import annotations
@@ -16,15 +34,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nas_gym.error import ConfigError
+from nas_gym.search.pools import play_episode
 from nas_gym.spaces import SearchSpace
 
 if TYPE_CHECKING:
+    import gymnasium as gym
     import optuna
 
+    from nas_gym.env.nas_env import NASEnv
     from nas_gym.env.parts import EnvParts
+
+__all__ = [
+    "CONSTRAINT",
+    "TRIAL_ATTRS",
+    "constraint_violation",
+    "objective",
+    "suggest_architecture",
+    "suggest_indices",
+]
 
 #: Name of the one constraint the Optuna methods set on a trial (the env's ``constraint_violation``).
 CONSTRAINT = "constraint_violation"
+#: Keys of the final ``info`` that :func:`objective` keeps on the trial as user attributes (where present).
+TRIAL_ATTRS = ("arch", "val_accuracy", "test_accuracy", "latency_ms", "params", "feasible", "constraint_violation")
 
 
 def suggest_indices(trial: optuna.trial.BaseTrial, space: SearchSpace) -> tuple[int, ...]:
@@ -57,6 +90,83 @@ def suggest_indices(trial: optuna.trial.BaseTrial, space: SearchSpace) -> tuple[
             name = f"{name}[{','.join(decision.choices[j] for j in valid)}]"
         prefix.append(int(trial.suggest_categorical(name, [int(j) for j in valid])))
     return tuple(prefix)
+
+
+def _nas_env(env: gym.Env) -> NASEnv:
+    """The :class:`~nas_gym.env.nas_env.NASEnv` under ``env``'s wrappers.
+
+    Raises:
+        ConfigError: ``env`` is not a nas_gym env.
+    """
+    from nas_gym.env.nas_env import NASEnv
+
+    inner = getattr(env, "unwrapped", env)
+    if not isinstance(inner, NASEnv):
+        raise ConfigError(
+            f"Expected a nas_gym env (gym.make('NAS-Bench-201-v0') or another nas_gym id), got "
+            f"{type(inner).__name__}. For a bare SearchSpace, use suggest_indices(trial, space)."
+        )
+    return inner
+
+
+def suggest_architecture(trial: optuna.trial.BaseTrial, env: gym.Env) -> list[int]:
+    """Ask ``trial`` for one valid architecture of ``env``'s search space, as the env's actions.
+
+    One categorical Optuna parameter per decision (see :func:`suggest_indices`
+    for how masked decisions are named), so any Optuna sampler can drive the
+    space (TPE, random, NSGA-II, GP, ...). Every suggestion is valid under the
+    env's action masks: playing it never triggers the env's invalid-action rule.
+
+    Args:
+        trial: An Optuna trial (inside ``study.optimize``'s objective, or from ``study.ask()``).
+        env: A nas_gym env, wrapped or not (``gym.make("NAS-Bench-201-v0")``).
+
+    Returns:
+        The actions to play through ``env.reset``/``env.step``, one per decision, in order.
+
+    Raises:
+        ConfigError: ``env`` is not a nas_gym env.
+    """
+    return list(suggest_indices(trial, _nas_env(env).space))
+
+
+def objective(trial: optuna.trial.BaseTrial, env: gym.Env) -> float | tuple[float, ...]:
+    """An Optuna objective: suggest an architecture, play it through ``env``, return the env's reward.
+
+    Use it as ``study.optimize(lambda trial: objective(trial, env), n_trials=...)``
+    with ``direction="maximize"``. The trial keeps the final ``info``'s
+    :data:`TRIAL_ATTRS` as user attributes (``study.best_trial.user_attrs["arch"]``).
+
+    When the env has hard limits (``params_limit``, ``latency_limit_ms``),
+    the trial also gets the env's ``constraint_violation`` as the Optuna
+    constraint :data:`CONSTRAINT` (> 0: infeasible), so a constrained sampler
+    (TPE, NSGA-II, GP) ranks infeasible trials after the feasible ones, and
+    ``study.best_trial`` is the best feasible one. The returned value is the
+    env's reward either way, which already pays an infeasible architecture
+    less than every feasible one with a non-negative reward.
+
+    Args:
+        trial: The trial ``study.optimize`` passes (or one from ``study.ask()``).
+        env: A nas_gym env, wrapped or not.
+
+    Returns:
+        The env's reward; for an env with ``objectives`` (``MO-NAS-Bench-201-v1``),
+        a tuple with one float per objective, all to maximise
+        (``optuna.create_study(directions=["maximize"] * len(...))``).
+
+    Raises:
+        ConfigError: ``env`` is not a nas_gym env.
+    """
+    reward, info = play_episode(env, suggest_architecture(trial, env))
+    for key in TRIAL_ATTRS:
+        if key in info:
+            value = info[key]
+            trial.set_user_attr(key, value.item() if isinstance(value, np.generic) else value)
+    if has_limits(_nas_env(env).parts):
+        trial.set_constraint(CONSTRAINT, constraint_violation(info))
+    if np.ndim(reward):
+        return tuple(float(r) for r in reward)
+    return float(reward)
 
 
 def has_limits(parts: EnvParts) -> bool:

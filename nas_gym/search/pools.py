@@ -85,21 +85,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def play(env: Any, actions: Sequence[int], epochs: int | None = None) -> dict[str, Any]:
-    """Play ``actions`` through ``env`` from a reset and return the final step's ``info``.
+def play_episode(env: Any, actions: Sequence[int], epochs: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """Play ``actions`` through ``env`` from a reset; the final step's reward and ``info``.
 
     The one loop that turns a proposed architecture into an episode: the
-    search run's own evaluations and every worker's go through it. The
-    ``info`` has no ``arch`` key when the actions were invalid (the env's
-    penalty info). ``epochs`` is the episode's fidelity (``reset``'s option).
+    search run's own evaluations, every worker's and
+    :func:`nas_gym.search.optuna_space.objective` go through it. The reward
+    is what the env's last ``step`` returned (a vector for an env with
+    ``objectives``); the ``info`` has no ``arch`` key when the actions were
+    invalid (the env's penalty info).
+
+    Args:
+        env: An env (wrapped or not) whose actions ``actions`` are.
+        actions: One action per decision.
+        epochs: The episode's fidelity (``reset``'s option), or None for the full budget.
+
+    Returns:
+        The final step's reward and ``info``.
     """
     env.reset(options=None if epochs is None else {"epochs": epochs})
+    reward: Any = 0.0
     info: dict[str, Any] = {}
     for a in actions:
-        _, _, terminated, _, info = env.step(int(a))
+        _, reward, terminated, _, info = env.step(int(a))
         if terminated:
             break
-    return info
+    return reward, info
+
+
+def play(env: Any, actions: Sequence[int], epochs: int | None = None) -> dict[str, Any]:
+    """Play ``actions`` through ``env`` from a reset and return the final step's ``info`` (see :func:`play_episode`)."""
+    return play_episode(env, actions, epochs)[1]
 
 
 def evaluate_actions(
@@ -336,6 +352,87 @@ def import_ray() -> Any:
     return ray
 
 
+#: Ray's docs page on token authentication (Ray ≥ 2.52), named in :func:`ray_auth_message`.
+RAY_TOKEN_AUTH_DOCS = "https://docs.ray.io/en/latest/ray-security/token-auth.html"
+#: What Ray's refusals of a missing or wrong token contain: the class of the error it raises
+#: (``ray.exceptions.AuthenticationError``, directly or as text in the traceback that its "Failed to connect
+#: to GCS" error quotes), the RPC error it reports and the gRPC status behind it.
+_RAY_AUTH_MARKERS = ("AuthenticationError", "InvalidAuthToken", "Unauthenticated")
+
+
+def is_ray_auth_failure(error: BaseException) -> bool:
+    """Whether ``ray.init(address=...)`` failed because the cluster refused this process's token (or its lack).
+
+    Ray (≥ 2.52) raises :class:`ray.exceptions.AuthenticationError` itself
+    when this process is in token mode without a token; when the cluster
+    rejects what this process sent, ``ray.init`` raises a ``ConnectionError``
+    ("Failed to connect to Ray cluster") from a ``RuntimeError`` whose message
+    quotes the ``AuthenticationError`` traceback as text. Both are recognised,
+    along the exception's whole chain.
+
+    Args:
+        error: What ``ray.init`` raised.
+
+    Returns:
+        True for a token refusal; False for anything else (an address where no cluster answers).
+    """
+    seen: set[int] = set()
+    chain: BaseException | None = error
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        names = {cls.__name__ for cls in type(chain).__mro__}
+        if "AuthenticationError" in names or any(m in str(chain) for m in _RAY_AUTH_MARKERS):
+            return True
+        chain = chain.__cause__ or chain.__context__
+    return False
+
+
+def _ray_token_source() -> str | None:
+    """Where Ray would read this process's token from, in Ray's order of precedence, or None."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "the RAY_AUTH_TOKEN variable"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path:
+        return f"{path} (RAY_AUTH_TOKEN_PATH)"
+    default = os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    return default if os.path.isfile(default) else None
+
+
+def ray_auth_message(address: str) -> str:
+    """What to tell a user whose process the Ray cluster at ``address`` refused for its token, and the fix.
+
+    Says why from this process's settings (``RAY_AUTH_MODE``, and the token
+    Ray would send: ``RAY_AUTH_TOKEN``, the file ``RAY_AUTH_TOKEN_PATH``
+    names, or ``~/.ray/auth_token``, in Ray's order), then how to give it
+    the cluster's token.
+
+    Args:
+        address: The cluster's address, as given (``--ray-address``).
+
+    Returns:
+        The message of the :class:`~nas_gym.error.ConfigError` that :class:`RayPool` raises.
+    """
+    mode = os.environ.get("RAY_AUTH_MODE")
+    source = _ray_token_source()
+    refused = f"The Ray cluster at {address!r} uses token authentication and refused this process"
+    if (mode or "").lower() != "token":
+        setting = f"RAY_AUTH_MODE={mode}" if mode else "RAY_AUTH_MODE is not set"
+        why = f"{refused}: {setting} here, so it sent no token"
+        if source is not None:
+            why += f" (it has one, in {source}: if that is the cluster's, RAY_AUTH_MODE=token is all it needs)"
+    elif source is None:
+        # Ray checks this before it connects: nothing reached the cluster.
+        why = (f"Ray did not connect to the cluster at {address!r}: RAY_AUTH_MODE=token here, "
+               "but this process has no token")
+    else:
+        why = f"{refused}'s token, from {source}: it is not the cluster's"
+    return (
+        f"{why}. Run with RAY_AUTH_MODE=token and the cluster's token, either in the RAY_AUTH_TOKEN variable or in a "
+        "token file (~/.ray/auth_token, or the file RAY_AUTH_TOKEN_PATH names); `ray get-auth-token` on the "
+        f"cluster's head node prints it. See {RAY_TOKEN_AUTH_DOCS}"
+    )
+
+
 class RayPool(EvaluationPool):
     """Ray tasks, one CPU each, on an existing cluster or on a Ray instance started here.
 
@@ -356,7 +453,9 @@ class RayPool(EvaluationPool):
 
     Raises:
         MissingDependencyError: Ray is not installed.
-        ConfigError: No cluster answers at ``address``.
+        ConfigError: No cluster answers at ``address``, or the cluster uses token
+            authentication and refused this process's token (the message says
+            why and how to give it the token, see :func:`ray_auth_message`).
     """
 
     backend = "ray"
@@ -374,7 +473,11 @@ class RayPool(EvaluationPool):
             else:
                 try:
                     ray.init(address=address, logging_level=logging.WARNING)
-                except ConnectionError as e:
+                except Exception as e:
+                    if is_ray_auth_failure(e):
+                        raise ConfigError(ray_auth_message(address)) from e
+                    if not isinstance(e, ConnectionError):
+                        raise
                     raise ConfigError(
                         f"Could not reach a Ray cluster at {address!r} ({e}). Give the address that "
                         "`ray start --head` printed (HOST:PORT), or leave --ray-address out to start Ray here."
