@@ -86,6 +86,23 @@ so every device starts from the same weights and sees the same batches. The
 derived architectures are still scored by the env, whose training evaluator
 has its own ``evaluator_kwargs={"device": ...}``.
 
+Reproducibility: on one machine a seed gives one history in any process
+(``nas-gym search``, a benchmark's worker, a caller on any torch thread
+count): the supernet trains on its own ``num_threads`` (1 by default), its
+weights and batches drawn from the run seed. Beyond that the training is
+chaotic: a last-bit difference of the arithmetic grows into another trained
+supernet within the first epoch (seed 0 of the embedded benchmark, torch's
+and oneDNN's AVX2 kernels against their AVX-512 ones on one machine: alpha's
+softmaxes 2e-4 apart after one epoch, 5e-3 after ten, another derived cell).
+Such differences come from another thread count for the supernet
+(``num_threads``; None takes the caller's, which differs between ``nas-gym
+search`` and a benchmark worker), another CPU family (torch's vector
+kernels, oneDNN and MKL pick code by instruction set) or another torch
+build. So DARTS's figures reproduce exactly on the same kind of CPU and
+torch build only; ``darts.json`` records torch's version, CPU capability and
+threads (``numerics``) to tell such runs apart. The other methods turn their
+floats into discrete draws, which a last-bit difference almost never moves.
+
 Table envs: ``NAS-Bench-201-v0`` scores by lookup, so there is nothing to
 train on; pass ``proxy_task`` (``"digits"`` or ``"mnist1d"``) to train the
 supernet on that offline task and evaluate the derived cell in the table.
@@ -262,7 +279,10 @@ class DARTS(Searcher):
     arguments. ``skip_dropout`` is P-DARTS's operation-level dropout (epoch
     ``e`` of ``E`` uses ``skip_dropout * (E - e) / E``). ``num_threads``
     defaults to 1, as the env's training evaluator: on a busy 2-core host, 2
-    threads made a supernet step about 12x slower than 1.
+    threads made a supernet step about 12x slower than 1. It is part of the
+    result, not only of the speed: another count sums the weight gradients in
+    another order, and the supernet trains to another one (the module
+    docstring's "Reproducibility").
 
     Raises:
         ConfigError: An unknown hyperparameter or one out of range.
@@ -345,6 +365,9 @@ class DARTS(Searcher):
         try:
             if self.num_threads is not None:
                 torch.set_num_threads(self.num_threads)
+            # What the supernet's arithmetic depends on beyond the seed (see "Reproducibility" above).
+            numerics = {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                        "threads": torch.get_num_threads()}
             # fork_rng: weight init and skip dropout draw from torch's global RNGs,
             # seeded here from the run, and the caller's streams stay untouched. The
             # supernet is built on the CPU, so its initial weights are the same on every device.
@@ -374,6 +397,7 @@ class DARTS(Searcher):
             "latency": {"weight": weight, "target_ms": target, "loss": shape},
             "device": str(device),
             "precision": self.precision,
+            "numerics": numerics,
             "weight_optimizer": self._weight_optimizer(net),
             "epochs": epochs,
             "search_cost_s": search_s,

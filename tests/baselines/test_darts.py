@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -197,3 +198,41 @@ def test_path_accuracy_selection_evaluates_the_best_path_of_the_most_probable_fi
     assert len(scores) == 6 and all(0 <= v <= 1 for v in scores.values())
     assert record["derived"] == max(scores, key=scores.get)
     assert [e["arch"] for e in record["evaluated"]][0] == record["derived"]
+
+
+def _darts_record(folder: Path) -> tuple[list[dict], list[dict]]:
+    """A run folder's history without its timing field, and the per-epoch training record of ``darts.json``."""
+    history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()]
+    for h in history:
+        h.pop("cost_s")
+    return history, json.loads((folder / "darts.json").read_text())["epochs"]
+
+
+def test_a_seed_gives_one_history_in_any_process(tmp_path):
+    """``nas-gym search`` in a 2-thread process and a spawned benchmark worker on 1 thread train the same supernet.
+
+    The conditions that differ between a single run and the benchmark that made the docs' DARTS rows: the
+    caller's torch thread count (the CLI's default is all cores, the benchmark's workers set 1), the process
+    (the CLI's own or a spawned worker) and the string hash seed. The training record holds the losses as
+    full floats, so any arithmetic difference on the way shows, not only a different cell.
+    """
+    cli = str(Path(sys.executable).with_name("nas-gym"))
+    common = ["--env", "NAS-Bench-201-v0", "--env-kwargs", json.dumps({"latency_weight": 0}), "--budget", "3",
+              "--no-progress"]
+    agent = {**FAST, "proxy_task": "digits"}
+    search = [cli, "search", "--agent", "darts", "--agent-kwargs", json.dumps(agent), "--seed", "1",
+              "--out", str(tmp_path / "search"), *common]
+    bench = [cli, "benchmark", "--agents", "darts", "--agent-kwargs", json.dumps({"darts": agent}), "--seeds", "2",
+             "--workers", "2", "--out", str(tmp_path / "bench"), *common]
+    runs = [(search, {"OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "1"}),
+            (bench, {"OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "2"})]
+    for cmd, env in runs:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+        assert done.returncode == 0, done.stderr[-3000:]
+    single, worker = _darts_record(tmp_path / "search"), _darts_record(tmp_path / "bench" / "darts" / "seed1")
+    assert len(single[0]) == 3
+    assert single == worker
+    # The numeric setting is recorded, and the supernet trained on its own thread count, not the caller's.
+    for folder in (tmp_path / "search", tmp_path / "bench" / "darts" / "seed1"):
+        numerics = json.loads((folder / "darts.json").read_text())["numerics"]
+        assert numerics["threads"] == 1 and numerics["torch"] == torch.__version__
