@@ -217,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--agent-kwargs", type=json.loads, default={},
                    help="JSON hyperparameters of the weight-sharing methods (not DARTS), e.g. "
                         "'{\"mutation_prob\": 0.2}' for spos (default: their own)")
+    p.add_argument("--darts-epochs", type=int, default=None,
+                   help="DARTS's supernet epochs (default: its own); the docs shrink it with ${EPOCHS}")
     p.add_argument("--vary-supernet", action="store_true",
                    help="percentile part: seed each search's supernet with the search's seed (evaluator_kwargs "
                         "seed); by default every search shares the evaluator's own seed, as `nas-gym search --seed` "
@@ -231,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         return f"nb201-{'vs-' if vs else ''}{m}-{s}"
 
     agent_kwargs = args.agent_kwargs or None
+    darts_epochs = {} if args.darts_epochs is None else {"epochs": args.darts_epochs}
     extra = {"evaluator_kwargs": args.evaluator_kwargs} if args.evaluator_kwargs else {}
     nb201, nasv0 = {**NB201, **extra}, {**NASV0, **extra}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -268,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         for m in args.methods:
             if m in DARTS_VARIANTS:
                 jobs.append(("darts", "NAS-v0", {"latency_weight": 0}, 1, 0, args.out / f"nasv0-{m}-0",
-                             DARTS_VARIANTS[m]))
+                             {**DARTS_VARIANTS[m], **darts_epochs}))
             else:
                 jobs.append((m, "NAS-v0", nasv0, args.budget, 0, args.out / f"nasv0-{m}-0", agent_kwargs))
     if "percentile" in args.parts:
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
             for s in seeds:
                 if m in DARTS_VARIANTS:
                     jobs.append(("darts", "NAS-Bench-201-v0", {"latency_weight": 0}, 1, s,
-                                 args.out / pct_run(m, s), {"proxy_task": "mnist1d", **DARTS_VARIANTS[m]}))
+                                 args.out / pct_run(m, s),
+                                 {"proxy_task": "mnist1d", **DARTS_VARIANTS[m], **darts_epochs}))
                 else:
                     kwargs = nb201
                     if args.vary_supernet:

@@ -14,6 +14,10 @@ from nas_gym.search.optuna_space import CONSTRAINT, suggest_indices
 from nas_gym.search.run import SearchRun
 from nas_gym.search.searcher import load_searcher
 
+# The predictor screens train small networks on every generation: one torch thread each, as two test
+# processes share the two cores.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 #: The embedded NAS-Bench-201 table (MNIST-1D) with its latency column.
 EMBEDDED = {"latency_column": "latency_ms"}
 
@@ -36,7 +40,7 @@ def _hv_fraction(run: SearchRun) -> float:
     """Hypervolume of the run's evaluated set as a fraction of the table's true front (bench_pareto's measure)."""
     env = run.env.unwrapped
     ref = env.hypervolume_reference()
-    front = env.pareto_front(["val_accuracy", "latency_ms"])
+    front = env.pareto_front(objectives=["val_accuracy", "latency_ms"])
     true = hypervolume(-front[:, 1], front[:, 0], ref["latency_ms"], ref["val_accuracy"])
     lat = [r["latency_ms"] for r in run.history]
     acc = [r["val_accuracy"] for r in run.history]
@@ -64,7 +68,8 @@ def test_budget_is_met_exactly(budget):
 
 
 def test_hypervolume_beats_random_search(fpga_kwargs):
-    seeds, budget = range(6), 200
+    # Measured at 120 evaluations, seeds 0-5: NSGA-II 0.85-0.95 of the true front's hypervolume, random 0.68-0.80.
+    seeds, budget = range(4), 120
     nsga2 = [_hv_fraction(_run(fpga_kwargs, s, budget)) for s in seeds]
     random = [_hv_fraction(_run(fpga_kwargs, s, budget, agent="random")) for s in seeds]
     assert np.mean(nsga2) > np.mean(random) + 0.03, (nsga2, random)
