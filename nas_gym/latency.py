@@ -56,6 +56,7 @@ from nas_gym.error import CacheError, ConfigError
 from nas_gym.model import onnx as onnx_export
 from nas_gym.registry import Registry
 from nas_gym.storage.cache import EvalCache, cache_key, default_cache_dir
+from nas_gym.utils.inputs import random_input
 
 if TYPE_CHECKING:
     from nas_gym.evaluators.base import Evaluator
@@ -99,9 +100,13 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _timing_input(batch_size: int, input_shape: tuple[int, ...]) -> torch.Tensor:
-    """The batch every timing model feeds (fixed, so no model draws from torch's global RNG)."""
-    return torch.randn((batch_size, *input_shape), generator=torch.Generator().manual_seed(0))
+def _timing_input(module: torch.nn.Module, batch_size: int, input_shape: tuple[int, ...]) -> torch.Tensor:
+    """The batch every timing model feeds (fixed, so no model draws from torch's global RNG).
+
+    Normal floats, or token ids for a network that reads tokens (:func:`nas_gym.utils.inputs.random_input`):
+    one pass of a language model over a full context is the time it takes to generate one token.
+    """
+    return random_input(module, (batch_size, *input_shape), torch.Generator().manual_seed(0))
 
 
 def fastest_ms(call: Callable[[], object], *, warmup: int, repeats: int) -> float:
@@ -153,7 +158,7 @@ def measure_ms(
         repeats: Timed passes; the fastest is returned.
         num_threads: Torch intra-op threads while timing.
     """
-    x = _timing_input(batch_size, input_shape)
+    x = _timing_input(module, batch_size, input_shape)
     threads = torch.get_num_threads()
     was_training = module.training
     torch.set_num_threads(num_threads)
@@ -248,13 +253,15 @@ class MeasuredLatency(LatencyModel):
         return measure_ms(module, self.task.input_shape, **self._settings)
 
     def settings(self) -> dict[str, Any]:
-        """Kind, timing settings, host fingerprint and input shape."""
+        """Kind, timing settings, host fingerprint and input shape (and a language model's vocabulary size)."""
         return {
             "kind": self.kind,
             **self._settings,
             "statistic": TIMING_STATISTIC,
             "host": self.host,
             "input_shape": list(self.task.input_shape),
+            # A language model's embedding and head grow with its vocabulary (other tasks' keys keep their form).
+            **({"vocab_size": self.task.num_classes} if self.task.is_language_model else {}),
         }
 
     def cache_key(self, arch: Architecture) -> str:
@@ -317,7 +324,8 @@ class OnnxRuntimeLatency(MeasuredLatency):
         session = onnx_export.onnx_session(
             onnx_export.onnx_bytes(module, self.task.input_shape), num_threads=self._settings["num_threads"]
         )
-        feed = {onnx_export.INPUT_NAME: _timing_input(self._settings["batch_size"], self.task.input_shape).numpy()}
+        batch = _timing_input(module, self._settings["batch_size"], self.task.input_shape)
+        feed = {onnx_export.INPUT_NAME: batch.numpy()}
         return fastest_ms(
             lambda: session.run(None, feed), warmup=self._settings["warmup"], repeats=self._settings["repeats"]
         )

@@ -38,7 +38,9 @@ HISTORY_KEYS = (
 #: maps to the value that JSON's null stands for (JSON has no infinities).
 EXTRA_KEYS = {"zero_cost_score": -math.inf, "epochs": None, "learning_curve": None, "epochs_trained": None,
               "score_source": None, "supernet_state": None, "supernet_steps": None, "pretrain_s": None,
-              "val_mse": None, "test_mse": None}
+              "val_mse": None, "test_mse": None, "val_bpc": None, "test_bpc": None}
+#: The keys of :data:`EXTRA_KEYS` that the run logger also writes to TensorBoard (``nas/<key>``) where present.
+LOGGED_EXTRA_KEYS = ("val_mse", "val_bpc")
 #: What the env adds beside the metric it goes with, in an evaluation's fields and ``info`` (name, type,
 #: default): the latency term's share of the reward after ``latency_ms``; after ``cost_s``, whether the
 #: metrics came from the cache (so that cost was not paid now).

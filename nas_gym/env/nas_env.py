@@ -137,7 +137,9 @@ class NASEnv(gym.Env):
     ``reward`` (the scalar reward, also with ``objectives``),
     ``val_accuracy`` and ``test_accuracy`` (fractions in [0, 1]; on a
     regression task the R² scores of :mod:`nas_gym.tasks.loss`, with
-    ``val_mse`` and ``test_mse`` beside them),
+    ``val_mse`` and ``test_mse`` beside them; on a language-modelling task
+    next-character accuracies, with ``val_bpc`` and ``test_bpc``, bits per
+    character, beside them),
     ``latency_ms`` (None without a latency model), ``latency_penalty``
     (what the latency term took off the accuracy), ``params``, ``flops``,
     ``cost_s`` (seconds the evaluation cost when it was made), ``cached``
@@ -158,9 +160,9 @@ class NASEnv(gym.Env):
 
     | parameter | type | default | description |
     |---|---|---|---|
-    | ``space`` | str | ``"layers"`` | search space: ``layers``, ``nb201``, ``mlp`` (fully connected, for any input; the one for vector tasks), ``rnn_cell`` and ``rnn_layers`` (recurrent, for sequences ``(C, L)``) or any in ``nas_gym.spaces.SPACES`` |
+    | ``space`` | str | ``"layers"`` | search space: ``layers``, ``nb201``, ``mlp`` (fully connected, for any input; the one for vector tasks), ``rnn_cell`` and ``rnn_layers`` (recurrent, for sequences ``(C, L)``), ``transformer`` (decoder-only language models, for ``pydoc_topics`` and ``text``) or any in ``nas_gym.spaces.SPACES`` |
     | ``space_kwargs`` | dict | ``{}`` | options of the space (e.g. ``num_layers``) |
-    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` (feature vectors: ``space="mlp"`` only), ``mackey_glass``, ``sunspots``, ``adding`` (sequence regression: ``rnn_cell``, ``rnn_layers`` or ``mlp``), ``npz`` or any in ``nas_gym.tasks.base.TASKS`` |
+    | ``task`` | str | ``"digits"`` | ``digits``, ``mnist1d``, ``wine``, ``breast_cancer`` (feature vectors: ``space="mlp"`` only), ``mackey_glass``, ``sunspots``, ``adding`` (sequence regression: ``rnn_cell``, ``rnn_layers`` or ``mlp``), ``npz``, ``pydoc_topics`` and ``text`` (character-level language modelling: ``transformer``) or any in ``nas_gym.tasks.base.TASKS`` |
     | ``task_kwargs`` | dict | ``{}`` | e.g. ``{"path": "data.npz"}`` for ``npz`` |
     | ``evaluator`` | str | ``"train"`` | ``train`` (real training), ``table``, ``surrogate`` (a fitted model's prediction; ``NAS-Surrogate-v0``'s), ``zero_cost`` (a training-free proxy on one batch of ``task``; a table stays the stand-alone reference), or any in ``nas_gym.evaluators.EVALUATORS`` |
     | ``evaluator_kwargs`` | dict | ``{}`` | training settings: ``epochs``, ``batch_size``, ``optimizer``, ``lr``, ``seed``, ... |

@@ -31,7 +31,10 @@ class Metrics:
         timed_out: Training hit its time limit before finishing.
         extra: Further evaluator-specific values (plain data). On a regression
             task the accuracies are R² scores (see :mod:`nas_gym.tasks.loss`) and
-            ``extra`` holds ``val_mse`` and ``test_mse`` (None if training diverged).
+            ``extra`` holds ``val_mse`` and ``test_mse`` (None if training diverged);
+            on a language-modelling task the accuracies are next-character
+            accuracies and ``extra`` holds ``val_bpc`` and ``test_bpc``, the
+            cross-entropy in bits per character (None if training diverged).
     """
 
     val_accuracy: float
@@ -53,6 +56,16 @@ class Metrics:
     def test_mse(self) -> float | None:
         """Test mean squared error of a regression task (None otherwise, or when training diverged)."""
         return self.extra.get("test_mse")
+
+    @property
+    def val_bpc(self) -> float | None:
+        """Validation bits per character of a language-modelling task (None otherwise, or when training diverged)."""
+        return self.extra.get("val_bpc")
+
+    @property
+    def test_bpc(self) -> float | None:
+        """Test bits per character of a language-modelling task (None otherwise, or when training diverged)."""
+        return self.extra.get("test_bpc")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable)."""

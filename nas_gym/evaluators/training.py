@@ -2,11 +2,13 @@
 
 :class:`TrainingEvaluator` builds the network from its space, trains it with
 cross-entropy (or, on a regression task, the mean squared error) under a fixed
-budget (epochs, optional time limit) and seed, and reports validation and test
-accuracy (R² for regression, with ``val_mse``/``test_mse`` in ``extra``; see
-:mod:`nas_gym.tasks.loss`), parameter count, multiply-accumulates and wall
-time. The datasets are tiny, so whole splits live in memory as tensors and
-batches are index slices: no ``DataLoader``.
+budget (epochs, or a fixed number of optimisation steps; optional time limit)
+and seed, and reports validation and test accuracy (R² for regression, with
+``val_mse``/``test_mse`` in ``extra``; next-character accuracy for a language
+model, with ``val_bpc``/``test_bpc``; see :mod:`nas_gym.tasks.loss`),
+parameter count, multiply-accumulates and wall time. The datasets are tiny,
+so whole splits live in memory as tensors and batches are index slices: no
+``DataLoader``.
 
 Training runs on ``device`` (``"auto"``: a CUDA GPU if torch sees one,
 else Apple's MPS, else the CPU; see :mod:`nas_gym.utils.device`) at ``precision``
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import logging
 import math
 import time
@@ -94,6 +97,12 @@ class TrainingEvaluator(Evaluator):
     Args:
         task: The task, or a task name for :func:`nas_gym.tasks.base.make_task`.
         epochs: Passes over the (possibly reduced) training split; at least 1.
+            Ignored when ``steps`` is given.
+        steps: Train for exactly this many optimisation steps (batches)
+            instead, passing over the training split as often as that takes
+            (each pass reshuffled); the learning-rate schedule spans them.
+            None (the default) trains ``epochs`` passes. The language-modelling
+            env ``NAS-LM-v0`` trains a fixed number of steps.
         batch_size: Examples per optimisation step; at least 1.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov).
         lr: Peak learning rate; positive.
@@ -139,6 +148,7 @@ class TrainingEvaluator(Evaluator):
         lr_schedule: str = "cosine",
         device: str = "auto",
         precision: str = "fp32",
+        steps: int | None = None,
     ) -> None:
         self.task = make_task(task) if isinstance(task, str) else task
         _check("epochs", isinstance(epochs, int) and epochs >= 1, "an integer >= 1", epochs)
@@ -151,6 +161,8 @@ class TrainingEvaluator(Evaluator):
             weight_decay,
         )
         _check("seed", isinstance(seed, int), "an integer", seed)
+        _check("steps", steps is None or (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1),
+               "None or an integer >= 1", steps)
         patience = early_stopping_patience
         _check(
             "early_stopping_patience",
@@ -181,6 +193,7 @@ class TrainingEvaluator(Evaluator):
         except ConfigError as e:
             raise ConfigError(f"TrainingEvaluator: {e}") from None
         self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.optimizer = optimizer
         # Floats are normalised so that e.g. lr=1 and lr=1.0 give one cache key.
@@ -193,8 +206,9 @@ class TrainingEvaluator(Evaluator):
         self.num_threads = num_threads
         self.lr_schedule = lr_schedule
         self._data = self._tensors()
-        # The last scored splits' MSEs (regression tasks), read into the metrics' extra.
-        self._mse: dict[str, float] = {}
+        # The last scored splits' losses (regression: MSE; language model: cross-entropy in nats), read into the
+        # metrics' extra.
+        self._losses: dict[str, float | None] = {}
         #: Where :meth:`evaluate_at` keeps and finds training states (the env's factory puts it beside the cache).
         self.checkpoints = CheckpointStore()
 
@@ -216,6 +230,8 @@ class TrainingEvaluator(Evaluator):
             "procedure_version": PROCEDURE_VERSION,
             # Nothing on the CPU at fp32, so keys made before devices existed still match.
             **cache_settings(self.device, self.precision),
+            # Only when set, so keys made before step budgets existed still match.
+            **({"steps": self.steps} if self.steps is not None else {}),
         }
 
     def __repr__(self) -> str:
@@ -282,9 +298,9 @@ class TrainingEvaluator(Evaluator):
         return metrics
 
     # -- fidelity: training to fewer epochs than the budget, continued from checkpoints --------------------
-    def max_epochs(self) -> int:
-        """The largest fidelity :meth:`evaluate_at` trains to: ``epochs``."""
-        return self.epochs
+    def max_epochs(self) -> int | None:
+        """The largest fidelity :meth:`evaluate_at` trains to: ``epochs`` (None, no fidelities, under ``steps``)."""
+        return self.epochs if self.steps is None else None
 
     def checkpoint_key(self, arch: Architecture) -> str:
         """Key of ``arch``'s checkpoints: the architecture as built (not its canonical form) and every setting."""
@@ -310,9 +326,13 @@ class TrainingEvaluator(Evaluator):
             and ``final_train_loss``.
 
         Raises:
-            ConfigError: ``epochs`` is not an integer in 1..``self.epochs``, or
-                early stopping is on (it would pick weights from before the fidelity).
+            ConfigError: ``epochs`` is not an integer in 1..``self.epochs``, early
+                stopping is on (it would pick weights from before the fidelity), or
+                the budget is ``steps``.
         """
+        if self.steps is not None:
+            raise ConfigError(f"TrainingEvaluator: fidelities count epochs, but this evaluator trains a fixed "
+                              f"{self.steps} steps; pass steps=None (and epochs=...) to train to fidelities.")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= self.epochs:
             raise ConfigError(f"TrainingEvaluator: a fidelity must be an integer in 1..{self.epochs} (epochs), "
                               f"got {epochs!r}.")
@@ -343,7 +363,7 @@ class TrainingEvaluator(Evaluator):
             curve, final_train_loss = list(state["curve"]), state["final_train_loss"]
         diverged = timed_out = False
         for _ in range(done, epochs):
-            mean_loss, diverged, timed_out = self._epoch(model, optimizer, scheduler, scaler, generator, start)
+            mean_loss, diverged, timed_out, _ = self._epoch(model, optimizer, scheduler, scaler, generator, start)
             if diverged or timed_out:
                 break
             final_train_loss = mean_loss if mean_loss is not None else final_train_loss
@@ -361,7 +381,7 @@ class TrainingEvaluator(Evaluator):
                 model, d["x_val"], d["y_val"], "val")
             test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"], "test")
             diverged = not (val_ok and test_ok)
-        self._regression_extra(extra, diverged)
+        self._task_extra(extra, diverged)
         if diverged:
             val_acc = test_acc = chance_score(self.task)
             extra["final_train_loss"] = None
@@ -390,22 +410,30 @@ class TrainingEvaluator(Evaluator):
         optimizer = self._make_optimizer(trainable) if trainable else None
         scheduler = None
         if optimizer is not None and self.lr_schedule == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs * steps_per_epoch)
+            total = self.steps if self.steps is not None else self.epochs * steps_per_epoch
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
         # On the CPU, so every device sees the same batches.
         generator = torch.Generator().manual_seed(self.seed)
         return optimizer, scheduler, generator, grad_scaler(self.device, self.precision)
 
     def _epoch(
-        self, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, generator: torch.Generator, start: float
-    ) -> tuple[float | None, bool, bool]:
-        """Train one pass over the training split: (mean loss or None if no step was taken, diverged, timed out)."""
+        self, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, generator: torch.Generator, start: float,
+        max_steps: int | None = None,
+    ) -> tuple[float | None, bool, bool, int]:
+        """Train one pass over the training split, or its first ``max_steps`` batches.
+
+        Returns:
+            (mean loss or None if no step was taken, diverged, timed out, steps taken).
+        """
         d = self._data
         n = len(d["x_train"])
         model.train()
         order = torch.randperm(n, generator=generator).to(self.device)
         loss_sum = 0.0
-        seen = 0
+        seen = steps = 0
         for s in range(0, n, self.batch_size):
+            if max_steps is not None and steps >= max_steps:
+                break
             idx = order[s : s + self.batch_size]
             # A lone trailing example would make batch norm fail on a
             # 1-element batch; it is seen again in the next epoch's shuffle.
@@ -414,7 +442,7 @@ class TrainingEvaluator(Evaluator):
             with autocast(self.device, self.precision):
                 loss = task_loss(self.task, model(d["x_train"][idx]), d["y_train"][idx])
             if not torch.isfinite(loss):
-                return None, True, False
+                return None, True, False, steps
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 # The scaler is a pass-through below fp16.
@@ -426,9 +454,10 @@ class TrainingEvaluator(Evaluator):
                         scheduler.step()
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
+            steps += 1
             if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
-                return (loss_sum / seen if seen else None), False, True
-        return (loss_sum / seen if seen else None), False, False
+                return (loss_sum / seen if seen else None), False, True, steps
+        return (loss_sum / seen if seen else None), False, False, steps
 
     def _train_and_score(self, model: nn.Module, params: int, flops: int, start: float) -> Metrics:
         d = self._data
@@ -438,8 +467,16 @@ class TrainingEvaluator(Evaluator):
         epochs_run = 0
         final_train_loss: float | None = None
         best_val_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
-        for epoch in range(self.epochs):
-            mean_loss, diverged, timed_out = self._epoch(model, optimizer, scheduler, scaler, generator, start)
+        # A step budget takes as many passes as it needs; the last one stops when the budget is spent.
+        steps_left = self.steps
+        for epoch in itertools.count():
+            if (epoch >= self.epochs) if steps_left is None else (steps_left <= 0):
+                break
+            mean_loss, diverged, timed_out, taken = self._epoch(
+                model, optimizer, scheduler, scaler, generator, start, steps_left)
+            if steps_left is not None:
+                # A pass that takes no step (a training split too small for a batch) would never spend the budget.
+                steps_left = steps_left - taken if taken else 0
             if diverged:
                 break
             if mean_loss is not None:
@@ -469,7 +506,7 @@ class TrainingEvaluator(Evaluator):
             test_acc, test_ok = self._accuracy(model, d["x_test"], d["y_test"], "test")
             # Weights can blow up on the last step after a finite loss.
             diverged = not (val_ok and test_ok)
-        self._regression_extra(extra, diverged)
+        self._task_extra(extra, diverged)
         if diverged:
             chance = chance_score(self.task)
             val_acc = test_acc = chance
@@ -499,17 +536,25 @@ class TrainingEvaluator(Evaluator):
     def _accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, split: str = "") -> tuple[float, bool]:
         """The split's score (accuracy, or R² for regression; NaN when empty) and whether the outputs were finite.
 
-        For a regression task the split's MSE goes to ``self._mse[split]`` (see :mod:`nas_gym.tasks.loss`).
+        For a regression task the split's MSE, for a language model its cross-entropy in nats, goes to
+        ``self._losses[split]`` (see :mod:`nas_gym.tasks.loss`).
         """
         if len(x) == 0:
             return math.nan, True
-        score, mse, finite = task_score(self.task, self._logits(model, x), y)
-        if mse is not None and split:
-            self._mse[split] = mse
+        score, loss, finite = task_score(self.task, self._logits(model, x), y)
+        if split:
+            self._losses[split] = loss
         return score, finite
 
-    def _regression_extra(self, extra: dict[str, Any], diverged: bool) -> None:
-        """Add ``val_mse``/``test_mse`` to a regression task's metrics (None when training diverged)."""
+    def _task_extra(self, extra: dict[str, Any], diverged: bool) -> None:
+        """Add a regression task's ``val_mse``/``test_mse``, a language model's ``val_bpc``/``test_bpc``.
+
+        Bits per character are the mean cross-entropy in nats over ln 2; both are None when training diverged.
+        """
         if self.task.is_regression:
-            extra["val_mse"] = None if diverged else self._mse.get("val")
-            extra["test_mse"] = None if diverged else self._mse.get("test")
+            extra["val_mse"] = None if diverged else self._losses.get("val")
+            extra["test_mse"] = None if diverged else self._losses.get("test")
+        elif self.task.is_language_model:
+            for split in ("val", "test"):
+                nats = None if diverged else self._losses.get(split)
+                extra[f"{split}_bpc"] = None if nats is None or not math.isfinite(nats) else nats / math.log(2)

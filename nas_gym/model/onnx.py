@@ -10,8 +10,8 @@ onnxruntime); importing this module does not, :func:`require_onnx` does.
 - :func:`onnx_session` opens an onnxruntime session on the CPU with a pinned
   thread count (as :class:`~nas_gym.latency.OnnxRuntimeLatency` times it).
 
-Every model has one input named ``"input"`` (float32, the batch axis
-dynamic) and one output named ``"logits"``, and is exported at opset
+Every model has one input named ``"input"`` (float32, or int64 token ids
+for a language model; the batch axis dynamic) and one output named ``"logits"``, and is exported at opset
 :data:`OPSET` with torch's TorchScript-based exporter, which needs no
 package beyond torch and onnx.
 
@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from nas_gym.error import ConfigError, DataError, MissingDependencyError
+from nas_gym.utils.inputs import input_dtype, random_input
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 #: The ONNX opset every model is exported at: 17 has every op the spaces' networks use
 #: (LayerNormalization among them) and runs on every onnxruntime the extra allows (>= 1.17).
 OPSET = 17
-#: Name of the model's input (shape ``(batch, *input_shape)``, float32).
+#: Name of the model's input (shape ``(batch, *input_shape)``, float32; int64 token ids for a language model).
 INPUT_NAME = "input"
 #: Name of the model's output (shape ``(batch, num_classes)``).
 OUTPUT_NAME = "logits"
@@ -91,7 +92,7 @@ def _cpu_eval_copy(model: torch.nn.Module) -> torch.nn.Module:
 def _export(model: torch.nn.Module, input_shape: tuple[int, ...], f: str | IO[bytes]) -> None:
     shape = _check_input_shape(input_shape)
     # A batch of 2 while tracing, so nothing that depends on the batch size is folded to a constant.
-    example = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+    example = random_input(model, (2, *shape), torch.Generator().manual_seed(0))
     with warnings.catch_warnings():
         for notice in _EXPORTER_NOTICES:
             warnings.filterwarnings("ignore", message=notice, category=DeprecationWarning)
@@ -183,7 +184,8 @@ def check_onnx(
     Args:
         path: The ONNX file (or its bytes).
         model: The network it was exported from.
-        x: A batch of inputs, ``(batch, *input_shape)``; sent as float32.
+        x: A batch of inputs, ``(batch, *input_shape)``; sent as float32 (as int64 token ids to a
+            network that reads tokens, :func:`nas_gym.utils.inputs.token_vocab`).
         atol: The largest difference accepted.
 
     Returns:
@@ -194,7 +196,7 @@ def check_onnx(
         ConfigError: ``x`` is not a non-empty batch.
         MissingDependencyError: The ``onnx`` extra is not installed.
     """
-    inputs = x.detach().to("cpu", torch.float32)
+    inputs = x.detach().to("cpu", input_dtype(model))
     if inputs.ndim < 2 or len(inputs) == 0:
         raise ConfigError(f"x must be a non-empty batch of inputs, (batch, *input_shape), got shape {tuple(x.shape)}.")
     session = onnx_session(path)

@@ -3,7 +3,8 @@
 Every method logs the same ``nas/*`` tags against the number of
 architectures evaluated (``nas/reward``, ``nas/best_reward``,
 ``nas/val_accuracy``, ``nas/latency_ms``, ``nas/num_evaluated``,
-``nas/search_cost_s``), final results under ``eval/``, and its own scalars
+``nas/search_cost_s``; ``nas/val_bpc`` on a language-modelling task and
+``nas/val_mse`` on a regression task), final results under ``eval/``, and its own scalars
 (CleanRL tags such as ``losses/policy_loss``) through :meth:`RunLogger.log_scalar`.
 The history file itself is the run folder's (:mod:`nas_gym.search.folder`).
 
@@ -22,6 +23,8 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+
+from nas_gym.env.evaluation import LOGGED_EXTRA_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +151,9 @@ class RunLogger:
                     self._scalar("nas/best_reward_by_epochs", best_full_reward, epochs_trained)
             if record.get("epochs") is not None:
                 self._scalar("nas/fidelity_epochs", record["epochs"], step)
+            for key in LOGGED_EXTRA_KEYS:
+                if record.get(key) is not None:
+                    self._scalar(f"nas/{key}", record[key], step)
         if self._bar is not None:
             if self._by_epochs:
                 self._bar.update(min(epochs_trained or 0, self._bar.total) - self._bar.n)

@@ -12,6 +12,9 @@
   head, for sequence tasks.
 - ``rnn_cell`` (:class:`RNNCellSpace`): the ENAS / DARTS recurrent cell, each
   node choosing its input node and activation, for sequence tasks.
+- ``transformer`` (:class:`TransformerSpace`): decoder-only language models,
+  a depth and a width, and per layer its attention heads (or none),
+  feed-forward ratio and activation, for the language-modelling tasks.
 
 Use :func:`make_space` to build one by name from plain-data arguments; a new space
 is a :class:`SearchSpace` subclass and one ``SPACES.register`` line.
@@ -33,6 +36,7 @@ from nas_gym.spaces.mlp import MLPSpace
 from nas_gym.spaces.nb201 import NB201Space
 from nas_gym.spaces.rnn_cell import RNNCellSpace
 from nas_gym.spaces.rnn_layers import RNNLayersSpace
+from nas_gym.spaces.transformer import TransformerSpace
 
 #: Search spaces by name; a space's user arguments are its constructor's.
 SPACES: Registry[SearchSpace] = Registry("space", group="nas_gym.spaces")
@@ -41,6 +45,7 @@ SPACES.register("nb201", NB201Space)
 SPACES.register("mlp", MLPSpace)
 SPACES.register("rnn_layers", RNNLayersSpace)
 SPACES.register("rnn_cell", RNNCellSpace)
+SPACES.register("transformer", TransformerSpace)
 
 __all__ = [
     "SPACES",
@@ -52,6 +57,7 @@ __all__ = [
     "RNNCellSpace",
     "RNNLayersSpace",
     "SearchSpace",
+    "TransformerSpace",
     "draw_architecture",
     "make_space",
 ]
@@ -61,7 +67,8 @@ def make_space(name: str, **kwargs: Any) -> SearchSpace:
     """Build a search space by registry name.
 
     Args:
-        name: A name in :data:`SPACES` (``layers``, ``nb201``, ``mlp``, ``rnn_cell`` or ``rnn_layers``).
+        name: A name in :data:`SPACES` (``layers``, ``nb201``, ``mlp``, ``rnn_cell``, ``rnn_layers`` or
+            ``transformer``).
         **kwargs: Constructor arguments of that space (plain data).
 
     Returns:

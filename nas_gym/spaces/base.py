@@ -22,13 +22,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas_gym.error import ArchitectureError
+from nas_gym.error import ArchitectureError, ConfigError
 from nas_gym.spaces import drawing
 
 if TYPE_CHECKING:
     import torch.nn as nn
 
     from nas_gym.tasks.base import Task
+
+
+def check_not_language_model(space: str, task: Task) -> None:
+    """Refuse a language-modelling task (windows of token ids) for the space named ``space``, which reads floats.
+
+    Raises:
+        ConfigError: Naming the task and the space that builds for it.
+    """
+    if task.is_language_model:
+        raise ConfigError(
+            f"Space {space!r} builds networks for float inputs, but task {task.name!r} is language modelling "
+            "(windows of token ids). Use space='transformer' for it (the env NAS-LM-v0)."
+        )
 
 
 @dataclass(frozen=True)

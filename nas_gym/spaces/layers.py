@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean, unknown_name
-from nas_gym.spaces.base import Architecture, Decision
+from nas_gym.spaces.base import Architecture, Decision, check_not_language_model
 from nas_gym.spaces.slots import SlotReader
 from nas_gym.tasks.base import Task
 
@@ -88,6 +88,7 @@ def check_spatial_task(space: str, task: Task) -> None:
         ConfigError: If ``task.spatial_dims == 0``, naming the task and suggesting ``space="mlp"``, or if
             ``task`` is a regression task, suggesting the recurrent spaces.
     """
+    check_not_language_model(space, task)
     if task.is_regression:
         raise ConfigError(
             f"Space {space!r} builds convolutional classifiers, but task {task.name!r} is a regression task. "

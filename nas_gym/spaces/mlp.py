@@ -22,7 +22,7 @@ import numpy as np
 from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
-from nas_gym.spaces.base import Architecture
+from nas_gym.spaces.base import Architecture, check_not_language_model
 from nas_gym.spaces.layers import _ACTIVATION_LAYERS, ACTIVATIONS, _ints, _names, _nonempty
 from nas_gym.spaces.slots import EMPTY, SlotSpace, check_num_layers
 from nas_gym.tasks.base import Task
@@ -174,6 +174,14 @@ class MLPSpace(SlotSpace):
         )
 
     # -- networks ---------------------------------------------------------------------
+    def check_task(self, task: Task) -> None:
+        """Refuse a language-modelling task (token ids are no features): use the ``transformer`` space for those.
+
+        Raises:
+            ConfigError: Naming the task and suggesting ``space="transformer"``.
+        """
+        check_not_language_model(self.name, task)
+
     def _layer_keys(self, arch: Architecture, task: Task) -> tuple[list[tuple], tuple]:
         """Per-slot keys (empty slots dropped) and the head key, for the flattened inputs of ``task``."""
         features = math.prod(task.input_shape)

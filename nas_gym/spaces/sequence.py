@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from nas_gym.error import ConfigError
+from nas_gym.spaces.base import check_not_language_model
 from nas_gym.tasks.base import Task
 
 
@@ -20,6 +21,7 @@ def check_sequence_task(space: str, task: Task) -> None:
     Raises:
         ConfigError: Naming the task's input shape and the spaces that build for it.
     """
+    check_not_language_model(space, task)
     if task.spatial_dims != 1:
         other = "'mlp'" if task.spatial_dims == 0 else "'layers' or 'nb201'"
         raise ConfigError(

@@ -46,6 +46,8 @@ class SlotReader(SearchSpace):
     """
 
     FIELDS: tuple[str, ...] = ()
+    # Decisions before the first slot's (the transformer space's depth and width); 0 where the slots come first.
+    _slot_offset: int = 0
     # Choices of the first field that draw() colours as convolutions and as pooling: layers' ops.
     _CONV_CHOICES: tuple[str, ...] = ()
     _POOL_CHOICES: tuple[str, ...] = ()
@@ -70,7 +72,7 @@ class SlotReader(SearchSpace):
         pos = self._field_pos.get(field)
         if pos is None:
             return self._values[field][0]
-        return self._values[field][indices[slot * self._per_slot + pos]]
+        return self._values[field][indices[self._slot_offset + slot * self._per_slot + pos]]
 
     def slot_values(self, arch: Architecture | Sequence[int], slot: int) -> dict[str, Any]:
         """Every field of one slot as values; fields the slot does not use hold their first choice."""

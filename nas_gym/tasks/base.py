@@ -51,8 +51,9 @@ import numpy as np
 from nas_gym.error import ConfigError, DataError, MissingDependencyError
 from nas_gym.registry import Registry
 
-#: What a task's targets are: class indices (scored by accuracy) or real numbers (scored by MSE and R²).
-TASK_KINDS = ("classification", "regression")
+#: What a task's targets are: class indices (scored by accuracy), real numbers (scored by MSE and R²), or the
+#: next token at every position of a window of token ids (scored by next-token accuracy and bits per character).
+TASK_KINDS = ("classification", "regression", "language_model")
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,9 +64,13 @@ class Task:
         name: Task name (``digits``, ``mnist1d``, ``wine``, ``mackey_glass``, ``npz:<file>``, ...).
         x_train, y_train, x_val, y_val, x_test, y_test: The splits. Classification
             labels are int64 class indices; regression targets are float32 of shape ``(N,)``.
-        num_classes: Number of classes; for a regression task, 1 (the network's one output).
+        num_classes: Number of classes; for a regression task, 1 (the network's one output); for a
+            language-modelling task, the vocabulary size (token ids ``0..num_classes-1``).
         fingerprint: Digest of the data and split (part of cache keys).
-        kind: ``"classification"`` or ``"regression"``.
+        kind: ``"classification"``, ``"regression"`` or ``"language_model"`` (inputs are int64 windows of
+            token ids ``(N, L)`` and targets the next token at every position, also ``(N, L)``; see
+            :mod:`nas_gym.tasks.text`).
+        vocabulary: A language-modelling task's tokens in id order (id 0 is ``<unk>``); empty otherwise.
     """
 
     name: str
@@ -78,6 +83,7 @@ class Task:
     num_classes: int
     fingerprint: str = ""
     kind: str = "classification"
+    vocabulary: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -87,6 +93,11 @@ class Task:
     def is_regression(self) -> bool:
         """True for a regression task (scored by MSE and R², see :mod:`nas_gym.evaluators.training`)."""
         return self.kind == "regression"
+
+    @property
+    def is_language_model(self) -> bool:
+        """True for a language-modelling task: token windows in, the next token at every position out."""
+        return self.kind == "language_model"
 
     @property
     def num_outputs(self) -> int:
@@ -456,17 +467,18 @@ def make_task(name: str = "digits", *, path: str | None = None, split_seed: int 
 
     Args:
         name: ``digits``, ``mnist1d``, ``wine``, ``breast_cancer``, ``mackey_glass``, ``sunspots``,
-            ``adding`` or ``npz``.
+            ``adding``, ``npz``, or the language-modelling ``pydoc_topics`` and ``text``
+            (:mod:`nas_gym.tasks.text`).
             The tabular ``wine`` and ``breast_cancer`` give feature vectors
             ``(D,)`` (``input_shape == (D,)``, ``spatial_dims == 0``),
             standardised with the training split's mean and standard
             deviation; only the ``mlp`` search space builds for them.
-        path: The ``.npz`` file (only for ``npz``).
+        path: The ``.npz`` file (only for ``npz``), or the UTF-8 text file (only for ``text``).
         split_seed: Seed of the train/validation/test split.
 
     Raises:
         ConfigError: Unknown task name or a missing ``path``.
-        DataError: The ``.npz`` file is missing or malformed.
+        DataError: The ``.npz`` or text file is missing or malformed.
     """
     return TASKS.entry(name).factory(path=path, split_seed=int(split_seed))
 

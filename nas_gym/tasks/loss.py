@@ -8,6 +8,12 @@ counterpart of chance accuracy), so the rewards' latency penalties, hinge
 targets and plots keep the scale they have for accuracies. The MSE itself is
 reported beside the score (``val_mse``/``test_mse``), in the units of the
 task's (standardised) targets.
+
+A language-modelling task (:mod:`nas_gym.tasks.text`) trains on the
+cross-entropy of the next token at every position of a window and is scored
+by next-token accuracy over every position, so rewards read it as they read
+any accuracy; its cross-entropy in bits per character (nats / ln 2) is
+reported beside it (``val_bpc``/``test_bpc``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ def task_loss(task: Task, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Training loss of network outputs ``out`` against targets ``y``: cross-entropy, or MSE for regression."""
     if task.is_regression:
         return F.mse_loss(out.float().squeeze(-1), y)
+    if task.is_language_model:
+        # Logits (N, L, V) against next tokens (N, L): every position is one prediction.
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     return F.cross_entropy(out, y)
 
 
@@ -36,13 +45,20 @@ def task_score(task: Task, out: torch.Tensor, y: torch.Tensor) -> tuple[float, f
     """Score outputs ``out`` of a whole split against its targets ``y``.
 
     Returns:
-        ``(score, mse, finite)``: accuracy (classification) or R² clipped at 0
-        (regression; NaN for an empty split); the MSE (None for
-        classification); whether every output was finite.
+        ``(score, loss, finite)``: accuracy (classification; next-token
+        accuracy over every position for a language model) or R² clipped at 0
+        (regression; NaN for an empty split); the loss reported beside the
+        score -- the MSE for regression, the mean cross-entropy in nats for a
+        language model (None when an output is not finite), None for
+        classification; whether every output was finite.
     """
     finite = bool(torch.isfinite(out).all())
     if len(y) == 0:
-        return math.nan, (math.nan if task.is_regression else None), True
+        return math.nan, (None if task.kind == "classification" else math.nan), True
+    if task.is_language_model:
+        flat, targets = out.float().reshape(-1, out.shape[-1]), y.reshape(-1)
+        accuracy = int((flat.argmax(1) == targets).sum()) / len(targets)
+        return accuracy, (float(F.cross_entropy(flat, targets)) if finite else None), finite
     if not task.is_regression:
         # A count over the length, not a float64 mean: MPS has no float64 (on the CPU the two are equal).
         return int((out.argmax(1) == y).sum()) / len(y), None, finite

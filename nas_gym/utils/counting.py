@@ -8,6 +8,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from nas_gym.utils.inputs import zero_input
+
 
 def count_params(model: nn.Module) -> int:
     """Count the trainable parameters of ``model``."""
@@ -18,12 +20,16 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Count the multiply-accumulates of one forward pass of ``model`` for a batch of 1.
 
     Counts convolution, linear and one-layer recurrent (``nn.RNN``/``LSTM``/
-    ``GRU``) layers (where nearly all the work is) with forward hooks;
-    pooling, normalisation, activations and gate arithmetic are not counted.
+    ``GRU``) layers (where nearly all the work is) with forward hooks, and
+    what a module's own ``extra_macs(inputs, output)`` method reports for
+    products outside those layers (self-attention's scores and weighted
+    values); pooling, normalisation, activations and gate arithmetic are not
+    counted.
 
     Args:
         model: The network; it is run once in eval mode and left in eval mode.
-        input_shape: Shape of one input without the batch axis.
+        input_shape: Shape of one input without the batch axis (a batch of zeros is fed: token id 0 to a
+            network that reads tokens, :func:`nas_gym.utils.inputs.token_vocab`).
 
     Returns:
         The multiply-accumulate count.
@@ -47,6 +53,10 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         directions = 2 if module.bidirectional else 1
         total += steps * directions * gates * module.hidden_size * (module.input_size + module.hidden_size)
 
+    def own_hook(module: nn.Module, inp: Any, out: Any) -> None:
+        nonlocal total
+        total += int(module.extra_macs(inp, out))
+
     handles = []
     for m in model.modules():
         if isinstance(m, nn.modules.conv._ConvNd):
@@ -55,10 +65,12 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
             handles.append(m.register_forward_hook(linear_hook))
         elif isinstance(m, nn.RNNBase) and m.num_layers == 1:
             handles.append(m.register_forward_hook(recurrent_hook))
+        if callable(getattr(m, "extra_macs", None)):
+            handles.append(m.register_forward_hook(own_hook))
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros((1, *input_shape)))
+            model(zero_input(model, (1, *input_shape)))
     finally:
         for h in handles:
             h.remove()

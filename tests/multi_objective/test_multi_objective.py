@@ -124,6 +124,9 @@ def test_every_registered_env_passes_gymnasiums_checker(env_id, nb201_table):
     if env_id == "NAS-RNN-v0":  # a 3-node cell trained on a tenth of the windows: the checker's episodes stay quick
         kwargs = {"cache": False, "space_kwargs": {"num_nodes": 3},
                   "evaluator_kwargs": {"batch_size": 64, "epochs": 1, "train_fraction": 0.1}}
+    if "-LM-" in env_id:  # one-layer transformers trained for two steps
+        kwargs = {"cache": False, "space_kwargs": {"depths": [1], "widths": [32]},
+                  "evaluator_kwargs": {"optimizer": "adamw", "steps": 2, "batch_size": 4}}
     env = gym.make(env_id, **kwargs).unwrapped
     if env.parts.objectives is not None:
         env = _OwnWeights(LinearReward(env, weight=np.ones(env.reward_dim) / env.reward_dim))  # scalarised

@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nas_gym.error import ArchitectureError, ConfigError
-from nas_gym.spaces import SPACES, LayersSpace, MLPSpace, NB201Space, RNNCellSpace, RNNLayersSpace, make_space
+from nas_gym.spaces import (
+    SPACES,
+    LayersSpace,
+    MLPSpace,
+    NB201Space,
+    RNNCellSpace,
+    RNNLayersSpace,
+    TransformerSpace,
+    make_space,
+)
 from nas_gym.tasks.base import make_task
 
 CONFIGS = {
@@ -323,7 +332,7 @@ def test_fields_that_never_matter_are_not_decisions():
 def test_make_space():
     assert {name: SPACES.entry(name).factory for name in SPACES} == {
         "layers": LayersSpace, "nb201": NB201Space, "mlp": MLPSpace, "rnn_layers": RNNLayersSpace,
-        "rnn_cell": RNNCellSpace,
+        "rnn_cell": RNNCellSpace, "transformer": TransformerSpace,
     }
     assert make_space("layers", num_layers=2).num_layers == 2
     assert isinstance(make_space("nb201"), NB201Space)
