@@ -63,10 +63,17 @@ def _positive_int(text: str) -> int:
 
 
 def _agent_names() -> str:
-    """The search methods installed (the entry-point group ``nas_gym.searchers``), for ``--help``."""
-    from nas_gym.search.searcher import available_searchers
+    """The search methods installed (the entry-point group ``nas_gym.searchers``) and families, for ``--help``."""
+    from nas_gym.search.searcher import available_searchers, searcher_families
 
-    return ", ".join(sorted(available_searchers()))
+    families = [f"{f}:<Algorithm>" for f in sorted(searcher_families())]
+    return ", ".join([*sorted(available_searchers()), *families])
+
+
+def _suite_names() -> str:
+    from nas_gym.benchmark.suites import available_suites
+
+    return ", ".join(available_suites())
 
 
 def _env_ids() -> str:
@@ -218,10 +225,10 @@ def _agents_arg(text: str) -> list[str]:
 
 def _benchmark_command(args: argparse.Namespace) -> str:
     """The command line with every option spelled out, so the summary says exactly how to redo it."""
+    where = ["--suite", args.suite] if args.suite else ["--env", args.env, "--env-kwargs", json.dumps(args.env_kwargs)]
     parts = [
-        "nas-gym", "benchmark", "--agents", ",".join(args.agents), "--env", args.env,
-        "--env-kwargs", json.dumps(args.env_kwargs), "--seeds", str(args.seeds), "--budget", str(args.budget),
-        "--out", args.out,
+        "nas-gym", "benchmark", "--agents", ",".join(args.agents), *where, "--seeds", str(args.seeds),
+        "--budget", str(args.budget), "--out", args.out,
     ]
     if args.budget_epochs is not None:
         parts += ["--budget-epochs", str(args.budget_epochs)]
@@ -238,10 +245,64 @@ def _benchmark_command(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
+def _suite_conflicts(args: argparse.Namespace) -> list[str]:
+    """Options that ``--suite`` fixes itself (its envs and settings) or does not take."""
+    given = {"--env": args.env is not None, "--env-kwargs": bool(args.env_kwargs),
+             "--budget-epochs": args.budget_epochs is not None, "--eval-workers": args.eval_workers != 1,
+             "--backend": args.backend != "local", "--ray-address": args.ray_address is not None}
+    return [option for option, there in given.items() if there]
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    """Run ``nas-gym benchmark --suite``; exit 1 when any run failed (the others still ran)."""
+    from nas_gym.benchmark.suite_runner import run_suite
+    from nas_gym.benchmark.suites import load_suite
+
+    suite = load_suite(args.suite)
+    if args.budget is None:
+        args.budget = suite.budget
+    result = run_suite(
+        suite, args.agents, seeds=args.seeds, budget=args.budget, out_dir=args.out, workers=args.workers,
+        agent_kwargs=args.agent_kwargs, command=_benchmark_command(args), progress=not args.no_progress,
+    )
+    summary = result.summary
+    print(f"\n{len(result.ran)} runs done now, {len(result.skipped)} already finished, {len(result.failed)} failed.")
+    ranked = sorted(summary["complete"], key=lambda a: -summary["aggregates"][a]["IQM"][0])
+    print(f"\nIQM of the normalised score at {args.budget} evaluations (95 % stratified-bootstrap CI):")
+    for agent in ranked:
+        point, low, high = summary["aggregates"][agent]["IQM"]
+        print(f"  {agent:<24} {point:7.3f}  [{low:.3f}, {high:.3f}]")
+    for agent, why in summary["incomplete"].items():
+        print(f"  {agent:<24} not ranked: {why}")
+    print(f"\nLeaderboard: {args.out}/leaderboard.md   (scores: suite.json; figures: aggregates.png, profiles.png, "
+          "sample_efficiency.png, improvement.png)")
+    print(f"Per env: {args.out}/<env>/summary.md   TensorBoard: tensorboard --logdir {args.out}")
+    return _report_failures(result)
+
+
+def _report_failures(result) -> int:
+    if result.failed:
+        print("Failed runs (the same command retries them; tracebacks in each run's error.txt):", file=sys.stderr)
+        for setting, agent, seed, message in result.failed:
+            where = f"{setting}/" if setting else ""
+            print(f"  {where}{agent}/seed{seed}: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     """Run ``nas-gym benchmark``; exit 1 when any run failed (the others still ran)."""
     from nas_gym.benchmark import run_benchmark
 
+    if args.suite is not None:
+        conflicts = _suite_conflicts(args)
+        if conflicts:
+            print(f"nas-gym benchmark: error: --suite fixes its envs and settings; drop {', '.join(conflicts)}.",
+                  file=sys.stderr)
+            return 2
+        return cmd_suite(args)
+    if args.env is None:
+        args.env = DEFAULT_ENV
     # With only an epochs budget, no more evaluations than epochs: each new one trains at least one.
     if args.budget is None:
         args.budget = args.budget_epochs or 100
@@ -255,13 +316,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     print(f"\n{len(result.ran)} runs done now, {len(result.skipped)} already finished, {len(result.failed)} failed.")
     print(f"Summary: {args.out}/summary.md   (figures: curves.png, pareto.png where latency is in play)")
     print(f"TensorBoard logs: {args.out}   (view with: tensorboard --logdir {args.out})")
-    if result.failed:
-        print("Failed runs (the same command retries them; tracebacks in each run's error.txt):", file=sys.stderr)
-        for setting, agent, seed, message in result.failed:
-            where = f"{setting}/" if setting else ""
-            print(f"  {where}{agent}/seed{seed}: {message}", file=sys.stderr)
-        return 1
-    return 0
+    return _report_failures(result)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,18 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark", help="run methods x seeds with one budget in parallel and summarise them",
         formatter_class=_HelpFormatter,
         description="Run every method with every seed (resumable: finished runs in --out are kept) and write "
-                    "summary.md, curves.png and pareto.png next to the run folders.",
+                    "summary.md, curves.png and pareto.png next to the run folders. With --suite, on every env of "
+                    "a suite, and write the normalised scores (suite.json), leaderboard.md and its figures.",
     )
     bench.add_argument("--agents", type=_agents_arg, required=True,
                        help=f"comma-separated method names, of {_agent_names()}")
-    bench.add_argument("--env", default=DEFAULT_ENV, help=f"env id: one of {_env_ids()} (default: {DEFAULT_ENV})")
+    bench.add_argument("--env", default=None, help=f"env id: one of {_env_ids()} (default: {DEFAULT_ENV})")
+    bench.add_argument("--suite", default=None,
+                       help=f"a suite of envs instead of --env: one of {_suite_names()}, or a suite JSON file")
     bench.add_argument("--env-kwargs", type=_json_settings_arg, default={},
                        help="env keyword arguments as a JSON object, or a list of objects for a grid of settings")
     bench.add_argument("--agent-kwargs", type=_json_arg, default={},
                        help='hyperparameters per method, e.g. \'{"darts": {"proxy_task": "digits"}}\'')
     bench.add_argument("--seeds", type=int, default=10, help="number of seeds per method, 0..N-1 (default: 10)")
     bench.add_argument("--budget", type=_positive_int, default=None,
-                       help="architectures per run (default: 100, or at most --budget-epochs)")
+                       help="architectures per run (default: 100, or at most --budget-epochs; a suite's own)")
     bench.add_argument("--budget-epochs", type=_positive_int, default=None,
                        help="epochs trained per run, to compare multi-fidelity and full-fidelity methods at equal "
                             "training (envs that train); curves then run over epochs")

@@ -97,7 +97,7 @@ def check_exactly_once(out: Path, reference: Path, budget: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("agent", "budget"), [("random", 300), ("reinforce", 200), ("evolution", 300),
                                                ("tpe", 60), ("ppo", 80), ("local_search", 100), ("genetic", 100),
-                                               ("bananas", 25), ("pnas", 25)])
+                                               ("bananas", 25), ("pnas", 25), ("sb3:DQN", 60)])
 def test_sigkill_table_search(agent, budget, tmp_path, nb201_kwargs):
     kill_once_on_a_table(agent, nb201_kwargs, budget, tmp_path)
 

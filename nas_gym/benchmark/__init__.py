@@ -10,14 +10,27 @@ the statistics over seeds in ``summary.md``, ``curves.png`` and
   where each run's folder lies;
 - :mod:`nas_gym.benchmark.runner`: the grid (:func:`run_benchmark`), which
   runs are finished, resumed or redone, and the parallel runs;
-- :mod:`nas_gym.benchmark.statistics`: mean and 95 % t-interval (clipped to
-  what each figure can be), regret, evaluations to top 1 %, hypervolume and
+- :mod:`nas_gym.benchmark.statistics`: mean and 95 % bootstrap interval
+  over seeds, regret, evaluations to top 1 %, hypervolume and
   Pareto front, recomputed from the histories (:func:`summarize`), and the
   definitions of those figures;
 - :mod:`nas_gym.benchmark.describe`: what the env is, for titles and labels
   (its space and dataset, whether its accuracy is R²) and what its reward can be;
 - :mod:`nas_gym.benchmark.report`: ``summary.md``, ``summary.json`` and the
   plots (:func:`write_report`).
+
+Agent benchmarking over a suite of envs (``nas-gym benchmark --suite core``),
+reported as Agarwal et al. (2021) recommend:
+
+- :mod:`nas_gym.benchmark.suites`: suites as data (``nas_gym/data/suites/*.json``
+  or a user's file), and each env's reference;
+- :mod:`nas_gym.benchmark.scores`: normalised scores (0 = random search's expected
+  best at the same evaluations, in closed form on a table; 1 = the optimum);
+- :mod:`nas_gym.benchmark.aggregate`: IQM, mean, median, optimality gap,
+  stratified-bootstrap intervals, performance profiles, probability of improvement;
+- :mod:`nas_gym.benchmark.suite_runner`: :func:`run_suite`, all envs' runs in one pool;
+- :mod:`nas_gym.benchmark.suite_report` and :mod:`nas_gym.benchmark.suite_plots`:
+  ``suite.json``, ``leaderboard.md`` and the figures.
 """
 
 from __future__ import annotations
@@ -34,12 +47,19 @@ from nas_gym.benchmark.statistics import (
     summarize,
     t_quantile_975,
 )
+from nas_gym.benchmark.suite_runner import run_suite
+from nas_gym.benchmark.suites import Suite, SuiteTask, available_suites, load_suite
 
 __all__ = [
     "CONFIG_FILE",
     "RUN_ERROR_FILE",
     "BenchmarkResult",
     "RunSpec",
+    "Suite",
+    "SuiteTask",
+    "available_suites",
+    "load_suite",
+    "run_suite",
     "format_summary_md",
     "hypervolume",
     "mean_ci",

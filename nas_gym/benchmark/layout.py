@@ -22,15 +22,34 @@ from typing import Any
 CONFIG_FILE = "benchmark.json"
 #: The traceback of a run that raised, in its run folder.
 RUN_ERROR_FILE = "error.txt"
+#: A suite's report, beside its envs' folders (``OUT/{env}/``): every run's normalised scores and the leaderboard.
+SUITE_JSON = "suite.json"
+LEADERBOARD_MD = "leaderboard.md"
+#: A suite's figures, by what they show.
+SUITE_FIGURES = {
+    "aggregates": "aggregates.png",
+    "profiles": "profiles.png",
+    "sample_efficiency": "sample_efficiency.png",
+    "improvement": "improvement.png",
+}
+
+
+def agent_folder_name(agent: str) -> str:
+    """A method's folder name: its name, a family's ``:`` written ``-`` (``sb3:A2C``: ``sb3-A2C``) for any file system.
+
+    >>> agent_folder_name("sb3-contrib:QRDQN")
+    'sb3-contrib-QRDQN'
+    """
+    return agent.replace(":", "-")
 
 
 def run_folder(out_dir: str | os.PathLike, agent: str, seed: int) -> Path:
-    """The folder of one run: ``out_dir/{agent}/seed{seed}``.
+    """The folder of one run: ``out_dir/{agent}/seed{seed}`` (see :func:`agent_folder_name`).
 
     >>> run_folder("bench", "random", 3).as_posix()
     'bench/random/seed3'
     """
-    return Path(out_dir) / agent / f"seed{seed}"
+    return Path(out_dir) / agent_folder_name(agent) / f"seed{seed}"
 
 
 def setting_names(settings: Sequence[dict[str, Any]]) -> list[str]:

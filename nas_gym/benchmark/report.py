@@ -5,8 +5,8 @@ histories back through :func:`~nas_gym.benchmark.statistics.summarize_setting`
 and writes, next to the run folders:
 
 - ``summary.md`` (:func:`format_summary_md`) and ``summary.json``: per
-  method, mean and 95 % confidence interval (a t-interval clipped to what the
-  figure can be, :func:`format_interval`) of the best reward, of the test
+  method, mean and 95 % confidence interval (a percentile bootstrap over
+  seeds, within what the figure can be, :func:`format_interval`) of the best reward, of the test
   accuracy and latency of the best-validation architecture; with a table, the
   regret and the evaluations needed to reach its top 1 %; with latency in
   play, the hypervolume fraction;
@@ -48,7 +48,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def format_interval(stat: dict[str, Any], scale: float = 1.0, digits: int = 4) -> str:
-    """A figure's mean and 95 % interval as a table cell: ``mean ± half-width``, or ``mean [low, high]`` where clipped.
+    """A figure's mean and 95 % interval as a table cell: ``mean [low, high]``.
 
     Args:
         stat: What :func:`~nas_gym.benchmark.statistics.interval` returns.
@@ -56,20 +56,19 @@ def format_interval(stat: dict[str, Any], scale: float = 1.0, digits: int = 4) -
         digits: Decimals.
 
     Returns:
-        "—" without values, the mean alone for one value, ``mean ± ci`` where the
-        t-interval lies within the figure's range, else the clipped interval,
-        e.g. ``76.35 [9.64, 100.00]``: a "± x" that runs past what is possible
-        would misstate it.
+        "—" without values, the mean alone for one value (one run gives no
+        interval), else ``mean [low, high]``: a bootstrap interval is not
+        symmetric about the mean, so it is not written as ± a half-width.
+
+    >>> format_interval({"mean": 0.7635, "low": 0.711, "high": 0.816, "n": 2}, 100.0, 2)
+    '76.35 [71.10, 81.60]'
     """
     if stat["n"] == 0:
         return "—"
-    mean, ci = stat["mean"], stat["ci"]
-    if math.isnan(ci):
+    mean, low, high = stat["mean"], stat.get("low", math.nan), stat.get("high", math.nan)
+    if math.isnan(low) or math.isnan(high):
         return f"{mean * scale:.{digits}f}"
-    low, high = stat.get("low", mean - ci), stat.get("high", mean + ci)
-    if low > mean - ci or high < mean + ci:
-        return f"{mean * scale:.{digits}f} [{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
-    return f"{mean * scale:.{digits}f} ± {ci * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} [{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
 
 
 def _seeds_note(summary: dict[str, Any]) -> str:
@@ -156,7 +155,7 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
         cells = [agent, str(m["runs"]), format_interval(m["best_reward"]),
                  format_interval(m["test_accuracy"], 100.0, 2), format_interval(m["latency_ms"], 1.0, 3)]
         if regression:
-            empty = {"mean": math.nan, "ci": math.nan, "n": 0}
+            empty = {"mean": math.nan, "n": 0}
             cells[3:4] = [format_interval(m.get("best_val_mse", empty), 1.0, 4),
                           format_interval(m.get("test_mse", empty), 1.0, 4)]
         if with_regret:
@@ -168,10 +167,10 @@ def format_summary_md(summary: dict[str, Any], *, heading: str | None = None, im
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Mean and 95 % confidence interval over seeds: a Student t-interval, clipped to what the figure can be "
-        f"(accuracies in [0, 100] %, R² ≤ 1, latencies and MSEs ≥ 0, the reward in {_range_text(summary)}, "
-        f"{summary.get('reward_range_source', 'its range')}); "
-        "printed as ± its half-width where it lies within that range, else as the clipped interval [low, high]. "
+        "Mean [95 % confidence interval] over seeds: the percentile bootstrap of the mean (50,000 resamples of "
+        "the seeds, as rliable computes intervals), which lies within the values themselves and so within what "
+        f"the figure can be (accuracies in [0, 100] %, R² ≤ 1, latencies and MSEs ≥ 0, the reward in "
+        f"{_range_text(summary)}, {summary.get('reward_range_source', 'its range')}). "
         f"The best-validation architecture is the first evaluated one with the highest {accuracy}"
         + ("." if epochs is None else " among the full-fidelity evaluations (a short training is not a result)."),
     ]
@@ -259,7 +258,7 @@ def draw_figures(summary: dict[str, Any], data: dict[str, Any], out_dir: str | o
     figures = {"curves.png": plots.plot_curves(
         curves, None if out is None else out / "curves.png", title=title, subtitle=subtitle, optimum=optimum,
         xlabel="epochs trained" if by_epochs else "architectures evaluated",
-        band_label="95 % t-interval, clipped to the reward's range",
+        band_label="95 % bootstrap interval of the mean",
     )}
     if summary["latency_in_play"]:
         pareto = data["pareto"]

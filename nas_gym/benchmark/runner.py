@@ -39,7 +39,7 @@ from nas_gym.error import ConfigError, did_you_mean, unknown_name
 from nas_gym.search.budget import Budget
 from nas_gym.search.folder import RunFolder, run_meta
 from nas_gym.search.pools import BACKENDS, die_with_parent, import_ray
-from nas_gym.search.searcher import load_searcher
+from nas_gym.search.searcher import agent_name, load_searcher
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 class RunSpec:
     """One run of the grid: what :func:`nas_gym.search.run_search` is called with."""
 
-    agent: str
+    #: The method's name, or a user's :class:`~nas_gym.search.searcher.Searcher` class.
+    agent: Any
     seed: int
     env_id: str
     env_kwargs: dict[str, Any]
@@ -73,7 +74,8 @@ def run_state(folder: Path, spec: RunSpec, hparams: dict[str, Any]) -> str:
     """``"missing"``, ``"finished"`` or ``"unfinished"``: what a run folder holds.
 
     Finished means ``summary.json`` exists and it and ``history.jsonl`` show
-    the run's whole budget, which must be ``spec.budget``.
+    the run's whole budget, which must be ``spec.budget``, and the method did
+    not raise (no ``error.txt``).
 
     Args:
         folder: The run folder.
@@ -90,6 +92,8 @@ def run_state(folder: Path, spec: RunSpec, hparams: dict[str, Any]) -> str:
     """
     if not folder.exists():
         return "missing"
+    if (folder / RUN_ERROR_FILE).exists():
+        return "unfinished"  # the method raised, perhaps after its last evaluation: not a result
     run = RunFolder(folder)
     summary = run.read_summary()
     if summary is None or not run.history_path.is_file():
@@ -128,7 +132,7 @@ def _run_one(spec: RunSpec) -> float:
     from nas_gym.search.resume import ResumeError
     from nas_gym.search.searcher import run_search
 
-    folder = run_folder(spec.out_dir, spec.agent, spec.seed)
+    folder = run_folder(spec.out_dir, agent_name(spec.agent), spec.seed)
     (folder / RUN_ERROR_FILE).unlink(missing_ok=True)
 
     def run() -> dict[str, Any]:
@@ -175,22 +179,122 @@ class BenchmarkResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_agents(agents: Sequence[str], agent_kwargs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Load every method and build it with its kwargs now, so typos fail before any run; return hparams."""
+def _check_agents(agents: Sequence[Any], agent_kwargs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Load every method and build it with its kwargs now, so typos fail before any run; return hparams by name."""
     if not agents:
         raise ConfigError("No methods given; pass --agents random,evolution,... (comma-separated).")
-    if len(set(agents)) != len(agents):
-        raise ConfigError(f"Methods must be given once each, got {list(agents)}.")
-    extra = sorted(set(agent_kwargs) - set(agents))
+    names = [agent_name(a) for a in agents]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"Methods must be given once each, got {names}.")
+    extra = sorted(set(agent_kwargs) - set(names))
     if extra:
         raise ConfigError(
-            f"agent kwargs name methods {extra} that are not benchmarked ({', '.join(agents)})."
-            f"{did_you_mean(extra[0], agents)} Key the JSON by method name, e.g. '{{\"darts\": {{...}}}}'."
+            f"agent kwargs name methods {extra} that are not benchmarked ({', '.join(names)})."
+            f"{did_you_mean(extra[0], names)} Key the JSON by method name, e.g. '{{\"darts\": {{...}}}}'."
         )
     for name, kwargs in agent_kwargs.items():
         if not isinstance(kwargs, dict):
             raise ConfigError(f"agent kwargs for {name!r} must be a JSON object of hyperparameters, got {kwargs!r}.")
-    return {a: _plain(load_searcher(a)(**agent_kwargs.get(a, {})).hparams()) for a in agents}
+    return {
+        n: _plain(load_searcher(a)(**agent_kwargs.get(n, {})).hparams()) for n, a in zip(names, agents, strict=True)
+    }
+
+
+@dataclass
+class _Grid:
+    """The checked settings every run of a grid shares, and the runs to do."""
+
+    agents: list[Any]
+    agent_kwargs: dict[str, dict[str, Any]]
+    seeds: list[int]
+    budget: int
+    budget_epochs: int | None
+    hparams: dict[str, dict[str, Any]]
+    side_by_side: int
+    eval_workers: int
+    backend: str
+    ray_address: str | None
+    todo: list[tuple[str, RunSpec]] = field(default_factory=list)
+
+
+def _grid(
+    agents: Sequence[Any], agent_kwargs: dict[str, dict[str, Any]] | None, seeds: int | Sequence[int], budget: int,
+    budget_epochs: int | None, workers: int | None, eval_workers: int, backend: str, ray_address: str | None,
+) -> _Grid:
+    """Check what every run shares (fails before any run starts) and how many runs go side by side."""
+    agents = list(agents)
+    agent_kwargs = dict(agent_kwargs or {})
+    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise ConfigError(f"seeds must be a count ≥ 1 or distinct integers, got {seeds!r}.")
+    Budget(budget, epochs=budget_epochs)  # a bad budget fails here, not in every run
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be an integer ≥ 1 (architectures evaluated at once), got {workers!r}.")
+    if not isinstance(eval_workers, (int, np.integer)) or isinstance(eval_workers, bool) or eval_workers < 1:
+        raise ConfigError(f"eval_workers must be an integer ≥ 1 (evaluations at once per run), got {eval_workers!r}.")
+    if backend not in BACKENDS:
+        raise unknown_name("backend", backend, BACKENDS)
+    if backend == "ray":
+        import_ray()  # without the extra, fail before any run starts
+    elif ray_address is not None:
+        raise ConfigError(f"A Ray address ({ray_address!r}) needs backend='ray' (--backend ray); got {backend!r}.")
+    side_by_side = max(1, int(workers) // int(eval_workers))
+    if backend == "ray" and ray_address is None:
+        # Ray started here once, for every run in turn; side-by-side processes would each start their own.
+        side_by_side = 1
+    hparams = _check_agents(agents, agent_kwargs)
+    return _Grid(agents, agent_kwargs, seed_list, int(budget), budget_epochs, hparams, side_by_side,
+                 int(eval_workers), backend, ray_address)
+
+
+def _plan(grid: _Grid, result: BenchmarkResult, name: str, folder: Path, env_id: str, setting: dict[str, Any],
+          command: str | None) -> None:
+    """Write one env setting's ``benchmark.json`` and queue its runs that are not finished."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "env_id": env_id, "env_kwargs": setting, "agents": [agent_name(a) for a in grid.agents], "seeds": grid.seeds,
+        "budget": grid.budget, "budget_epochs": grid.budget_epochs, "agent_kwargs": grid.agent_kwargs,
+        "command": command, "eval_workers": grid.eval_workers, "backend": grid.backend,
+    }
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    for agent in grid.agents:
+        key = agent_name(agent)
+        for seed in grid.seeds:
+            spec = RunSpec(
+                agent, seed, env_id, setting, grid.budget, grid.agent_kwargs.get(key, {}), str(folder),
+                eval_workers=grid.eval_workers, backend=grid.backend, ray_address=grid.ray_address,
+                budget_epochs=grid.budget_epochs,
+            )
+            # Raises for a folder of other settings, before anything below is deleted.
+            state = run_state(run_folder(folder, key, seed), spec, grid.hparams[key])
+            if state == "finished":
+                result.skipped.append((name, key, seed))
+            else:
+                grid.todo.append((name, spec))
+
+
+def _execute(grid: _Grid, result: BenchmarkResult, progress: bool) -> None:
+    """Clear what cannot be resumed, then run every queued run (side by side, or on Ray)."""
+    for _, spec in grid.todo:
+        key = agent_name(spec.agent)
+        folder = run_folder(spec.out_dir, key, spec.seed)
+        if folder.exists() and not _resumable(folder, spec, grid.hparams[key]):
+            logger.info("Redoing unfinished run %s.", folder)
+            shutil.rmtree(folder)
+    ray = None
+    if grid.backend == "ray" and grid.ray_address is None and grid.todo:
+        ray = import_ray()
+        if ray.is_initialized():
+            ray = None  # the caller's Ray: runs use it, and it stays up
+        else:
+            ray.init(num_cpus=grid.eval_workers, include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        _run_all(grid.todo, grid.side_by_side, result, progress)
+    finally:
+        if ray is not None:
+            ray.shutdown()
 
 
 def run_benchmark(
@@ -247,32 +351,10 @@ def run_benchmark(
 
     import nas_gym  # noqa: F401  (registers the envs)
 
-    agents = list(agents)
-    agent_kwargs = dict(agent_kwargs or {})
-    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
-    if not seed_list or len(set(seed_list)) != len(seed_list):
-        raise ConfigError(f"seeds must be a count ≥ 1 or distinct integers, got {seeds!r}.")
-    Budget(budget, epochs=budget_epochs)  # a bad budget fails here, not in every run
+    grid = _grid(agents, agent_kwargs, seeds, budget, budget_epochs, workers, eval_workers, backend, ray_address)
     settings = [dict(env_kwargs or {})] if env_kwargs is None or isinstance(env_kwargs, dict) else list(env_kwargs)
     if not settings or not all(isinstance(s, dict) for s in settings):
         raise ConfigError(f"env_kwargs must be a JSON object or a non-empty list of them, got {env_kwargs!r}.")
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"workers must be an integer ≥ 1 (architectures evaluated at once), got {workers!r}.")
-    if not isinstance(eval_workers, (int, np.integer)) or isinstance(eval_workers, bool) or eval_workers < 1:
-        raise ConfigError(f"eval_workers must be an integer ≥ 1 (evaluations at once per run), got {eval_workers!r}.")
-    if backend not in BACKENDS:
-        raise unknown_name("backend", backend, BACKENDS)
-    if backend == "ray":
-        import_ray()  # without the extra, fail before any run starts
-    elif ray_address is not None:
-        raise ConfigError(f"A Ray address ({ray_address!r}) needs backend='ray' (--backend ray); got {backend!r}.")
-    side_by_side = max(1, int(workers) // int(eval_workers))
-    if backend == "ray" and ray_address is None:
-        # Ray started here once, for every run in turn; side-by-side processes would each start their own.
-        side_by_side = 1
-    hparams = _check_agents(agents, agent_kwargs)
     for s in settings:
         env = gym.make(env_id, **s)  # a bad env setting fails here, not in every worker
         trains = env.unwrapped.evaluator.max_epochs() is not None
@@ -284,54 +366,16 @@ def run_benchmark(
     out = Path(out_dir)
     names = setting_names(settings)
     result = BenchmarkResult(out)
-    todo: list[tuple[str, RunSpec]] = []
     for name, s in zip(names, settings, strict=True):
-        folder = out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        config = {
-            "env_id": env_id, "env_kwargs": s, "agents": agents, "seeds": seed_list, "budget": budget,
-            "budget_epochs": budget_epochs, "agent_kwargs": agent_kwargs, "command": command,
-            "eval_workers": int(eval_workers), "backend": backend,
-        }
-        (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        for agent in agents:
-            for seed in seed_list:
-                spec = RunSpec(
-                    agent, seed, env_id, s, int(budget), agent_kwargs.get(agent, {}), str(folder),
-                    eval_workers=int(eval_workers), backend=backend, ray_address=ray_address,
-                    budget_epochs=budget_epochs,
-                )
-                # Raises for a folder of other settings, before anything below is deleted.
-                state = run_state(run_folder(folder, agent, seed), spec, hparams[agent])
-                if state == "finished":
-                    result.skipped.append((name, agent, seed))
-                else:
-                    todo.append((name, spec))
-    for _, spec in todo:
-        folder = run_folder(spec.out_dir, spec.agent, spec.seed)
-        if folder.exists() and not _resumable(folder, spec, hparams[spec.agent]):
-            logger.info("Redoing unfinished run %s.", folder)
-            shutil.rmtree(folder)
+        _plan(grid, result, name, out / name, env_id, s, command)
     if len(names) > 1:
         top = {
-            "env_id": env_id, "settings": dict(zip(names, settings, strict=True)), "agents": agents,
-            "seeds": seed_list, "budget": budget, "budget_epochs": budget_epochs, "agent_kwargs": agent_kwargs,
+            "env_id": env_id, "settings": dict(zip(names, settings, strict=True)), "agents": list(grid.hparams),
+            "seeds": grid.seeds, "budget": budget, "budget_epochs": budget_epochs, "agent_kwargs": grid.agent_kwargs,
             "command": command,
         }
         (out / CONFIG_FILE).write_text(json.dumps(top, indent=2))
-
-    ray = None
-    if backend == "ray" and ray_address is None and todo:
-        ray = import_ray()
-        if ray.is_initialized():
-            ray = None  # the caller's Ray: runs use it, and it stays up
-        else:
-            ray.init(num_cpus=int(eval_workers), include_dashboard=False, logging_level=logging.WARNING)
-    try:
-        _run_all(todo, side_by_side, result, progress)
-    finally:
-        if ray is not None:
-            ray.shutdown()
+    _execute(grid, result, progress)
     result.summary = write_report(out)
     return result
 
@@ -343,12 +387,13 @@ def _run_all(todo: list[tuple[str, RunSpec]], workers: int, result: BenchmarkRes
     bar = tqdm(total=total, initial=len(result.skipped), unit="run", desc="benchmark", disable=not progress)
 
     def done(name: str, spec: RunSpec, error: BaseException | None) -> None:
+        key = agent_name(spec.agent)
         if error is None:
-            result.ran.append((name, spec.agent, spec.seed))
+            result.ran.append((name, key, spec.seed))
         else:
             message = f"{type(error).__name__}: {error}"
-            logger.error("Run %s seed %d failed: %s", spec.agent, spec.seed, message)
-            result.failed.append((name, spec.agent, spec.seed, message))
+            logger.error("Run %s seed %d failed: %s", key, spec.seed, message)
+            result.failed.append((name, key, spec.seed, message))
         bar.update(1)
         bar.set_postfix(failed=len(result.failed))
 

@@ -1,10 +1,10 @@
 """The benchmark's statistics, recomputed from the run folders' histories.
 
 :func:`summarize` reads a benchmark folder back and returns, per method, the
-mean and 95 % confidence interval (Student t, :func:`mean_ci`, clipped to
-what the figure can be: :func:`interval`) of the best reward and of the
+mean and 95 % confidence interval (the percentile bootstrap over seeds,
+:func:`interval`, as a suite's aggregates use) of the best reward and of the
 test accuracy and latency of the best-validation architecture; with a
-table, the regret against the table's optimum (:func:`_reference`) and the
+table, the regret against the table's optimum (:func:`table_reference`) and the
 evaluations needed to reach its top 1 %; with latency in play, the
 hypervolume (:func:`hypervolume`) as a fraction of the reference front's
 (:func:`pareto_front`).
@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from nas_gym.benchmark import describe
-from nas_gym.benchmark.layout import CONFIG_FILE, run_folder
+from nas_gym.benchmark.layout import CONFIG_FILE, RUN_ERROR_FILE, run_folder
 from nas_gym.error import ConfigError
 from nas_gym.multi_objective.pareto import hypervolume, pareto_front
 from nas_gym.search.folder import RunFolder
@@ -156,14 +156,25 @@ def is_finished(summary: dict[str, Any], evaluations: int) -> bool:
     return done == summary.get("budget")
 
 
-def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """What the env is and what its table says.
+#: :func:`table_reference` by its arguments: a report reads each env's table once per process.
+_TABLE_REFERENCES: dict[str, dict[str, Any]] = {}
+
+
+def table_reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What the env is and what its table says (computed once per process for the same arguments).
 
     Always: the env's readable ``title``, whether its accuracy is a regression's R²
     (``regression``), its ``reward_range`` (:mod:`nas_gym.benchmark.describe`; on a table
     that scores the runs, the range of the table's rewards) and whether a table scores it
     (``scored_by_table``). With a table: every row's reward, val accuracy and latency.
     """
+    key = json.dumps([env_id, env_kwargs], sort_keys=True, default=str)
+    if key not in _TABLE_REFERENCES:
+        _TABLE_REFERENCES[key] = _compute_table_reference(env_id, env_kwargs)
+    return _TABLE_REFERENCES[key]
+
+
+def _compute_table_reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     import gymnasium as gym
 
     import nas_gym  # noqa: F401  (registers the envs)
@@ -188,6 +199,7 @@ def _reference(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
         lat = None if lat_name is None else np.asarray(table.column(lat_name), dtype=float)
         info.update(
             table_path=str(table.path), rows=len(table), exhaustive=bool(table.is_exhaustive), val=val, latency=lat,
+            uniform=bool(table.is_exhaustive) and len(table) == int(np.prod(parts.space.nvec)),
         )
         # With latency measured on this host the reward is not a function of the table.
         if lat is not None or latency_weight == 0 or parts.latency_model is None:
@@ -212,8 +224,8 @@ def clipped_interval(mean: float, ci: float, bounds: Bounds = UNBOUNDED) -> tupl
     """The interval ``mean ± ci`` clipped to ``bounds``, what the figure can be; NaN ends where ``ci`` is NaN.
 
     A t-interval over few seeds can run past what is possible (an accuracy
-    above 1); until the intervals are bootstrapped, clipping keeps them
-    honest about the range.
+    above 1); for users of :func:`mean_ci` (the summaries use bootstrap
+    intervals, :func:`interval`).
 
     >>> [round(end, 4) for end in clipped_interval(0.7635, 0.6671, (0.0, 1.0))]
     [0.0964, 1.0]
@@ -224,23 +236,63 @@ def clipped_interval(mean: float, ci: float, bounds: Bounds = UNBOUNDED) -> tupl
     return max(mean - ci, low), min(mean + ci, high)
 
 
+#: Bootstrap replicates of a summary's intervals (rliable's count for aggregates) and of its curves' bands.
+INTERVAL_REPS = 50_000
+CURVE_REPS = 2_000
+
+
 def interval(values: Sequence[float | None], bounds: Bounds = UNBOUNDED) -> dict[str, Any]:
-    """Mean and 95 % t-interval of the given values (None and non-finite ones left out), clipped to ``bounds``.
+    """Mean and 95 % bootstrap interval of the given values (None and non-finite ones left out), clipped to ``bounds``.
+
+    The interval is the percentile bootstrap of the mean over seeds
+    (:func:`nas_gym.benchmark.aggregate.bootstrap_ci` with one task: the same
+    definition and draws as a suite's aggregates). It lies within the values'
+    own range, so a figure that cannot pass a bound never gets an interval
+    past it; the clip to ``bounds`` only guards that.
 
     Args:
         values: One figure per seed (None where a run has none).
         bounds: What the figure can be, ``(low, high)``; infinite ends for none.
 
     Returns:
-        ``{"mean", "ci", "low", "high", "range", "n", "values"}``: ``ci`` the
-        unclipped half-width (:func:`mean_ci`), ``low``/``high`` the interval
-        ``mean ± ci`` clipped to ``range`` (NaN where ``ci`` is).
+        ``{"mean", "low", "high", "range", "n", "values"}``; ``low``/``high``
+        are NaN for fewer than two values (one run tells nothing of the spread).
+
+    >>> stat = interval([0.711, 0.816], UNIT)  # two seeds: the interval is the two values
+    >>> stat["mean"], stat["low"], stat["high"]
+    (0.7635, 0.711, 0.816)
     """
+    from nas_gym.benchmark.aggregate import bootstrap_ci
+    from nas_gym.benchmark.aggregate import mean as mean_of
+
     given = [float(v) for v in values if v is not None and math.isfinite(v)]
-    mean, ci = mean_ci(given)
-    low, high = clipped_interval(mean, ci, bounds)
-    return {"mean": mean, "ci": ci, "low": low, "high": high, "range": list(bounds), "n": len(given),
+    mean, low, high = (float(np.mean(given)) if given else math.nan), math.nan, math.nan
+    if len(given) >= 2:
+        _, low, high = bootstrap_ci(np.asarray(given)[:, None], mean_of, reps=INTERVAL_REPS)
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"mean": mean, "low": low, "high": high, "range": list(bounds), "n": len(given),
             "values": [None if v is None else float(v) for v in values]}
+
+
+def curve_band(curves: np.ndarray, bounds: Bounds = UNBOUNDED, *, reps: int = CURVE_REPS,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over runs of best-so-far curves ``(runs, points)`` and its 95 % bootstrap band, clipped to ``bounds``.
+
+    Every point uses the same resampled runs (a replicate is a set of whole
+    runs), as :func:`interval` resamples them; NaN where a run has none yet.
+    """
+    n, points = curves.shape
+    mean = curves.mean(axis=0) if n else np.full(points, math.nan)
+    if n < 2:
+        return mean, np.full(points, math.nan), np.full(points, math.nan)
+    rng = np.random.RandomState(seed)
+    draws = np.empty((reps, points))
+    chunk = max(1, 2_000_000 // max(1, n * points))
+    for start in range(0, reps, chunk):
+        k = min(chunk, reps - start)
+        draws[start:start + k] = curves[rng.choice(n, (k, n), replace=True)].mean(axis=1)
+    low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+    return mean, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
 def summarize(out_dir: str | os.PathLike) -> dict[str, Any]:
@@ -258,15 +310,14 @@ def summarize(out_dir: str | os.PathLike) -> dict[str, Any]:
         ``reward_range``, the table reference (optimum, top-1 % threshold,
         exhaustive), whether latency is in play, and under ``methods`` one
         entry per method with ``runs``, ``seeds`` and, each as
-        :func:`interval` returns it (``ci`` the 95 % t half-width,
-        ``low``/``high`` the interval clipped to the figure's ``range``),
+        :func:`interval` returns it (``low``/``high`` the 95 % bootstrap
+        interval, within the figure's ``range``),
         ``best_reward``, ``test_accuracy`` (of the best-validation
         architecture), ``latency_ms`` (of the same), ``regret``,
         ``hv_fraction`` and on regression tasks ``best_val_mse`` and
         ``test_mse``; ``evals_to_top1`` as ``{"values", "median",
         "reached"}`` (``None`` = never reached); ``curve`` as ``{"mean",
-        "ci", "low", "high"}`` per number of evaluations (``low``/``high``
-        clipped to the reward's range). With several env settings:
+        "low", "high"}`` per number of evaluations (:func:`curve_band`). With several env settings:
         ``{"settings": {name: summary}}``.
 
     Raises:
@@ -296,14 +347,15 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
         without latency in play).
     """
     budget = config["budget"]
-    ref = _reference(config["env_id"], config["env_kwargs"])
+    ref = table_reference(config["env_id"], config["env_kwargs"])
     histories: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for agent in config["agents"]:
         histories[agent] = {}
         for seed in config["seeds"]:
-            folder = RunFolder(run_folder(out, agent, seed))
+            path = run_folder(out, agent, seed)
+            folder = RunFolder(path)
             summary = folder.read_summary()
-            if summary is None:
+            if summary is None or (path / RUN_ERROR_FILE).exists():  # a method that raised gave no result
                 continue
             history = folder.read_history()
             if is_finished(summary, len(history)):
@@ -358,10 +410,8 @@ def summarize_setting(out: Path, config: dict[str, Any]) -> tuple[dict[str, Any]
             entry["hv_fraction"] = interval(fractions, hv_bounds)
         length = budget if budget_epochs is None else budget_epochs
         curves = np.array([f["curve"] for f in figures.values()]) if figures else np.empty((0, length))
-        stats = [mean_ci(curves[:, i]) for i in range(curves.shape[1])] if len(curves) else []
-        ends = [clipped_interval(m, c, reward_bounds) for m, c in stats]
-        entry["curve"] = {"mean": [m for m, _ in stats], "ci": [c for _, c in stats],
-                          "low": [lo for lo, _ in ends], "high": [hi for _, hi in ends]}
+        mean, low, high = curve_band(curves, reward_bounds)
+        entry["curve"] = {"mean": mean.tolist(), "low": low.tolist(), "high": high.tolist()}
         methods[agent] = entry
 
     summary = {

@@ -130,22 +130,55 @@ def available_searchers() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group="nas_gym.searchers")}
 
 
-def load_searcher(name: str) -> type[Searcher]:
-    """The searcher class registered as ``name``.
+def searcher_families() -> dict[str, Any]:
+    """Families of search methods named ``FAMILY:MEMBER`` (entry-point group ``nas_gym.searcher_families``).
+
+    A family's entry point is a function of the member's name that returns a
+    searcher class, e.g. ``sb3`` gives ``sb3:A2C`` (any algorithm of
+    stable-baselines3 as a search method).
+    """
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="nas_gym.searcher_families")}
+
+
+def load_searcher(name: str | type[Searcher]) -> type[Searcher]:
+    """The searcher class registered as ``name``, or of a family's member ``FAMILY:MEMBER`` (``sb3:DQN``).
+
+    A :class:`Searcher` subclass is returned as it is, so that code which
+    takes a method by name (the benchmark) also takes a user's own class.
 
     Raises:
-        ConfigError: Unknown name; the message lists the known ones.
+        ConfigError: Unknown name or family; the message lists the known ones.
     """
     from nas_gym.error import unknown_name
 
+    if isinstance(name, type) and issubclass(name, Searcher):
+        return name
+    if not isinstance(name, str):
+        raise unknown_name("agent", repr(name), available_searchers())
+    if ":" in name:
+        family, member = name.split(":", 1)
+        families = searcher_families()
+        if family not in families:
+            from nas_gym.error import ConfigError, did_you_mean
+
+            raise ConfigError(f"Unknown family {family!r} in agent {name!r}.{did_you_mean(family, families)} "
+                              f"Known families: {', '.join(sorted(families))} (e.g. sb3:A2C).")
+        return families[family].load()(member)
     found = available_searchers()
     if name not in found:
-        raise unknown_name("agent", name, found)
+        raise unknown_name("agent", name, [*found, *(f"{f}:<Algorithm>" for f in searcher_families())])
     return found[name].load()
 
 
+def agent_name(agent: str | type[Searcher]) -> str:
+    """The name a method is recorded and filed under: its name, or a class's ``name`` attribute."""
+    return agent if isinstance(agent, str) else str(agent.name)
+
+
 def run_search(
-    agent: str,
+    agent: str | type[Searcher],
     env_id: str,
     env_kwargs: dict[str, Any] | None = None,
     *,
@@ -175,7 +208,7 @@ def run_search(
             pool.close()
         raise
     run = SearchRun(
-        env_id, env_kwargs, agent=agent, seed=seed, budget=budget, out_dir=out_dir,
+        env_id, env_kwargs, agent=agent_name(agent), seed=seed, budget=budget, out_dir=out_dir,
         hparams=searcher.hparams(), progress=progress, workers=workers, backend=backend, ray_address=ray_address,
         pool=pool,
     )
