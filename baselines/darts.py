@@ -351,7 +351,8 @@ class DARTS(Searcher):
         """Train the supernet, derive the architecture, evaluate it and the next best until the budget is spent.
 
         Raises:
-            ConfigError: On a table env without ``proxy_task`` (see the module docstring).
+            ConfigError: On a table env without ``proxy_task`` (see the module docstring), or on a space whose
+                supernet runs single paths only (``transformer``).
         """
         start = time.perf_counter()
         space = run.space
@@ -376,6 +377,10 @@ class DARTS(Searcher):
                 generator = torch.Generator().manual_seed(run.seed)
                 net = make_supernet(space, task, generator, filters=self.filters, exclude_none=self.exclude_none,
                                     cell_output=self.cell_output)
+                if not net.mixed:
+                    raise ConfigError(f"{self.settings.label()}: the {space.name!r} supernet has no mixed relaxation "
+                                      "to train alphas on; it runs single paths only: use spos, rsps or enas "
+                                      "(evaluator='supernet').")
                 net.to(device)
                 epochs = self._train(net, task, order, generator, run, latency, weight, target, shape)
         finally:

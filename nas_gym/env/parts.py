@@ -176,6 +176,7 @@ def build_parts(  # noqa: D417  (the arguments are NASEnv's, documented in its d
     if evaluator == "table":
         _check_table_evaluator(columns, evaluator_kwargs, the_space)
     parts = EnvParts(the_space, make_cache(cache), None, task, task_kwargs)
+    evaluator_kwargs = _supernet_reference_kwargs(evaluator, evaluator_kwargs)
     EVALUATORS.check(evaluator, evaluator_kwargs, what="evaluator_kwargs")
     parts.table = _load_table(columns, the_space)
     parts.evaluator = EVALUATORS.make(evaluator, evaluator_kwargs, parts, what="evaluator_kwargs")
@@ -244,6 +245,31 @@ def _resolve_space(space: str, space_kwargs: dict[str, Any], task: str, task_kwa
     if task == "npz" or task_kwargs:
         TASKS.check(task, task_kwargs, what="task_kwargs")
     return the_space
+
+
+def _supernet_reference_kwargs(evaluator: str, evaluator_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """An env's training settings become its supernet's stand-alone reference settings.
+
+    An env registered with training settings (``NAS-RNN-v0``, ``NAS-LM-v0``: ``steps``, ``epochs``, ...)
+    keeps them under ``gym.make(..., evaluator="supernet")``: they are not the supernet's, so they become its
+    ``standalone_kwargs``, how a weight-sharing method retrains its top architectures
+    (:mod:`nas_gym.search.weight_sharing`), as the env itself trains. Only where every key is a training
+    argument and one at least is not the supernet's; anything else is the supernet's to check.
+    """
+    from nas_gym.evaluators import EVALUATORS
+
+    if evaluator != "supernet" or not evaluator_kwargs:
+        return evaluator_kwargs
+    try:
+        EVALUATORS.check("supernet", evaluator_kwargs)
+        return evaluator_kwargs
+    except ConfigError:
+        pass
+    try:
+        EVALUATORS.check("train", evaluator_kwargs)
+    except ConfigError:
+        return evaluator_kwargs  # the supernet's own check names the key it does not take
+    return {"standalone_kwargs": dict(evaluator_kwargs)}
 
 
 def _choose_evaluator(evaluator: str, table: str | os.PathLike | None) -> str:

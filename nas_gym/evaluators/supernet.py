@@ -14,10 +14,12 @@ Two ways to train the shared weights (``mode``):
   evaluated architecture's path, then scores it. The supernet changes with
   every evaluation, so the same architecture can score differently later.
 - ``"pretrained"`` (SPOS; also random search with weight sharing, Li &
-  Talwalkar 2019): before the first score, ``pretrain_epochs`` epochs of
-  single-path training with a path drawn uniformly at random
-  (``space.sample``) for each batch; after that the weights stay fixed and a
-  score is a function of the architecture alone. The pretraining's seconds
+  Talwalkar 2019): before the first score, ``pretrain_epochs`` epochs (or
+  ``pretrain_steps`` updates) of single-path training with a path drawn
+  uniformly at random (``space.sample``) for each batch -- on the
+  ``transformer`` space by the sandwich rule, the largest, the smallest and a
+  random sub-transformer per batch (``sampling``); after that the weights
+  stay fixed and a score is a function of the architecture alone. The pretraining's seconds
   count in the first evaluation's ``cost_s``.
 
 What the metrics say: ``val_accuracy`` is the shared-weight score; the
@@ -31,7 +33,10 @@ architecture's row; elsewhere ``test_accuracy`` is the path's accuracy on the
 test split under the same shared weights. On a regression task (the
 ``rnn_cell`` space on ``NAS-RNN-v0``) the shared weights train on the MSE, the
 scores are R² and ``val_mse``/``test_mse`` come with them
-(:mod:`nas_gym.tasks.loss`).
+(:mod:`nas_gym.tasks.loss`). On a language-modelling task (``NAS-LM-v0``) the
+scores are next-character accuracies and ``val_bpc``/``test_bpc`` come with
+them; the supernet is :mod:`nas_gym.supernets.transformer`'s, and the env's
+training settings become ``standalone_kwargs`` (:func:`nas_gym.env.parts.build_parts`).
 
 Caching: scores are never written to or read from the evaluation cache. A
 score depends on the supernet's state as well as on the architecture, and a
@@ -72,12 +77,21 @@ from nas_gym.utils.counting import count_flops, count_params
 from nas_gym.utils.device import fork_rng, resolve_device, torch_threads
 
 MODES = ("inline", "pretrained")
-SAMPLINGS = ("uniform", "fair")
+SAMPLINGS = ("uniform", "fair", "sandwich")
 OPTIMIZERS = ("adam", "sgd")
 # Bump when training or scoring changes results (part of settings(), so of every supernet_state digest).
 SUPERNET_VERSION = 1
 _CPU = torch.device("cpu")
 _SCORE_BATCH = 1024
+#: Defaults that differ by space (None arguments take them; every other space keeps the general ones).
+#: The transformer supernet: Adam at 3e-3 (as the LM envs' AdamW), the sandwich rule, and 400 updates of
+#: 16 windows (3 paths each): about 50 s of pretraining on one core.
+_SPACE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rnn_cell": {"optimizer": "adam"},
+    "transformer": {"optimizer": "adam", "sampling": "sandwich", "batch_size": 16, "pretrain_steps": 400},
+}
+_DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "sampling": "uniform", "batch_size": 32,
+                             "pretrain_steps": None, "pretrain_epochs": 30}
 
 
 def _digest(*parts: Any) -> str:
@@ -89,24 +103,32 @@ class SupernetEvaluator(Evaluator):
 
     Args:
         task: The task the supernet trains and scores on.
-        space: The env's search space (``nb201``, or ``layers`` with one norm and one attention).
+        space: The env's search space (``nb201``, ``rnn_cell``, ``transformer``, or ``layers`` with one norm and
+            one attention).
         mode: ``"inline"`` or ``"pretrained"``.
         inline_steps: SGD steps on the evaluated path before each score (``mode="inline"``). 8: ENAS
             at 10 cost 8.7 and 10.6 stand-alone evaluations in two runs on ``NAS-v0`` (goal: 10), at 8 it
             cost 5.5, 6.5 and 7.8 in three, and its final architecture stayed where it was (table percentile
             90.1 against 89.2 at 10, 80.1 at 6, seeds 0-9 on an AMD EPYC; 84.5 at 8 over seeds 0-29 on an
             AVX-512 Xeon; ``scripts/bench_supernet.py``).
-        pretrain_epochs: Epochs of single-path training before the first score (``mode="pretrained"``).
-        sampling: How the pretraining draws paths. ``"uniform"`` (SPOS): one path per batch, uniformly at
-            random. ``"fair"`` (FairNAS's strict fairness, Chu et al. 2021): each update trains ``m`` paths
+        pretrain_epochs: Epochs of single-path training before the first score (``mode="pretrained"``); None:
+            30 (ignored where ``pretrain_steps`` applies).
+        pretrain_steps: Updates of the pretraining instead of epochs (each on one batch); None: 400 on
+            ``transformer`` unless ``pretrain_epochs`` is given, epochs elsewhere.
+        sampling: How the pretraining draws paths; None: ``"sandwich"`` on ``transformer``, else
+            ``"uniform"``. ``"uniform"`` (SPOS): one path per batch, uniformly at random. ``"fair"`` (FairNAS's
+            strict fairness, Chu et al. 2021): each update trains ``m`` paths
             (``m`` = the most choices of any decision) on the same batch, in which every decision takes each of
             its choices once (a random permutation per decision; decisions with fewer choices fill the rest at
             random; the space's ``repair`` keeps each path valid), then takes one step on the summed gradients.
             Both see the same number of path-batches per epoch: fair sampling takes ``m`` times fewer updates.
-        batch_size: Training batch size.
-        optimizer: ``"sgd"`` (Nesterov; the papers' choice) or ``"adam"``; None: Adam on ``rnn_cell``,
-            SGD elsewhere. Measured on the embedded MNIST-1D table (100 random cells, Kendall τ with the
-            table after pretraining): Adam at 3e-3 ranks them *inversely* (τ ≈ -0.2 after 5 to 20 epochs:
+            ``"sandwich"`` (BigNAS, AutoFormer; the ``transformer`` supernet only): each update trains the largest
+            network, the smallest and a random one on the same batch and steps on the summed gradients (an epoch
+            of it takes 3 times fewer updates; ``pretrain_steps`` counts updates).
+        batch_size: Training batch size; None: 16 on ``transformer``, else 32.
+        optimizer: ``"sgd"`` (Nesterov; the papers' choice) or ``"adam"``; None: Adam on ``rnn_cell`` and
+            ``transformer``, SGD elsewhere. Measured on the embedded MNIST-1D table (100 random cells, Kendall τ
+            with the table after pretraining): Adam at 3e-3 ranks them *inversely* (τ ≈ -0.2 after 5 to 20 epochs:
             it favours shallow cells), SGD at 0.1 reaches τ ≈ 0.2-0.26 after 30 to 60 epochs. On
             NAS-RNN-v0's recurrent cell SGD does not train the shared weights at all (DARTS's relaxed cell:
             training MSE 0.98, the targets' variance, after 160 steps at lr 0.1; Adam at 3e-3: 0.056).
@@ -138,9 +160,10 @@ class SupernetEvaluator(Evaluator):
         space: SearchSpace,
         mode: str = "inline",
         inline_steps: int = 8,
-        pretrain_epochs: int = 30,
-        sampling: str = "uniform",
-        batch_size: int = 32,
+        pretrain_epochs: int | None = None,
+        pretrain_steps: int | None = None,
+        sampling: str | None = None,
+        batch_size: int | None = None,
         optimizer: str | None = None,
         lr: float | None = None,
         momentum: float = 0.9,
@@ -155,14 +178,29 @@ class SupernetEvaluator(Evaluator):
     ):
         check_single_path(space)
         self._check_mode(mode)
+        defaults = {**_DEFAULTS, **_SPACE_DEFAULTS.get(space.name, {})}
         if optimizer is None:
-            optimizer = "adam" if space.name == "rnn_cell" else "sgd"
+            optimizer = defaults["optimizer"]
+        if sampling is None:
+            sampling = defaults["sampling"]
+        if batch_size is None:
+            batch_size = defaults["batch_size"]
+        if pretrain_steps is None and pretrain_epochs is None:
+            pretrain_steps = defaults["pretrain_steps"]
+        if pretrain_epochs is None:
+            pretrain_epochs = defaults["pretrain_epochs"]
         if lr is None:
             lr = 3e-3 if optimizer == "adam" else 0.1
         if sampling not in SAMPLINGS:
             raise ConfigError(f"supernet sampling must be one of {list(SAMPLINGS)}, got {sampling!r}.")
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"supernet optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}.")
+        if sampling == "sandwich" and space.name != "transformer":
+            raise ConfigError(f"supernet sampling='sandwich' needs a supernet with a largest and a smallest network "
+                              f"(the 'transformer' space's); space {space.name!r} has none: use 'uniform' or 'fair'.")
+        if pretrain_steps is not None and (isinstance(pretrain_steps, bool)
+                                           or not isinstance(pretrain_steps, (int, np.integer)) or pretrain_steps < 0):
+            raise ConfigError(f"supernet pretrain_steps must be None or an integer ≥ 0, got {pretrain_steps!r}.")
         for name, value, low in (("inline_steps", inline_steps, 0), ("pretrain_epochs", pretrain_epochs, 0),
                                  ("batch_size", batch_size, 2), ("bn_batches", bn_batches, 1),
                                  ("num_threads", num_threads, 1)):
@@ -180,6 +218,7 @@ class SupernetEvaluator(Evaluator):
         self.task, self.space, self.table = task, space, table
         self.mode = mode
         self.inline_steps, self.pretrain_epochs = int(inline_steps), int(pretrain_epochs)
+        self.pretrain_steps = None if pretrain_steps is None else int(pretrain_steps)
         self.sampling = sampling
         self.batch_size = min(int(batch_size), len(task.x_train))
         self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
@@ -268,27 +307,35 @@ class SupernetEvaluator(Evaluator):
         return len(self.task.x_train) // self.batch_size
 
     def pretrain(self) -> float:
-        """Train the shared weights with uniform single paths for ``pretrain_epochs`` epochs (once); return seconds.
+        """Train the shared weights with single paths for ``pretrain_epochs`` epochs or ``pretrain_steps`` updates.
+
+        Once; returns the seconds it took. Paths are drawn as ``sampling`` says.
 
         The learning rate follows a cosine from ``lr`` to 0 over the pretraining.
         """
         if self.pretrained:
             return 0.0
         start = time.perf_counter()
-        fair = self.sampling == "fair"
-        m = self.space.max_choices if fair else 1
-        total = self.pretrain_epochs * self.steps_per_epoch // m
+        fair, sandwich = self.sampling == "fair", self.sampling == "sandwich"
+        m = self.space.max_choices if fair else 3 if sandwich else 1
+        total = self.pretrain_epochs * self.steps_per_epoch // m if self.pretrain_steps is None else self.pretrain_steps
         with torch_threads(self.num_threads), tqdm(total=total, desc="supernet pretraining", unit="step", leave=False,
                                    disable=None) as bar:
             for t in range(total):
                 for group in self.optimizer.param_groups:
                     group["lr"] = 0.5 * self.lr * (1 + math.cos(math.pi * t / total))
-                self._step(self._fair_paths() if fair else self.space.sample(self.rng))
+                if fair:
+                    self._step(self._fair_paths())
+                elif sandwich:
+                    self._step(self.net.sandwich_paths(self.rng))
+                else:
+                    self._step(self.space.sample(self.rng))
                 bar.update()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         self.pretrained = True
-        self.state = _digest(self.state, "pretrain", self.pretrain_epochs)
+        self.state = _digest(self.state, "pretrain", self.pretrain_epochs if self.pretrain_steps is None
+                             else {"steps": self.pretrain_steps})
         return time.perf_counter() - start
 
     def _fair_paths(self) -> list[Architecture]:
@@ -360,12 +407,12 @@ class SupernetEvaluator(Evaluator):
         pretrain_s = self.pretrain() if self.mode == "pretrained" else 0.0
         if self.mode == "inline":
             self.train_path(arch, self.inline_steps)
-        test_mse = None
+        test_loss = None
         if self.table is not None:
-            [(val, val_mse)] = self._scores(arch, ("val",))
+            [(val, val_loss)] = self._scores(arch, ("val",))
             test, latency = self.table.reference(arch)
         else:
-            [(val, val_mse), (test, test_mse)], latency = self._scores(arch, ("val", "test")), None
+            [(val, val_loss), (test, test_loss)], latency = self._scores(arch, ("val", "test")), None
         with fork_rng(_CPU):
             model = self.space.build(arch, self.task)
         params, flops = count_params(model), count_flops(model, self.task.input_shape)
@@ -374,8 +421,12 @@ class SupernetEvaluator(Evaluator):
                                  "supernet_steps": self.steps}
         if pretrain_s:
             extra["pretrain_s"] = pretrain_s
+        # The loss beside each score (tasks/loss.py): a regression task's MSE, a language model's nats.
         if self.task.is_regression:
-            extra.update(val_mse=val_mse, test_mse=test_mse)
+            extra.update(val_mse=val_loss, test_mse=test_loss)
+        elif self.task.is_language_model:
+            extra.update({f"{split}_bpc": None if nats is None or not math.isfinite(nats) else nats / math.log(2)
+                          for split, nats in (("val", val_loss), ("test", test_loss))})
         return Metrics(val_accuracy=val, test_accuracy=test, latency_ms=latency, params=params, flops=flops,
                        cost_s=time.perf_counter() - start, extra=extra)
 
@@ -384,6 +435,8 @@ class SupernetEvaluator(Evaluator):
         """What changes scores: mode, training settings, seed, the task's data and the version."""
         return {
             "mode": self.mode, "inline_steps": self.inline_steps, "pretrain_epochs": self.pretrain_epochs,
+            # Only when set, as sampling below.
+            **({"pretrain_steps": self.pretrain_steps} if self.pretrain_steps is not None else {}),
             # Only when not the default, so the digests of earlier uniform supernets (saved states, pins) hold.
             **({"sampling": self.sampling} if self.sampling != "uniform" else {}),
             "batch_size": self.batch_size, "optimizer": self.optimizer_name, "lr": self.lr, "momentum": self.momentum,

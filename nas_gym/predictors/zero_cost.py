@@ -29,6 +29,18 @@ ICLR 2021) and Mellor et al. (NASWOT, ICML 2021) as NASLib implements them:
   predict fast training.
 - ``params`` and ``flops``: log10 of the trainable parameters and of one
   forward pass's multiply-accumulates: the baselines a proxy should beat.
+- ``decoder_params`` (LiteTransformerSearch, Javaheripi et al. 2022): the
+  number of parameters in a transformer's decoder layers, embeddings and
+  output head left out, which ranks decoder-only language models by
+  perplexity closely. Transformers only (the ``transformer`` space's
+  networks, whose layers are ``model.blocks``); the raw count, not its log.
+
+Language models (networks that read token ids, :func:`nas_gym.utils.inputs.token_vocab`):
+the loss is the cross-entropy of the next token at every position, synflow's
+data-free input is a window of token id 1, and fisher sums a linear layer's
+products over positions per output feature. ``naswot`` refuses them: it reads
+binary codes at activation modules, and these networks apply their
+activations inside the feed-forward block (SwiGLU has no binary code).
 
 Proxies are registered in :data:`ZERO_COST_PROXIES` by name (a function
 ``(model, x, y) -> float``), so a new one is one ``register`` line. Every
@@ -44,8 +56,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from nas_gym.error import ConfigError
 from nas_gym.registry import Registry
 from nas_gym.utils.counting import count_flops, count_params
+from nas_gym.utils.inputs import input_dtype, token_vocab
 
 Proxy = Callable[[nn.Module, torch.Tensor, torch.Tensor], float]
 
@@ -60,10 +74,17 @@ def _weighted(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, _WEIGHTED)]
 
 
+def _cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of logits ``out``; a language model's ``(N, L, V)`` against ``(N, L)`` counts every position."""
+    if out.dim() == y.dim() + 1 and out.dim() > 2:
+        return nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+    return nn.functional.cross_entropy(out, y)
+
+
 def _loss_backward(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
     model.train()
     model.zero_grad(set_to_none=True)
-    nn.functional.cross_entropy(model(x), y).backward()
+    _cross_entropy(model(x), y).backward()
 
 
 @ZERO_COST_PROXIES.register("grad_norm")
@@ -96,12 +117,17 @@ def fisher(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     finally:
         for h in handles:
             h.remove()
+    # A language model's linear layers act per position: their channels are the last axis, not the second.
+    tokens = token_vocab(model) is not None
     total = 0.0
     for a in outputs:
         if a.grad is None:
             continue
         product = a.detach() * a.grad
-        per_channel = product.flatten(2).sum(-1) if product.dim() > 2 else product
+        if tokens and product.dim() > 2:
+            per_channel = product.reshape(len(product), -1, product.shape[-1]).sum(1)
+        else:
+            per_channel = product.flatten(2).sum(-1) if product.dim() > 2 else product
         total += float(per_channel.pow(2).mean(0).mul(0.5).sum())
     return total
 
@@ -119,7 +145,7 @@ def zico(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, splits: int = 2)
     grads: list[list[torch.Tensor]] = [[] for _ in layers]
     for xb, yb in zip(x.chunk(splits), y.chunk(splits), strict=True):
         model.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(xb), yb).backward()
+        _cross_entropy(model(xb), yb).backward()
         for kept, m in zip(grads, layers, strict=True):
             if m.weight.grad is not None:
                 kept.append(m.weight.grad.detach().flatten().clone())
@@ -149,7 +175,9 @@ def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         for p in model.parameters():
             p.abs_()
     model.zero_grad(set_to_none=True)
-    model(torch.ones((1, *x.shape[1:]), dtype=torch.float64)).sum().backward()
+    # All ones: a float network's input, or a window of token id 1 for a language model (its embeddings go float64).
+    ones_dtype = torch.float64 if token_vocab(model) is None else input_dtype(model)
+    model(torch.ones((1, *x.shape[1:]), dtype=ones_dtype)).sum().backward()
     with torch.no_grad():
         total = sum(float((p * p.grad).abs().sum()) for p in model.parameters() if p.grad is not None)
     return math.log(total) if total > 0 else -math.inf
@@ -157,8 +185,16 @@ def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 @ZERO_COST_PROXIES.register("naswot")
 def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """``log |det K|`` of the binary activation-code kernel of the batch (Mellor et al. 2021)."""
+    """``log |det K|`` of the binary activation-code kernel of the batch (Mellor et al. 2021).
+
+    Raises:
+        ConfigError: For a language model (see the module docstring).
+    """
     del y
+    if token_vocab(model) is not None:
+        raise ConfigError("Proxy 'naswot' reads binary codes at activation modules, but this language model applies "
+                          "its activations inside the feed-forward block (SwiGLU has no binary code). Use "
+                          "proxy='decoder_params' (or synflow, grad_norm, snip, fisher, zico, params, flops).")
     n = len(x)
     kernel = torch.zeros((n, n), dtype=torch.float64)
 
@@ -190,8 +226,28 @@ def flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return math.log10(max(1, count_flops(model, tuple(x.shape[1:]))))
 
 
-#: The registry's names, in the order of the module docstring's table.
+@ZERO_COST_PROXIES.register("decoder_params")
+def decoder_params(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Parameters of a transformer's decoder layers (``model.blocks``), embeddings and output head excluded.
+
+    LiteTransformerSearch's proxy (Javaheripi et al. 2022): the raw count.
+
+    Raises:
+        ConfigError: For a network without decoder layers (not the ``transformer`` space's).
+    """
+    del x, y  # data-free by design
+    blocks = getattr(model, "blocks", None)
+    if token_vocab(model) is None or not isinstance(blocks, nn.ModuleList):
+        raise ConfigError(f"Proxy 'decoder_params' counts the parameters of a transformer's decoder layers, but this "
+                          f"network ({type(model).__name__}) has none: use it on the 'transformer' space (e.g. "
+                          "NAS-LM-v0), and proxy='params' elsewhere.")
+    return float(sum(p.numel() for p in blocks.parameters() if p.requires_grad))
+
+
+#: The proxies of every space, in the order of the module docstring's table.
 PROXY_NAMES = ("synflow", "naswot", "grad_norm", "snip", "fisher", "zico", "params", "flops")
+#: The proxies of the ``transformer`` space alone.
+TRANSFORMER_PROXY_NAMES = ("decoder_params",)
 
 
 def squash(score: float) -> float:

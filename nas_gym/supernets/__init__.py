@@ -1,7 +1,8 @@
 """Supernets: one network holding every candidate operation of a space (DARTS's relaxation, weight sharing).
 
 :func:`make_supernet` builds the supernet of a space; each space's supernet is a module of this package
-(:mod:`~nas_gym.supernets.nb201`, :mod:`~nas_gym.supernets.layers`, :mod:`~nas_gym.supernets.rnn_cell`),
+(:mod:`~nas_gym.supernets.nb201`, :mod:`~nas_gym.supernets.layers`, :mod:`~nas_gym.supernets.rnn_cell`,
+:mod:`~nas_gym.supernets.transformer`),
 beside their base class :class:`~nas_gym.supernets.base.Supernet`.
 """
 
@@ -15,25 +16,26 @@ from nas_gym.supernets.base import ALPHA_INIT_STD, OpLatencies, Supernet
 from nas_gym.supernets.layers import LayersSupernet
 from nas_gym.supernets.nb201 import NB201Supernet
 from nas_gym.supernets.rnn_cell import RNNCellSupernet
+from nas_gym.supernets.transformer import TransformerSupernet
 from nas_gym.tasks.base import Task
 
 __all__ = [
     "ALPHA_INIT_STD", "SUPERNET_SPACES", "LayersSupernet", "NB201Supernet", "OpLatencies", "RNNCellSupernet",
-    "Supernet", "check_single_path", "make_supernet",
+    "Supernet", "TransformerSupernet", "check_single_path", "make_supernet",
 ]
 
 #: The spaces that have a supernet, as error messages name them.
-SUPERNET_SPACES = "'nb201', 'layers' and 'rnn_cell'"
+SUPERNET_SPACES = "'nb201', 'layers', 'rnn_cell' and 'transformer'"
 
 
 def check_single_path(space: SearchSpace) -> None:
     """Refuse a space whose architectures cannot all run as single paths of its supernet.
 
     Raises:
-        ConfigError: Not ``nb201``, ``layers`` or ``rnn_cell``; or a ``layers`` space with several norms or attentions
-            (building the ``layers`` supernet also needs stride 1 among the strides).
+        ConfigError: Not ``nb201``, ``layers``, ``rnn_cell`` or ``transformer``; or a ``layers`` space with several
+            norms or attentions (building the ``layers`` supernet also needs stride 1 among the strides).
     """
-    if space.name in ("nb201", "rnn_cell"):
+    if space.name in ("nb201", "rnn_cell", "transformer"):
         return
     if space.name != "layers":
         raise ConfigError(f"Supernets exist for the {SUPERNET_SPACES} spaces, got space {space.name!r}.")
@@ -53,7 +55,9 @@ def make_supernet(
     """Build the supernet of ``space`` for ``task``.
 
     ``filters`` applies to ``layers``, ``exclude_none`` to ``nb201`` and
-    ``cell_output`` to ``rnn_cell`` (:class:`nas_gym.supernets.rnn_cell.RNNCellSupernet`).
+    ``cell_output`` to ``rnn_cell`` (:class:`nas_gym.supernets.rnn_cell.RNNCellSupernet`); the
+    ``transformer`` supernet (:class:`nas_gym.supernets.transformer.TransformerSupernet`) runs single paths
+    only.
 
     Raises:
         ConfigError: For a space without a supernet.
@@ -64,4 +68,6 @@ def make_supernet(
         return LayersSupernet(space, task, generator, filters=filters)
     if space.name == "rnn_cell":
         return RNNCellSupernet(space, task, generator, output=cell_output)
+    if space.name == "transformer":
+        return TransformerSupernet(space, task, generator)
     raise ConfigError(f"Supernets exist for the {SUPERNET_SPACES} spaces, got space {space.name!r}.")

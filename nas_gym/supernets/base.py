@@ -35,6 +35,9 @@ This module holds the base class; each space's supernet is a module of its own.
 
 - ``rnn_cell`` (:class:`~nas_gym.supernets.rnn_cell.RNNCellSupernet`): per node a softmax over input nodes
   and one over activations.
+- ``transformer`` (:class:`~nas_gym.supernets.transformer.TransformerSupernet`): single paths only
+  (:attr:`Supernet.mixed` is False), each sub-transformer on the leading slices of the largest one's
+  weights (AutoFormer/HAT).
 
 Single path: on ``nb201`` each edge runs its chosen operation (``none``
 adds nothing), so every architecture of the space has its path. On
@@ -69,7 +72,7 @@ ALPHA_INIT_STD = 1e-3
 
 
 class Supernet(nn.Module):
-    """Base of the DARTS supernets.
+    """Base of the supernets (DARTS's relaxation and single paths; see the module docstring).
 
     Attributes:
         space: The search space.
@@ -83,6 +86,9 @@ class Supernet(nn.Module):
             edges, when excluded as in the DARTS paper).
         alphas: One parameter vector per searched decision, over all its choices.
     """
+
+    #: Whether the supernet has a mixed (DARTS) relaxation; one without it runs single paths only.
+    mixed = True
 
     def __init__(self, space: SearchSpace, task: Task) -> None:
         super().__init__()

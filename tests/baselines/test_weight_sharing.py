@@ -86,3 +86,21 @@ def test_a_history_without_a_matching_state_is_refused(tmp_path):
     (tmp_path / "history.jsonl").write_bytes(b"".join(lines[:3]))  # states 5 and 6 are kept, not 3
     with pytest.raises(ResumeError, match="no SupernetEvaluator state"):
         run_search("enas", "NAS-Bench-201-v0", NB201, budget=6, seed=0, out_dir=tmp_path)
+
+
+#: NAS-LM-v0 at a tiny budget: 2 sandwich updates of 4 windows, and 2 training steps for each stand-alone retraining.
+LM = {"evaluator": "supernet", "latency": "none", "latency_weight": 0,
+      "evaluator_kwargs": {"pretrain_steps": 2, "batch_size": 4,
+                           "standalone_kwargs": {"optimizer": "adamw", "steps": 2, "batch_size": 4}}}
+
+
+@pytest.mark.parametrize("agent", ["spos", "rsps"])
+def test_spos_and_rsps_search_transformers_on_nas_lm_and_retrain_their_top_k(agent, tmp_path):
+    summary = run_search(agent, "NAS-LM-v0", LM, budget=4, seed=0, out_dir=tmp_path,
+                         agent_kwargs={"top_k": 2, **({"population_size": 2} if agent == "spos" else {})})
+    assert summary["num_evaluated"] == 4
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert all(r["score_source"] == "supernet" and r["val_bpc"] > 0 for r in history)
+    standalone = summary["standalone"]
+    assert standalone["evaluator"] == "TrainingEvaluator" and len(standalone["architectures"]) == 2
+    assert "score_source" not in summary["result"] and summary["result"]["val_bpc"] > 0

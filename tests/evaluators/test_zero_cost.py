@@ -13,8 +13,9 @@ import torch
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.env.evaluation import Evaluation
 from nas_gym.error import ConfigError
-from nas_gym.predictors.zero_cost import PROXY_NAMES, ZERO_COST_PROXIES, squash
+from nas_gym.predictors.zero_cost import PROXY_NAMES, TRANSFORMER_PROXY_NAMES, ZERO_COST_PROXIES, squash
 from nas_gym.search.run import SearchRun
+from nas_gym.tasks.base import make_task
 
 NB201 = {"evaluator": "zero_cost", "task": "mnist1d", "latency_weight": 0}
 LAYERS = {"evaluator": "zero_cost", "latency": "none", "cache": False}
@@ -30,7 +31,7 @@ def _scores(env_id, kwargs, archs, proxy, seed=0):
 
 
 def test_the_registry_holds_every_documented_proxy():
-    assert set(PROXY_NAMES) == set(ZERO_COST_PROXIES)
+    assert set(PROXY_NAMES) | set(TRANSFORMER_PROXY_NAMES) == set(ZERO_COST_PROXIES)
 
 
 @pytest.mark.parametrize("proxy", PROXY_NAMES)
@@ -112,3 +113,32 @@ def test_bad_settings_are_refused():
         gym.make("NAS-v0", **LAYERS, evaluator_kwargs={"proxy": "synflw"})
     with pytest.raises(ConfigError, match="batch_size ≥ 2"):
         gym.make("NAS-v0", **LAYERS, evaluator_kwargs={"batch_size": 1})
+
+
+LM = {"evaluator": "zero_cost", "latency": "none", "latency_weight": 0, "cache": False}
+TRANSFORMERS = ("w128|h4-r4-gelu|h4-r4-swiglu|h4-r4-gelu|h4-r4-relu", "w32|noattn-r1-relu")
+
+
+def test_decoder_params_counts_the_decoder_layers_and_ranks_the_deep_wide_net_first():
+    large, small = _scores("NAS-LM-v0", LM, TRANSFORMERS, "decoder_params")
+    space = nas_gym.spaces.TransformerSpace()
+    task = make_task("pydoc_topics")
+    for arch, scored in zip(TRANSFORMERS, (large, small), strict=True):
+        model = space.build(space.from_string(arch), task)
+        decoder = sum(p.numel() for p in model.blocks.parameters())
+        assert scored.extra["zero_cost_score"] == decoder < scored.params  # embeddings and head left out
+    assert large.extra["zero_cost_score"] > small.extra["zero_cost_score"]
+    assert large.val_accuracy > small.val_accuracy
+
+
+@pytest.mark.parametrize("proxy", [p for p in PROXY_NAMES if p != "naswot"])
+def test_the_proxies_score_transformers(proxy):
+    large, small = (e.extra["zero_cost_score"] for e in _scores("NAS-LM-v0", LM, TRANSFORMERS[1:] * 2, proxy))
+    assert math.isfinite(large) and large == small
+
+
+def test_proxies_that_cannot_score_a_network_say_which_can():
+    with pytest.raises(ConfigError, match="decoder_params"):
+        _scores("NAS-LM-v0", LM, TRANSFORMERS[1:], "naswot")
+    with pytest.raises(ConfigError, match="transformer"):
+        _scores("NAS-v0", LAYERS, NETS[:1], "decoder_params")
