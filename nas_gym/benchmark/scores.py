@@ -52,7 +52,7 @@ def expected_max(values: Sequence[float] | np.ndarray, k: int | np.ndarray, *, r
             architecture and still costs an evaluation) or without.
 
     Returns:
-        The expectation, one per ``k``.
+        The expectation, shaped as ``k`` (a 0-d array for one ``k``).
 
     >>> float(expected_max([1.0, 2.0, 3.0], 1))
     2.0
@@ -79,7 +79,7 @@ def expected_max(values: Sequence[float] | np.ndarray, k: int | np.ndarray, *, r
                 log = gammaln(i + 1) - gammaln(i - kk + 1) - gammaln(n + 1) + gammaln(n - kk + 1)
             cdf = np.where(i >= kk, np.exp(np.where(i >= kk, log, 0.0)), 0.0)
         out[j] = float(np.dot(v, np.diff(cdf)))
-    return out if np.ndim(k) else out[:1]
+    return out.reshape(np.shape(k))
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Reference:
     def random_best(self, k: int) -> float:
         """``R_k``: random search's expected best reward after ``k`` evaluations."""
         if k not in self._cache:
-            self._cache[k] = float(expected_max(self.random_rewards, k)[0])
+            self._cache[k] = float(expected_max(self.random_rewards, k))
         return self._cache[k]
 
     def normalise(self, best: float, k: int) -> float:

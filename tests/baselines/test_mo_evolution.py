@@ -34,6 +34,21 @@ def _search(env_kwargs: dict, seed: int, budget: int, agent: str = "mo_evolution
     return searcher, run
 
 
+#: The hypervolume tests' searches, shared: the same (seed, agent, settings) is searched once per process.
+#: Their tests form one xdist group (``FRONTS``), so they run in one process and share it.
+_FRONT_RUNS: dict[tuple, SearchRun] = {}
+FRONTS = pytest.mark.xdist_group("mo-evolution-fronts")
+FRONT_BUDGET = 150
+
+
+def _front_run(env_kwargs: dict, seed: int, agent: str = "mo_evolution", **hparams) -> SearchRun:
+    """``_search(...)[1]`` at :data:`FRONT_BUDGET` on ``env_kwargs``, searched once per process."""
+    key = (repr(sorted(env_kwargs.items())), seed, agent, repr(sorted(hparams.items())))
+    if key not in _FRONT_RUNS:
+        _FRONT_RUNS[key] = _search(env_kwargs, seed, FRONT_BUDGET, agent=agent, **hparams)[1]
+    return _FRONT_RUNS[key]
+
+
 def _hv_fraction(run: SearchRun) -> float:
     """Hypervolume of the run's evaluated set as a fraction of the table's true front (bench_pareto's measure)."""
     env = run.env.unwrapped
@@ -184,11 +199,12 @@ def test_dedup_never_repeats_an_isomorphism_class(fpga_kwargs):
     assert len(set(classes)) == len(classes) == 100
 
 
+@FRONTS
 def test_hypervolume_beats_random_search(fpga_kwargs):
     # Measured at 120 evaluations, seeds 0-5: MO-REA 0.80-0.92 of the true front's hypervolume, random 0.68-0.80.
-    seeds, budget = range(4), 120
-    mo = [_hv_fraction(_search(fpga_kwargs, s, budget)[1]) for s in seeds]
-    random = [_hv_fraction(_search(fpga_kwargs, s, budget, agent="random")[1]) for s in seeds]
+    seeds = range(4)
+    mo = [_hv_fraction(_front_run(fpga_kwargs, s)) for s in seeds]
+    random = [_hv_fraction(_front_run(fpga_kwargs, s, agent="random")) for s in seeds]
     assert np.mean(mo) > np.mean(random) + 0.03, (mo, random)
 
 
@@ -244,10 +260,11 @@ def test_bad_hyperparameters_are_refused(kwargs, match):
         MOEvolution(**kwargs)
 
 
+@FRONTS
 def test_the_screen_raises_the_hypervolume(fpga_kwargs):
-    seeds, budget = range(4), 150
-    plain = [_hv_fraction(_search(fpga_kwargs, s, budget, screen_size=1)[1]) for s in seeds]
-    screened = [_hv_fraction(_search(fpga_kwargs, s, budget)[1]) for s in seeds]
+    seeds = range(4)
+    plain = [_hv_fraction(_front_run(fpga_kwargs, s, screen_size=1)) for s in seeds]
+    screened = [_hv_fraction(_front_run(fpga_kwargs, s)) for s in seeds]
     assert np.mean(screened) > np.mean(plain) + 0.01, (screened, plain)
 
 

@@ -36,6 +36,22 @@ def _run(env_kwargs: dict, seed: int, budget: int, agent: str = "nsga2", workers
     return run
 
 
+#: The hypervolume tests' runs, shared: the same (seed, budget, agent, settings) is searched once per process.
+#: Their tests form one xdist group (``FRONTS``), so they run in one process and share it.
+_FRONT_RUNS: dict[tuple, SearchRun] = {}
+FRONTS = pytest.mark.xdist_group("nsga2-fronts")
+#: One budget for the tests that compare fronts: the generations test needs 10 generations of 16.
+FRONT_BUDGET = 160
+
+
+def _front_run(env_kwargs: dict, seed: int, agent: str = "nsga2", **hparams) -> SearchRun:
+    """``_run`` at :data:`FRONT_BUDGET` on ``env_kwargs``, searched once per process."""
+    key = (repr(sorted(env_kwargs.items())), seed, agent, repr(sorted(hparams.items())))
+    if key not in _FRONT_RUNS:
+        _FRONT_RUNS[key] = _run(env_kwargs, seed, FRONT_BUDGET, agent=agent, **hparams)
+    return _FRONT_RUNS[key]
+
+
 def _hv_fraction(run: SearchRun) -> float:
     """Hypervolume of the run's evaluated set as a fraction of the table's true front (bench_pareto's measure)."""
     env = run.env.unwrapped
@@ -67,18 +83,20 @@ def test_budget_is_met_exactly(budget):
     assert [r["index"] for r in run.history] == list(range(budget))
 
 
+@FRONTS
 def test_hypervolume_beats_random_search(fpga_kwargs):
     # Measured at 120 evaluations, seeds 0-5: NSGA-II 0.85-0.95 of the true front's hypervolume, random 0.68-0.80.
-    seeds, budget = range(4), 120
-    nsga2 = [_hv_fraction(_run(fpga_kwargs, s, budget)) for s in seeds]
-    random = [_hv_fraction(_run(fpga_kwargs, s, budget, agent="random")) for s in seeds]
+    seeds = range(4)
+    nsga2 = [_hv_fraction(_front_run(fpga_kwargs, s)) for s in seeds]
+    random = [_hv_fraction(_front_run(fpga_kwargs, s, agent="random")) for s in seeds]
     assert np.mean(nsga2) > np.mean(random) + 0.03, (nsga2, random)
 
 
+@FRONTS
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_last_generation_improves_on_the_random_first(fpga_kwargs, seed):
     """Each generation (16 evaluations) is bred from the elite before it: the last front beats the random first."""
-    run = _run(fpga_kwargs, seed, 160)
+    run = _front_run(fpga_kwargs, seed)
     ref = run.env.unwrapped.hypervolume_reference()
 
     def hv(records):
@@ -200,8 +218,9 @@ def test_the_screen_evaluates_one_of_the_sampler_s_new_children_and_fails_the_re
     assert failed >= 3 * (60 - 10)
 
 
+@FRONTS
 def test_the_screen_raises_the_hypervolume(fpga_kwargs):
-    seeds, budget = range(4), 150
-    plain = [_hv_fraction(_run(fpga_kwargs, s, budget, screen_size=1)) for s in seeds]
-    screened = [_hv_fraction(_run(fpga_kwargs, s, budget)) for s in seeds]
+    seeds = range(4)
+    plain = [_hv_fraction(_front_run(fpga_kwargs, s, screen_size=1)) for s in seeds]
+    screened = [_hv_fraction(_front_run(fpga_kwargs, s)) for s in seeds]
     assert np.mean(screened) > np.mean(plain) + 0.01, (screened, plain)
