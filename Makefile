@@ -20,8 +20,10 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/nas-gym search
 
+# The two-node Ray cluster tests run second, by themselves (why: tests/search/test_ray_cluster.py).
 test: setup
 	$(PY) -m pytest
+	$(PY) -m pytest -n 0 tests/search/test_ray_cluster.py
 
 lint: setup
 	$(VENV)/bin/ruff check nas_gym agents baselines scripts tests
