@@ -61,35 +61,37 @@ def plot_aggregates(summary: dict[str, Any], path: str | os.PathLike | None = No
     return _finish(fig, path)
 
 
-def plot_profiles(summary: dict[str, Any], path: str | os.PathLike | None = None):
-    """Performance profiles: fraction of runs whose normalised score exceeds tau, with bootstrap bands."""
+def _band_lines(summary: dict[str, Any], x: np.ndarray, bands: dict[str, tuple]) -> tuple:
+    """A figure with one line and its band per agent (best ranked first in the legend)."""
     agents = _ranked(summary)[::-1]
     colors = _palette(summary)
-    taus = np.asarray(summary["profiles"]["taus"])
     fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
     for a in agents:
-        point, low, high = (np.asarray(v) for v in summary["profiles"]["agents"][a])
-        ax.plot(taus, point, color=colors[a], label=a)
-        ax.fill_between(taus, low, high, color=colors[a], alpha=0.15)
+        point, low, high = bands[a]
+        ax.plot(x, point, color=colors[a], label=a)
+        ax.fill_between(x, low, high, color=colors[a], alpha=0.15)
+    ax.legend(fontsize=7, ncol=2 if len(agents) > 10 else 1)
+    return fig, ax, agents
+
+
+def plot_profiles(summary: dict[str, Any], path: str | os.PathLike | None = None):
+    """Performance profiles: fraction of runs whose normalised score exceeds tau, with bootstrap bands."""
+    taus = np.asarray(summary["profiles"]["taus"])
+    bands = {a: tuple(np.asarray(v) for v in b) for a, b in summary["profiles"]["agents"].items()}
+    fig, ax, agents = _band_lines(summary, taus, bands)
     ax.set_xlabel(r"normalised score $\tau$")
     ax.set_ylabel(r"fraction of runs with score $> \tau$")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if len(agents) > 10 else 1)
     ax.set_title("Performance profiles\n" + _subtitle(summary), fontsize=9, color="0.25")
     return _finish(fig, path)
 
 
 def plot_sample_efficiency(summary: dict[str, Any], path: str | os.PathLike | None = None):
     """IQM of the normalised score against architectures evaluated, with its interval."""
-    agents = _ranked(summary)[::-1]
-    colors = _palette(summary)
     x = np.asarray(summary["curves"]["evaluations"])
-    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
-    for a in agents:
-        point, low, high = np.asarray(summary["curves"]["iqm"][a]).T
-        ax.plot(x, point, color=colors[a], label=a)
-        ax.fill_between(x, low, high, color=colors[a], alpha=0.15)
+    bands = {a: tuple(np.asarray(curve).T) for a, curve in summary["curves"]["iqm"].items()}
+    fig, ax, agents = _band_lines(summary, x, bands)
     ax.axhline(0.0, color="0.4", linewidth=0.8, linestyle="--")
     ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle=":")
     ax.set_xlabel("architectures evaluated")
@@ -102,7 +104,6 @@ def plot_sample_efficiency(summary: dict[str, Any], path: str | os.PathLike | No
         label += f"; axis from {CURVE_FLOOR:g}"
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if len(agents) > 10 else 1)
     ax.set_title("Sample efficiency\n" + _subtitle(summary), fontsize=9, color="0.25")
     return _finish(fig, path)
 
