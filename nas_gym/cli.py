@@ -6,7 +6,8 @@ With no options it runs the embedded default: a short search on ``NAS-v0``
 
 ``nas-gym train``: train a run's architecture fully and save it as a model
 folder (:mod:`nas_gym.model.retrain`); ``nas-gym scale``: compound-scale a trained
-model (:mod:`nas_gym.model.scaling`).
+model (:mod:`nas_gym.model.scaling`); ``nas-gym sample``: text from a trained
+language model (:mod:`nas_gym.model.sample`).
 
 ``nas-gym benchmark``: a grid of methods x seeds (x env settings) with one
 budget, in parallel processes and resumable, reported in ``summary.md``,
@@ -19,7 +20,6 @@ import argparse
 import gc
 import json
 import logging
-import math
 import shlex
 import sys
 import textwrap
@@ -196,7 +196,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     _print_result(summary, limited)
     if summary.get("epochs_trained") is not None:
         print(f"Epochs trained:      {summary['epochs_trained']}"
-              + (f" of a budget of {args.budget_epochs}" if args.budget_epochs else ""))
+              + (f" of a budget of {args.budget_epochs}" if args.budget_epochs else "")))
     if "hypervolume" in summary:
         print(f"Pareto front:        {out}/pareto.json (hypervolume {summary['hypervolume']:.4f})")
     print(f"History and summary: {out}/history.jsonl, {out}/summary.json")
@@ -360,7 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(bench)
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     bench.set_defaults(func=cmd_benchmark)
-    from nas_gym.model.commands import add_scale_arguments, add_train_arguments, cmd_scale, cmd_train  # no torch
+    from nas_gym.model.commands import (  # no torch
+        add_sample_arguments,
+        add_scale_arguments,
+        add_train_arguments,
+        cmd_sample,
+        cmd_scale,
+        cmd_train,
+    )
 
     train = sub.add_parser(
         "train", help="train a found architecture fully and save it (model.safetensors, model.json)",
@@ -376,6 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_scale_arguments(scale)
     scale.set_defaults(func=cmd_scale)
+    sample = sub.add_parser(
+        "sample", help="print text that a trained language model writes (temperature, seed)",
+        formatter_class=_HelpFormatter,
+        description="Sample text from the model folder of a trained language model: each sample continues "
+                    "--prompt by --length characters, and the same seed writes the same text.",
+    )
+    add_sample_arguments(sample)
+    sample.set_defaults(func=cmd_sample)
     return parser
 
 

@@ -7,7 +7,8 @@
 - :mod:`~nas_gym.model.scaling`: EfficientNet's compound scaling as a pure transform of one architecture;
   :mod:`~nas_gym.model.scale`: the ``nas-gym scale`` workflow built on it.
 - :mod:`~nas_gym.model.onnx`: ONNX export and its check.
-- :mod:`~nas_gym.model.commands`: the two subcommands' arguments.
+- :mod:`~nas_gym.model.sample`: text from a trained language model (``nas-gym sample``).
+- :mod:`~nas_gym.model.commands`: the subcommands' arguments.
 """
 
 from nas_gym.utils.lazy import lazy_exports
@@ -19,5 +20,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "train": "nas_gym.model.retrain",
     "build_scaled": "nas_gym.model.scaling",
     "export_onnx": "nas_gym.model.onnx",
+    "sample_text": "nas_gym.model.sample",
 })
-__all__ = ["TrainConfig", "build_scaled", "export_onnx", "load_model", "save_model", "train"]
+__all__ = ["TrainConfig", "build_scaled", "export_onnx", "load_model", "sample_text", "save_model", "train"]

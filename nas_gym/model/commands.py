@@ -1,7 +1,8 @@
-"""The ``nas-gym train`` and ``nas-gym scale`` commands: their options and what they print.
+"""The ``nas-gym train``, ``nas-gym scale`` and ``nas-gym sample`` commands: their options and what they print.
 
 The work is in :mod:`nas_gym.model.retrain` (train a run's architecture fully, or
-fine-tune a trained model) and :mod:`nas_gym.model.scaling` (compound scaling).
+fine-tune a trained model), :mod:`nas_gym.model.scaling` (compound scaling) and
+:mod:`nas_gym.model.sample` (text from a trained language model).
 This module imports neither, nor torch, until a command runs, so that
 ``nas-gym search`` starts its worker processes as early as before.
 """
@@ -20,9 +21,18 @@ from nas_gym.error import ConfigError
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``nas-gym train``."""
-    from nas_gym.model.train_config import OPTIMIZERS, TrainConfig
+    from nas_gym.model.train_config import OPTIMIZERS, TASK_DEFAULTS, TrainConfig
 
     d = SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(TrainConfig)})  # no torch import yet
+    classifier, lm = TASK_DEFAULTS["classification"], TASK_DEFAULTS["language_model"]
+
+    def per_kind(key: str) -> str:
+        """The two defaults of an option whose default depends on the task (TrainConfig's None)."""
+        return f"default: {classifier[key]}; a language model's: {lm[key]}"
+
+    p.epilog = ("Options whose help names a language model's default take that one on a language-modelling task "
+                "(a NAS-LM-v0 run): model.json records the settings used. A language model's figures add val_bpc "
+                "and test_bpc (bits per character); nas-gym sample MODEL_FOLDER prints text it writes.")
     p.add_argument("run_folder", nargs="?", default=None, help="run folder of nas-gym search (or use --from)")
     p.add_argument("--rank", type=int, default=1, help="train the run's K-th best architecture (default: 1)")
     p.add_argument("--arch", default=None, help="train this architecture string (in the run's space) instead")
@@ -32,13 +42,17 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-kwargs", type=json.loads, default=None, help="task arguments as JSON, e.g. a npz path")
     p.add_argument("--out", default=None, help="model folder (default: RUN_FOLDER/model, or FROM/finetuned)")
     p.add_argument("--onnx", action="store_true", help="also export model.onnx (checked with onnxruntime)")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default: {d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default: {d.batch_size}")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help=f"default: {d.optimizer}")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default: {d.lr})")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default: {d.weight_decay}")
-    p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs, help=f"default: {d.warmup_epochs}")
-    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing, help=f"default: {d.label_smoothing}")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs ({per_kind('epochs')})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=per_kind("batch_size"))
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help=per_kind("optimizer"))
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate ({per_kind('lr')})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=per_kind("weight_decay"))
+    p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs,
+                   help=f"linear warm-up, then cosine decay ({per_kind('warmup_epochs')})")
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing, help=per_kind("label_smoothing"))
+    p.add_argument("--clip-grad-norm", type=float, default=d.clip_grad_norm,
+                   help="clip the norm of all gradients together to this; 0 for no clipping (default: none; "
+                        f"a language model's: {lm['clip_grad_norm']})")
     p.add_argument("--no-augment", action="store_true", help="no random translations on image tasks")
     p.add_argument("--patience", type=int, default=d.patience,
                    help=f"early stopping after this many epochs without a better validation accuracy; 0 for none "
@@ -62,8 +76,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
-        augment=not args.no_augment, patience=args.patience or None, seed=args.seed, device=args.device,
-        precision=args.precision, num_threads=args.num_threads,
+        clip_grad_norm=args.clip_grad_norm, augment=not args.no_augment, patience=args.patience or None,
+        seed=args.seed, device=args.device, precision=args.precision, num_threads=args.num_threads,
     )
     if args.from_folder is not None:
         if args.task is None:
@@ -82,6 +96,9 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{', stopped early' if metrics['stopped_early'] else ''})")
     print(f"  val_accuracy   {metrics['val_accuracy']:.4f}")
     print(f"  test_accuracy  {metrics['test_accuracy']:.4f}")
+    if "val_bpc" in metrics:  # a language model: next-character accuracy above, bits per character here
+        print(f"  val_bpc        {metrics['val_bpc']:.4f}")
+        print(f"  test_bpc       {metrics['test_bpc']:.4f}")
     if metrics.get("search_test_accuracy") is not None:
         print(f"  (the search's short training: test_accuracy {metrics['search_test_accuracy']:.4f})")
     print(f"  params         {metrics['params']}")
@@ -94,6 +111,8 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{metrics['onnx_max_abs_diff']:.2e})")
     print(f"Model folder:    {out}  (load with nas_gym.load_model('{out}'))")
     print(f"TensorBoard:     tensorboard --logdir {out}/tb")
+    if "val_bpc" in metrics:
+        print(f"Sample text:     nas-gym sample {out}")
     return 0
 
 
@@ -129,4 +148,29 @@ def cmd_scale(args: argparse.Namespace) -> int:
     print(scale_table(rows))
     print(f"\nScaled models: {', '.join(str(out / r['folder']) for r in rows)}; table: {out / SCALE_FILE} "
           f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def add_sample_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``nas-gym sample``."""
+    p.add_argument("model_folder", metavar="MODEL_FOLDER", help="model folder of a trained language model")
+    p.add_argument("--prompt", default="", help="text to continue (default: none, start a new line)")
+    p.add_argument("--length", type=int, default=200, help="characters to generate per sample (default: 200)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="softmax temperature; 0 takes the most likely character every time (default: 0.8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first sample; sample i uses SEED+i (default: 0)")
+    p.add_argument("--lines", type=int, default=1,
+                   help="samples to print, one per line, their own line breaks shown as ⏎ (default: 1)")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Run ``nas-gym sample``: print ``--lines`` samples, the prompt followed by what the model wrote."""
+    from nas_gym.model.sample import LINE_BREAK, sample_texts
+
+    if args.lines < 1:
+        raise ConfigError(f"--lines must be at least 1, got {args.lines}.")
+    texts = sample_texts(args.model_folder, prompt=args.prompt, length=args.length, temperature=args.temperature,
+                         seeds=range(args.seed, args.seed + args.lines))
+    for text in texts:
+        print((args.prompt + text).replace("\n", LINE_BREAK))
     return 0

@@ -5,7 +5,10 @@
 - ``network``: what builds the module without any data: the space's name
   and arguments, the architecture string, the task it was built for (name,
   arguments, input shape, classes) and, for a scaled model, its multipliers
-  (:mod:`nas_gym.model.scaling`);
+  (:mod:`nas_gym.model.scaling`); for a language model also ``task_kind``
+  (``"language_model"``) and ``vocabulary``, the task's characters in id
+  order (``""`` for ``<unk>``, id 0), so that sampling text
+  (:mod:`nas_gym.model.sample`) needs no dataset;
 - ``training``: the :class:`~nas_gym.model.training.TrainConfig`;
 - ``metrics``: what training measured;
 - ``source``: where the architecture came from (run folder and rank, or a model it was fine-tuned from);
@@ -13,7 +16,9 @@
 
 :func:`load_model` rebuilds the module from ``network`` and loads the
 weights with ``safetensors`` (strictly: every tensor must match), so a
-folder from someone else runs no code of theirs.
+folder from someone else runs no code of theirs. A tensor shared by two
+names (a language model's output head tied to its token embedding) is saved
+once, under its first name; the rebuilt module ties it again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -38,7 +44,7 @@ METRICS_FILE = "metrics.json"
 def network_spec(space: Any, arch: Any, task: Task, *, task_name: str, task_kwargs: dict[str, Any] | None = None,
                  scaling: dict[str, float] | None = None) -> dict[str, Any]:
     """The ``network`` entry of ``model.json`` for ``arch`` of ``space`` built for ``task``."""
-    return {
+    spec = {
         "space": space.name,
         "space_kwargs": space.config(),
         "arch": space.to_string(arch),
@@ -48,6 +54,29 @@ def network_spec(space: Any, arch: Any, task: Task, *, task_name: str, task_kwar
         "num_classes": int(task.num_classes),
         "scaling": scaling,
     }
+    if task.is_language_model:  # only there, so a classifier's model.json reads as it always did
+        spec["task_kind"] = task.kind
+        spec["vocabulary"] = list(task.vocabulary)
+    return spec
+
+
+def shape_only_task(network: dict[str, Any]) -> Task:
+    """A task without examples that has what a space needs to build ``network``: input shape, classes, kind.
+
+    Raises:
+        DataError: A language model's ``vocabulary`` that does not have ``num_classes`` entries.
+    """
+    shape, classes = tuple(network["input_shape"]), int(network["num_classes"])
+    kind = network.get("task_kind", "classification")
+    if kind == "classification":
+        return shape_task(shape, classes)
+    vocabulary = tuple(network.get("vocabulary") or ())
+    if vocabulary and len(vocabulary) != classes:
+        raise DataError(f"model.json: a vocabulary of {len(vocabulary)} characters for {classes} token ids; "
+                        "they must match (the file was edited, or is damaged).")
+    windows = np.zeros((0, *shape), dtype=np.int64)  # token ids in, the next ids out
+    return Task("shape-only", windows, windows, windows, windows, windows, windows, num_classes=classes, kind=kind,
+                vocabulary=vocabulary)
 
 
 def build_model(network: dict[str, Any], *, seed: int | None = None) -> nn.Module:
@@ -60,19 +89,21 @@ def build_model(network: dict[str, Any], *, seed: int | None = None) -> nn.Modul
 
     Raises:
         ConfigError: An unknown space or an architecture the space rejects.
+        DataError: A language model's vocabulary of another size than its classes.
     """
     from nas_gym.spaces import make_space
 
     space = make_space(network["space"], **network.get("space_kwargs", {}))
     arch = space.from_string(network["arch"])
     shape, classes = tuple(network["input_shape"]), int(network["num_classes"])
+    task = shape_only_task(network)
 
     def build() -> nn.Module:
         if network.get("scaling"):
             from nas_gym.model.scaling import build_scaled
 
             return build_scaled(space, arch, shape, classes, **network["scaling"])
-        return space.build(arch, shape_task(shape, classes))
+        return space.build(arch, task)
 
     if seed is None:
         return build()
@@ -85,6 +116,17 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def _tied_names(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names in ``state`` whose tensor is an earlier name's (tied weights): safetensors stores it once."""
+    seen, tied = set(), []
+    for name, value in state.items():
+        key = (value.data_ptr(), tuple(value.shape), value.stride(), value.dtype)
+        if value.numel() and key in seen:
+            tied.append(name)
+        seen.add(key)
+    return tied
 
 
 def save_model(folder: str | os.PathLike[str], model: nn.Module, config: dict[str, Any]) -> Path:
@@ -100,7 +142,9 @@ def save_model(folder: str | os.PathLike[str], model: nn.Module, config: dict[st
         raise ConfigError("save_model: config needs a 'network' entry (see nas_gym.model.folder.network_spec).")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    state = model.state_dict()
+    tied = set(_tied_names(state))
+    weights = {k: v.detach().to("cpu").contiguous() for k, v in state.items() if k not in tied}
     tmp = out / (WEIGHTS_FILE + ".tmp")
     # Created by this process, as model.json is, so the file gets the umask's permissions like the folder's other
     # files (safetensors' save_file creates it 0600); a stale one would keep its own mode.
@@ -154,9 +198,14 @@ def load_model(folder: str | os.PathLike[str], *, device: str = "cpu") -> tuple[
         raise DataError(f"{folder} has {CONFIG_FILE} but no {WEIGHTS_FILE}.")
     model = build_model(config["network"], seed=0)
     try:
-        model.load_state_dict(load_file(str(weights_path)), strict=True)
+        # Strict, but for tied names: the rebuilt module shares them with the name saved.
+        missing, unexpected = model.load_state_dict(load_file(str(weights_path)), strict=False)
     except RuntimeError as e:
         raise DataError(f"{weights_path} does not fit the network in {CONFIG_FILE}: {e}") from e
+    missing = sorted(set(missing) - set(_tied_names(model.state_dict())))
+    if missing or unexpected:
+        raise DataError(f"{weights_path} does not fit the network in {CONFIG_FILE}: missing tensors {missing}, "
+                        f"unexpected tensors {sorted(unexpected)}.")
     return model.to(resolve_device(device)).eval(), config
 
 

@@ -12,6 +12,12 @@ stem and head are initialised afresh where the channels or classes differ.
 
 Started again with the same settings after a kill, it continues from the
 last finished epoch; once ``model.json`` is written it only reports.
+
+A run of ``NAS-LM-v0`` (a ``transformer`` on a character-level task) trains
+the same way with a language model's defaults (AdamW, warm-up then cosine,
+gradient clipping; :data:`~nas_gym.model.train_config.TASK_DEFAULTS`); its
+metrics add ``val_bpc``/``test_bpc``, and ``model.json`` keeps the task's
+vocabulary, which :mod:`nas_gym.model.sample` samples text with.
 """
 
 from __future__ import annotations
@@ -102,7 +108,8 @@ def choose_from_model(model_folder: str | Path) -> Choice:
     from nas_gym.model.folder import read_model_config
 
     config = read_model_config(model_folder)
-    network = {k: v for k, v in config["network"].items() if k not in ("input_shape", "num_classes")}
+    derived = ("input_shape", "num_classes", "task_kind", "vocabulary")  # the task gives them again
+    network = {k: v for k, v in config["network"].items() if k not in derived}
     return Choice(network, {"from": str(model_folder), "from_task": config["network"].get("task")})
 
 
@@ -120,7 +127,8 @@ def train(
 
     Args:
         choice: What to train (:func:`choose_from_run` or :func:`choose_from_model`).
-        config: The schedule.
+        config: The schedule; fields left at None take the task's defaults (:meth:`TrainConfig.for_task`),
+            and ``model.json`` records what they resolved to.
         out: The model folder; a folder holding a finished model of the same settings is only read back,
             one holding a checkpoint of them is resumed.
         task: A task name overriding the run's (needed for runs on tables, which have no task).
@@ -158,6 +166,7 @@ def train(
         raise ConfigError("This run's env scores architectures from a table and has no task to train on: pass "
                           "--task (digits, mnist1d, or npz with --task-kwargs '{\"path\": \"data.npz\"}').")
     data = make_task(network["task"], **network["task_kwargs"])
+    config = config.for_task(data.kind)
     space = make_space(network["space"], **network["space_kwargs"])
     arch = space.from_string(network["arch"])
     spec = network_spec(space, arch, data, task_name=network["task"], task_kwargs=network["task_kwargs"],

@@ -350,7 +350,7 @@ def scale_model(
     space = check_layers(make_space("layers", **network.get("space_kwargs", {})))
     arch = space.from_string(network["arch"])
     task = make_task(network["task"], **network.get("task_kwargs", {}))
-    train_config = TrainConfig.from_json(config["training"])
+    train_config = TrainConfig.from_json(config["training"]).for_task(task.kind)  # a None field: the default
     if epochs is not None:
         train_config = dataclasses.replace(train_config, epochs=epochs)
     grid_config = dataclasses.replace(train_config, epochs=grid_epochs)

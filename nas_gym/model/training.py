@@ -5,8 +5,16 @@ The search scores candidates with a short, cheap budget
 augmentation). :func:`fit` is the longer schedule a chosen network is then
 trained with: SGD with Nesterov momentum (or Adam/AdamW), linear warm-up then
 cosine decay per step, decoupled weight decay, label smoothing, random
-translations on image tasks, early stopping on validation accuracy, the
-best-validation weights kept, a progress bar and TensorBoard scalars.
+translations on image tasks, optional gradient clipping, early stopping on
+validation accuracy, the best-validation weights kept, a progress bar and
+TensorBoard scalars.
+
+A language model (``task.is_language_model``) trains the same way on the
+cross-entropy of the next character at every position of a window, and is
+scored by next-character accuracy over every position, with its
+cross-entropy in bits per character (nats / ln 2) beside it (``val_bpc``,
+``test_bpc``), as the search's evaluator reports them. Its settings left at
+None take a language model's defaults (:data:`~nas_gym.model.train_config.TASK_DEFAULTS`).
 
 It checkpoints after every epoch (model, optimizer, schedule, gradient
 scaler, shuffling generator, best weights and the curve so far, written
@@ -56,9 +64,12 @@ class FitResult:
         best_epoch: The epoch (1-based) whose weights were kept.
         epochs_run: Epochs trained in all (across resumes).
         stopped_early: Whether early stopping ended training before ``epochs``.
-        curve: One dict per epoch: epoch, train_loss, val_loss, val_accuracy, lr.
+        curve: One dict per epoch: epoch, train_loss, val_loss, val_accuracy, lr (and a language model's
+            val_bpc).
         seconds: Training time of this call (a resumed run counts only its own part).
         resumed_from: Epochs already done when this call started (0 for a fresh run).
+        val_bpc: A language model's validation cross-entropy in bits per character; None for other tasks.
+        test_bpc: Its test cross-entropy in bits per character; None for other tasks.
     """
 
     val_accuracy: float
@@ -69,10 +80,25 @@ class FitResult:
     curve: list[dict[str, float]]
     seconds: float
     resumed_from: int = 0
+    val_bpc: float | None = None
+    test_bpc: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The result as plain data."""
-        return dataclasses.asdict(self)
+        """The result as plain data (without the bits per character of a task that has none)."""
+        data = dataclasses.asdict(self)
+        for key in ("val_bpc", "test_bpc"):
+            if data[key] is None:
+                del data[key]
+        return data
+
+
+def bits_per_char(nats: float) -> float:
+    """Cross-entropy in nats as bits per character (``nats / ln 2``).
+
+    >>> round(bits_per_char(math.log(4)), 6)
+    2.0
+    """
+    return nats / math.log(2)
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int) -> float:
@@ -112,7 +138,10 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
              precision: str = "fp32") -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of ``model`` on ``x``, ``y`` (NaN, NaN for an empty split)."""
+    """(mean cross-entropy, accuracy) of ``model`` on ``x``, ``y`` (NaN, NaN for an empty split).
+
+    A language model's logits ``(N, L, V)`` are scored against targets ``(N, L)`` at every position.
+    """
     if len(x) == 0:
         return math.nan, math.nan
     model.eval()
@@ -121,7 +150,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
         for s in range(0, len(x), _EVAL_BATCH):
             chunks.append(model(x[s : s + _EVAL_BATCH].to(device)).float())
     logits = torch.cat(chunks)
-    y = y.to(device)
+    logits = logits.reshape(-1, logits.shape[-1])  # a language model's positions are predictions too
+    y = y.to(device).reshape(-1)
     return float(F.cross_entropy(logits, y)), float((logits.argmax(1) == y).double().mean())
 
 
@@ -150,10 +180,11 @@ def fit(
     Args:
         model: The network, with the weights to start from (fresh, or loaded for fine-tuning).
         task: Its data; the model is scored on the validation split every epoch and on the test split at the end.
-        config: The schedule.
+        config: The schedule; fields left at None take the task's defaults (:meth:`TrainConfig.for_task`).
         checkpoint_dir: Folder of ``checkpoint.pt``, written after every epoch; one already there from the
             same ``config`` is resumed (a different ``config`` is a ConfigError). None: no checkpoints.
-        log_dir: TensorBoard folder (``train/loss``, ``val/loss``, ``val/accuracy``, ``train/lr`` per epoch).
+        log_dir: TensorBoard folder (``train/loss``, ``val/loss``, ``val/accuracy``, ``train/lr`` and, for a
+            language model, ``val/bpc`` per epoch).
         progress: Show a progress bar over epochs.
         desc: The bar's label.
 
@@ -166,7 +197,7 @@ def fit(
     if task.is_regression:
         raise ConfigError(f"Full training trains classifiers (cross-entropy, accuracy); task {task.name!r} is a "
                           "regression task, which it does not train yet.")
-    cfg = config
+    cfg = config.for_task(task.kind)
     device = resolve_device(cfg.device)
     threads = torch.get_num_threads()
     if cfg.num_threads is not None:
@@ -246,9 +277,15 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
                 if image:
                     xb = translate(xb, generator, max_shift)
                 with autocast(device, cfg.precision):
-                    loss = F.cross_entropy(model(xb).float(), yb, label_smoothing=cfg.label_smoothing)
+                    out = model(xb).float()
+                    # A language model's (N, L, V) logits: every position predicts its next character.
+                    loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1),
+                                           label_smoothing=cfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
+                if cfg.clips:
+                    scaler.unscale_(optimizer)  # clip the true gradients, not the fp16 loss-scaled ones
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
                 scaler.step(optimizer)
                 scaler.update()
                 schedule.step()
@@ -257,6 +294,8 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
             val_loss, val_acc = evaluate(model, data["x_val"], data["y_val"], device, cfg.precision)
             row = {"epoch": epoch, "train_loss": loss_sum / n, "val_loss": val_loss, "val_accuracy": val_acc,
                    "lr": optimizer.param_groups[0]["lr"]}
+            if task.is_language_model:
+                row["val_bpc"] = bits_per_char(val_loss)
             if val_acc > best_val:
                 best_val, best_epoch, bad_epochs = val_acc, epoch, 0
                 best_state = _to_cpu(model.state_dict())
@@ -271,12 +310,14 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
             curve.append(row)
             if writer is not None:
                 for tag, key in (("train/loss", "train_loss"), ("val/loss", "val_loss"),
-                                 ("val/accuracy", "val_accuracy"), ("train/lr", "lr")):
-                    writer.add_scalar(tag, row[key], epoch)
+                                 ("val/accuracy", "val_accuracy"), ("train/lr", "lr"), ("val/bpc", "val_bpc")):
+                    if key in row:
+                        writer.add_scalar(tag, row[key], epoch)
                 writer.flush()
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(val_acc=f"{val_acc:.4f}", best=f"{best_val:.4f}@{best_epoch}")
+                bar.set_postfix(val_acc=f"{val_acc:.4f}", best=f"{best_val:.4f}@{best_epoch}",
+                                **({"val_bpc": f"{row['val_bpc']:.3f}"} if "val_bpc" in row else {}))
             if ckpt is not None:
                 _save_checkpoint(ckpt, {
                     "settings": settings, "epoch": epoch, "model": model.state_dict(),
@@ -295,7 +336,8 @@ def _fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
     model.to("cpu").eval()
     cpu = torch.device("cpu")
     val_loss, val_acc = evaluate(model, data["x_val"], data["y_val"], cpu)
-    _, test_acc = evaluate(model, data["x_test"], data["y_test"], cpu)
+    test_loss, test_acc = evaluate(model, data["x_test"], data["y_test"], cpu)
+    bpc = {"val_bpc": bits_per_char(val_loss), "test_bpc": bits_per_char(test_loss)} if task.is_language_model else {}
     return FitResult(val_accuracy=val_acc, test_accuracy=test_acc, best_epoch=best_epoch, epochs_run=len(curve),
                      stopped_early=stopped, curve=curve, seconds=time.perf_counter() - start,
-                     resumed_from=resumed_from)
+                     resumed_from=resumed_from, **bpc)
