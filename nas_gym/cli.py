@@ -20,6 +20,7 @@ import argparse
 import gc
 import json
 import logging
+import math
 import shlex
 import sys
 import textwrap
@@ -130,6 +131,18 @@ def _format_metric(key: str, value: Any) -> str:
     return str(value)
 
 
+def _fidelity_unit(args: argparse.Namespace) -> str:
+    """Under a step budget (``NAS-LM-v0``) a fidelity, and so an "epoch" of the count, is a round of steps: say so."""
+    import gymnasium as gym
+
+    kwargs = {**gym.spec(args.env).kwargs, **(args.env_kwargs or {})}
+    training = kwargs.get("evaluator_kwargs") or {}
+    if kwargs.get("evaluator", "train") != "train" or training.get("steps") is None:
+        return ""
+    rounds = min(training.get("fidelity_rounds", 10), training["steps"])
+    return f" (rounds of {math.ceil(training['steps'] / rounds)} steps: the fidelity of a step budget)"
+
+
 def _print_result(summary: dict[str, Any], limited: bool) -> None:
     """The run's result (:func:`nas_gym.search.summary.run_result`, which ``nas-gym train`` trains) and its metrics."""
     from nas_gym.search.summary import run_result, standalone_entry
@@ -196,7 +209,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     _print_result(summary, limited)
     if summary.get("epochs_trained") is not None:
         print(f"Epochs trained:      {summary['epochs_trained']}"
-              + (f" of a budget of {args.budget_epochs}" if args.budget_epochs else "")))
+              + (f" of a budget of {args.budget_epochs}" if args.budget_epochs else "") + _fidelity_unit(args))
     if "hypervolume" in summary:
         print(f"Pareto front:        {out}/pareto.json (hypervolume {summary['hypervolume']:.4f})")
     print(f"History and summary: {out}/history.jsonl, {out}/summary.json")

@@ -186,3 +186,53 @@ def test_hyperband_runs_on_a_table_with_learning_curves(curve_table):
     summary = run_search("hyperband", "NAS-Bench-201-v0", kwargs, budget=Budget(100, epochs=30), seed=0,
                          agent_kwargs={"eta": 2, "dedup": False})
     assert summary["epochs_trained"] >= 30 and summary["best_full_fidelity"] is not None
+
+
+# -- step budgets: a fidelity is a round of steps (NAS-LM-v0) --------------------------------------------------
+LM_STEPS = {"optimizer": "adamw", "steps": 14, "batch_size": 4, "lr": 3e-3, "fidelity_rounds": 4, "num_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def lm_arch():
+    return make_space("transformer").from_string("w32|h2-r1-relu")
+
+
+def lm_evaluator(store: CheckpointStore | None = None, **kwargs) -> TrainingEvaluator:
+    ev = TrainingEvaluator("pydoc_topics", **{**LM_STEPS, **kwargs})
+    if store is not None:
+        ev.checkpoints = store
+    return ev
+
+
+def test_under_a_step_budget_rounds_are_the_fidelities_and_the_last_one_is_the_full_budget(lm_arch, tmp_path):
+    ev = lm_evaluator(CheckpointStore(tmp_path / "ckpt"))
+    assert ev.max_epochs() == 4 and [ev.round_steps(e) for e in range(5)] == [0, 4, 8, 12, 14]
+    low = ev.evaluate_at(lm_arch, 2)
+    assert (low.extra["epochs"], low.extra["steps"], len(low.extra["learning_curve"])) == (2, 8, 2)
+    # Rounds 3-4 continue from round 2's checkpoint: the same weights and scores as 14 steps in one go.
+    full = ev.evaluate_at(lm_arch, 4)
+    assert full.extra["resumed_from_epoch"] == 2 and full.extra["steps"] == 14
+    plain = lm_evaluator().evaluate(lm_arch)
+    assert (full.val_accuracy, full.test_accuracy) == (plain.val_accuracy, plain.test_accuracy)
+    assert full.extra["val_bpc"] == plain.extra["val_bpc"]
+    assert full.extra["learning_curve"][:2] == low.extra["learning_curve"]
+    scratch = lm_evaluator().evaluate_at(lm_arch, 4)
+    assert scratch.extra["learning_curve"] == full.extra["learning_curve"]
+    # A round's length changes what a fidelity trains, so it is in the key; the default (10) leaves keys as before.
+    assert lm_evaluator().settings()["fidelity_rounds"] == 4
+    assert "fidelity_rounds" not in lm_evaluator(fidelity_rounds=10).settings()
+    with pytest.raises(ConfigError, match=r"1\.\.4 \(rounds of steps\)"):
+        ev.evaluate_at(lm_arch, 5)
+    with pytest.raises(ConfigError, match="fidelity_rounds"):
+        lm_evaluator(fidelity_rounds=0)
+
+
+def test_hyperband_runs_on_nas_lm_rounds(tmp_path):
+    from nas_gym.search.searcher import run_search
+
+    kwargs = {"evaluator_kwargs": {k: v for k, v in LM_STEPS.items() if k != "num_threads"}, "latency": "none"}
+    summary = run_search("hyperband", "NAS-LM-v0", budget=12, seed=0, out_dir=tmp_path / "hb", env_kwargs=kwargs,
+                         agent_kwargs={"eta": 2})
+    rows = [json.loads(line) for line in (tmp_path / "hb" / "history.jsonl").read_text().splitlines()]
+    assert {r["epochs"] for r in rows} == {1, 2, 4} and all(r["steps"] == min(14, 4 * r["epochs"]) for r in rows)
+    assert summary["best_full_fidelity"]["epochs"] == 4

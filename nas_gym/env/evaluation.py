@@ -36,8 +36,9 @@ HISTORY_KEYS = (
 #: Keys an evaluator may add to the final ``info`` and the history line (after :data:`HISTORY_KEYS`), from its
 #: metrics' ``extra``; present only where the evaluator reports them, so other histories keep their form. Each
 #: maps to the value that JSON's null stands for (JSON has no infinities).
-EXTRA_KEYS = {"zero_cost_score": -math.inf, "epochs": None, "learning_curve": None, "epochs_trained": None,
-              "score_source": None, "supernet_state": None, "supernet_steps": None, "pretrain_s": None,
+EXTRA_KEYS = {"zero_cost_score": -math.inf, "epochs": None, "steps": None, "learning_curve": None,
+              "epochs_trained": None, "score_source": None, "supernet_state": None, "supernet_steps": None,
+              "pretrain_s": None,
               "val_mse": None, "test_mse": None, "val_bpc": None, "test_bpc": None}
 #: The keys of :data:`EXTRA_KEYS` that the run logger also writes to TensorBoard (``nas/<key>``) where present.
 LOGGED_EXTRA_KEYS = ("val_mse", "val_bpc")

@@ -149,7 +149,9 @@ class NASEnv(gym.Env):
     (the proxy's score; ``val_accuracy`` is then that score squashed onto
     [0, 1], see :mod:`nas_gym.predictors.zero_cost`); in an episode reset with
     ``options={"epochs": e}`` (a fidelity, see :meth:`reset`) also ``epochs``
-    (= e) and ``learning_curve`` (validation accuracy after each epoch).
+    (= e) and ``learning_curve`` (validation accuracy after each epoch), and
+    under a step budget (``NAS-LM-v0``), where a fidelity counts rounds of
+    steps, ``steps`` (the steps the fidelity trains).
 
     The mask of the final step (and ``action_masks()`` after the end) is the
     mask of the first decision, the one ``reset`` asks for: a vector env's
@@ -375,7 +377,10 @@ class NASEnv(gym.Env):
         fidelity), continuing from a checkpoint of a lower fidelity where one
         exists; the final ``info`` then carries ``epochs`` and
         ``learning_curve``. Without it the architecture gets the full budget,
-        as always.
+        as always. Under a step budget (``evaluator_kwargs["steps"]``, as on
+        ``NAS-LM-v0``) ``e`` counts rounds of steps instead: the budget is cut
+        into ``evaluator_kwargs["fidelity_rounds"]`` rounds (10 by default),
+        and ``info["steps"]`` says how many steps the fidelity trains.
 
         Raises:
             ConfigError: An unknown option, a fidelity out of 1..full budget,

@@ -37,7 +37,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -103,6 +103,11 @@ class TrainingEvaluator(Evaluator):
             (each pass reshuffled); the learning-rate schedule spans them.
             None (the default) trains ``epochs`` passes. The language-modelling
             env ``NAS-LM-v0`` trains a fixed number of steps.
+        fidelity_rounds: Under ``steps``, the fidelities :meth:`evaluate_at`
+            serves: the budget is cut into this many rounds of
+            ``ceil(steps / fidelity_rounds)`` steps (the last one may be
+            shorter), and fidelity ``e`` trains the first ``e`` rounds. Ignored
+            without ``steps``, where a fidelity is an epoch.
         batch_size: Examples per optimisation step; at least 1.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov).
         lr: Peak learning rate; positive.
@@ -149,6 +154,7 @@ class TrainingEvaluator(Evaluator):
         device: str = "auto",
         precision: str = "fp32",
         steps: int | None = None,
+        fidelity_rounds: int = 10,
     ) -> None:
         self.task = make_task(task) if isinstance(task, str) else task
         _check("epochs", isinstance(epochs, int) and epochs >= 1, "an integer >= 1", epochs)
@@ -163,6 +169,8 @@ class TrainingEvaluator(Evaluator):
         _check("seed", isinstance(seed, int), "an integer", seed)
         _check("steps", steps is None or (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1),
                "None or an integer >= 1", steps)
+        _check("fidelity_rounds", isinstance(fidelity_rounds, int) and not isinstance(fidelity_rounds, bool)
+               and fidelity_rounds >= 1, "an integer >= 1", fidelity_rounds)
         patience = early_stopping_patience
         _check(
             "early_stopping_patience",
@@ -194,6 +202,8 @@ class TrainingEvaluator(Evaluator):
             raise ConfigError(f"TrainingEvaluator: {e}") from None
         self.epochs = epochs
         self.steps = steps
+        # More rounds than steps would leave empty rounds.
+        self.fidelity_rounds = fidelity_rounds if steps is None else min(fidelity_rounds, steps)
         self.batch_size = batch_size
         self.optimizer = optimizer
         # Floats are normalised so that e.g. lr=1 and lr=1.0 give one cache key.
@@ -232,6 +242,10 @@ class TrainingEvaluator(Evaluator):
             **cache_settings(self.device, self.precision),
             # Only when set, so keys made before step budgets existed still match.
             **({"steps": self.steps} if self.steps is not None else {}),
+            # A round's length changes what a fidelity trains, never the full budget's result: keys made before
+            # step fidelities existed (10 rounds) still match.
+            **({"fidelity_rounds": self.fidelity_rounds}
+               if self.steps is not None and self.fidelity_rounds != 10 else {}),
         }
 
     def __repr__(self) -> str:
@@ -299,8 +313,12 @@ class TrainingEvaluator(Evaluator):
 
     # -- fidelity: training to fewer epochs than the budget, continued from checkpoints --------------------
     def max_epochs(self) -> int | None:
-        """The largest fidelity :meth:`evaluate_at` trains to: ``epochs`` (None, no fidelities, under ``steps``)."""
-        return self.epochs if self.steps is None else None
+        """The largest fidelity :meth:`evaluate_at` trains to: ``epochs``, or ``fidelity_rounds`` under ``steps``."""
+        return self.epochs if self.steps is None else self.fidelity_rounds
+
+    def round_steps(self, fidelity: int) -> int:
+        """Under ``steps``, the optimisation steps the first ``fidelity`` rounds take (the last round may be short)."""
+        return min(self.steps, fidelity * math.ceil(self.steps / self.fidelity_rounds))
 
     def checkpoint_key(self, arch: Architecture) -> str:
         """Key of ``arch``'s checkpoints: the architecture as built (not its canonical form) and every setting."""
@@ -310,6 +328,12 @@ class TrainingEvaluator(Evaluator):
 
     def evaluate_at(self, arch: Architecture, epochs: int) -> Metrics:
         """Train ``arch`` for its first ``epochs`` epochs of the full ``epochs`` budget and score it.
+
+        Under a ``steps`` budget a fidelity counts rounds instead of epochs:
+        ``epochs=e`` trains the first :meth:`round_steps` ``(e)`` steps of the
+        ``steps`` (the batches the full budget would see first, in the same
+        order), and the learning curve has one point per round. The rest reads
+        the same with "round" for "epoch".
 
         The learning-rate schedule is the full budget's, so the weights after
         ``epochs`` epochs are the same whether trained now from scratch or
@@ -326,15 +350,12 @@ class TrainingEvaluator(Evaluator):
             and ``final_train_loss``.
 
         Raises:
-            ConfigError: ``epochs`` is not an integer in 1..``self.epochs``, early
-                stopping is on (it would pick weights from before the fidelity), or
-                the budget is ``steps``.
+            ConfigError: ``epochs`` is not an integer in 1..:meth:`max_epochs`, or
+                early stopping is on (it would pick weights from before the fidelity).
         """
-        if self.steps is not None:
-            raise ConfigError(f"TrainingEvaluator: fidelities count epochs, but this evaluator trains a fixed "
-                              f"{self.steps} steps; pass steps=None (and epochs=...) to train to fidelities.")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= self.epochs:
-            raise ConfigError(f"TrainingEvaluator: a fidelity must be an integer in 1..{self.epochs} (epochs), "
+        most, unit = self.max_epochs(), "epochs" if self.steps is None else "rounds of steps"
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= most:
+            raise ConfigError(f"TrainingEvaluator: a fidelity must be an integer in 1..{most} ({unit}), "
                               f"got {epochs!r}.")
         if self.early_stopping_patience is not None:
             raise ConfigError("TrainingEvaluator: fidelities (epochs per episode) need early_stopping_patience=None; "
@@ -362,8 +383,20 @@ class TrainingEvaluator(Evaluator):
             generator.set_state(state["generator"])
             curve, final_train_loss = list(state["curve"]), state["final_train_loss"]
         diverged = timed_out = False
-        for _ in range(done, epochs):
-            mean_loss, diverged, timed_out, _ = self._epoch(model, optimizer, scheduler, scaler, generator, start)
+        stream = None
+        if self.steps is not None:
+            # Rounds cut the full budget's stream of batches. Shuffling is the seed's alone, so the batches of the
+            # rounds a checkpoint holds are drawn again and passed over, not trained.
+            stream = self._batches(torch.Generator().manual_seed(self.seed))
+            for _ in range(self.round_steps(done) if done else 0):
+                next(stream)
+        for k in range(done, epochs):
+            if stream is None:
+                mean_loss, diverged, timed_out, _ = self._epoch(model, optimizer, scheduler, scaler, generator, start)
+            else:
+                batches = itertools.islice(stream, self.round_steps(k + 1) - self.round_steps(k))
+                mean_loss, diverged, timed_out, _ = self._train_batches(
+                    model, optimizer, scheduler, scaler, batches, start)
             if diverged or timed_out:
                 break
             final_train_loss = mean_loss if mean_loss is not None else final_train_loss
@@ -373,7 +406,8 @@ class TrainingEvaluator(Evaluator):
                 break
             curve.append(val_acc)
         extra: dict[str, Any] = {"epochs": epochs, "learning_curve": curve, "resumed_from_epoch": done,
-                                 "epochs_run": len(curve), "final_train_loss": final_train_loss}
+                                 "epochs_run": len(curve), "final_train_loss": final_train_loss,
+                                 **({"steps": self.round_steps(epochs)} if self.steps is not None else {})}
         if not diverged:
             # The curve's last point is this model's validation score, unless a timeout cut an epoch short
             # (or it came from the checkpoint, whose validation MSE this call has not measured).
@@ -425,20 +459,37 @@ class TrainingEvaluator(Evaluator):
         Returns:
             (mean loss or None if no step was taken, diverged, timed out, steps taken).
         """
+        batches = self._batches(generator, passes=1)
+        return self._train_batches(model, optimizer, scheduler, scaler,
+                                   batches if max_steps is None else itertools.islice(batches, max_steps), start)
+
+    def _batches(self, generator: torch.Generator, passes: int | None = None) -> Iterator[torch.Tensor]:
+        """Index batches of shuffled passes over the training split, each pass reshuffled; endless without ``passes``.
+
+        A pass's permutation is drawn when its first batch is asked for, so a budget that ends with a pass draws
+        nothing more.
+        """
+        n = len(self._data["x_train"])
+        for _ in itertools.count() if passes is None else range(passes):
+            order = torch.randperm(n, generator=generator).to(self.device)
+            for s in range(0, n, self.batch_size):
+                idx = order[s : s + self.batch_size]
+                # A lone trailing example would make batch norm fail on a
+                # 1-element batch; it is seen again in the next pass's shuffle.
+                if len(idx) == 1 and n > 1:
+                    continue
+                yield idx
+
+    def _train_batches(
+        self, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, batches: Iterable[torch.Tensor],
+        start: float,
+    ) -> tuple[float | None, bool, bool, int]:
+        """One optimisation step per batch of indices; (mean loss or None, diverged, timed out, steps taken)."""
         d = self._data
-        n = len(d["x_train"])
         model.train()
-        order = torch.randperm(n, generator=generator).to(self.device)
         loss_sum = 0.0
         seen = steps = 0
-        for s in range(0, n, self.batch_size):
-            if max_steps is not None and steps >= max_steps:
-                break
-            idx = order[s : s + self.batch_size]
-            # A lone trailing example would make batch norm fail on a
-            # 1-element batch; it is seen again in the next epoch's shuffle.
-            if len(idx) == 1 and n > 1:
-                continue
+        for idx in batches:
             with autocast(self.device, self.precision):
                 loss = task_loss(self.task, model(d["x_train"][idx]), d["y_train"][idx])
             if not torch.isfinite(loss):

@@ -100,11 +100,11 @@ def test_bpc_is_cross_entropy_in_bits_and_falls_with_training():
     assert short.val_bpc == pytest.approx(math.log2(task.num_classes), abs=0.3)
     assert TrainingEvaluator(task, steps=3).settings()["steps"] == 3
     assert "steps" not in TrainingEvaluator(task).settings()  # earlier cache keys keep their form
-    # Fidelities count epochs: a step budget has none (yet).
+    # Under a step budget a fidelity counts rounds of steps (tests/test_fidelity.py), never more rounds than steps.
     stepped = TrainingEvaluator(task, steps=3)
-    assert stepped.max_epochs() is None
-    with pytest.raises(ConfigError, match="trains a fixed 3 steps"):
-        stepped.evaluate_at(arch, 1)
+    assert stepped.max_epochs() == 3 and stepped.round_steps(2) == 2
+    with pytest.raises(ConfigError, match=r"1\.\.3 \(rounds of steps\)"):
+        stepped.evaluate_at(arch, 4)
     with pytest.raises(ConfigError, match="steps must be None or an integer >= 1"):
         TrainingEvaluator(task, steps=0)
 
