@@ -57,7 +57,7 @@ def make_supernet(
     ``filters`` applies to ``layers``, ``exclude_none`` to ``nb201`` and
     ``cell_output`` to ``rnn_cell`` (:class:`nas_gym.supernets.rnn_cell.RNNCellSupernet`); the
     ``transformer`` supernet (:class:`nas_gym.supernets.transformer.TransformerSupernet`) runs single paths
-    only.
+    until DARTS relaxes it at a fixed width and depth (its ``relax``).
 
     Raises:
         ConfigError: For a space without a supernet.

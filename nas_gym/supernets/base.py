@@ -35,9 +35,10 @@ This module holds the base class; each space's supernet is a module of its own.
 
 - ``rnn_cell`` (:class:`~nas_gym.supernets.rnn_cell.RNNCellSupernet`): per node a softmax over input nodes
   and one over activations.
-- ``transformer`` (:class:`~nas_gym.supernets.transformer.TransformerSupernet`): single paths only
-  (:attr:`Supernet.mixed` is False), each sub-transformer on the leading slices of the largest one's
-  weights (AutoFormer/HAT).
+- ``transformer`` (:class:`~nas_gym.supernets.transformer.TransformerSupernet`): each sub-transformer on
+  the leading slices of the largest one's weights (AutoFormer/HAT); built for single paths
+  (:attr:`Supernet.mixed` is False), its ``relax()`` mixes the per-layer heads, feed-forward ratio and
+  activation at a fixed width and depth (DARTS).
 
 Single path: on ``nb201`` each edge runs its chosen operation (``none``
 adds nothing), so every architecture of the space has its path. On

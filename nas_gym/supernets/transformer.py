@@ -19,19 +19,47 @@ So a path computes exactly what the stand-alone network of the space
 computes with the sliced weights copied in (:meth:`TransformerSupernet.subnet_state_dict`
 gives them in the stand-alone network's names; a test checks the outputs agree).
 
-Single paths only (the ``supernet`` evaluator, SPOS, RSPS, ENAS): there is
-no mixed (DARTS) relaxation of the width and depth choices here, and no
-alphas. Training draws paths by the sandwich rule
-(:meth:`TransformerSupernet.sandwich_paths`; the evaluator's
+Single paths (the ``supernet`` evaluator, SPOS, RSPS, ENAS): ``forward(x, path=arch)``. Training draws
+paths by the sandwich rule (:meth:`TransformerSupernet.sandwich_paths`; the evaluator's
 ``sampling="sandwich"``): each update trains the largest network, the
 smallest and a random one on the same batch (Yu et al. 2020, BigNAS;
 AutoFormer), so the slices every sub-network shares are trained with the
 largest and the smallest alike.
+
+The DARTS relaxation (:meth:`TransformerSupernet.relax`, which
+:mod:`baselines.darts` calls) relaxes the per-layer choices only. Width and
+depth are *not* relaxed: a mixture of leading slices of different widths or
+of different depths has no clean continuous form, so the relaxed network has
+one fixed width and depth (DARTS's ``width``, default the lower median of the
+space's widths, 64 of 32..128; ``depth``, default the largest, 4), which the
+derived architecture keeps. Per layer ``i`` within that depth, each decision
+gets an ``alpha`` and its ``softmax`` weights ``p`` mix the choices exactly
+as the expectation of the layer's output over them:
+
+- heads: ``x + sum_h p_h * attn_h(norm(x))`` over ``{none, 1, 2, 4}``,
+  ``none`` contributing zero (a zero op; its weight still takes its share);
+  every head count reads the same query, key, value and output projections,
+  split into ``h`` heads (one qkv and one output matmul, one attention per head count);
+- feed-forward ratio: the ratios are leading slices of one hidden layer, so
+  the mixture is one feed-forward block whose hidden unit ``j`` is scaled by
+  the sum of ``p_r`` over the ratios ``r`` with ``r d > j``;
+- activation: ``sum_a p_a * act_a(up x)`` elementwise (``relu``, ``gelu``,
+  and ``swiglu`` = ``silu(up x) * gate x``).
+
+At one-hot alphas the relaxed network computes the single path of the
+derived architecture. A layer without attention is the parameter-free
+choice that DARTS's skip remedies and collapse report count (``max_skip``
+caps such layers); it outputs zero, so ``skip_drop`` has nothing to drop.
+The expected latency under the alphas sums the per-operation table's
+embedding, head and, per layer, every ``(heads, ratio, activation)`` block
+weighted by the product of their probabilities (the decisions are independent softmaxes).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -40,7 +68,7 @@ from torch import nn
 
 from nas_gym.error import ConfigError
 from nas_gym.spaces.base import Architecture, SearchSpace
-from nas_gym.spaces.transformer import _INIT_STD
+from nas_gym.spaces.transformer import _INIT_STD, FIELDS
 from nas_gym.supernets.base import OpLatencies, Supernet
 from nas_gym.tasks.base import Task
 
@@ -84,6 +112,51 @@ class _SuperBlock(nn.Module):
             a = F.relu(a) if activation == "relu" else F.gelu(a)
         return x + F.linear(a, self.down.weight[:d, :hidden], self.down.bias[:d])
 
+    def mixed(
+        self,
+        x: torch.Tensor,
+        heads: Sequence[tuple[int, torch.Tensor]],
+        ratios: Sequence[tuple[int, torch.Tensor]],
+        activations: Sequence[tuple[str, torch.Tensor]],
+    ) -> torch.Tensor:
+        """The layer's output mixed over its choices, each ``(choice, weight)`` (the module docstring's relaxation).
+
+        Args:
+            x: ``(N, L, d)`` at the relaxed width ``d``.
+            heads: Head counts (0: no attention) and their weights.
+            ratios: Feed-forward ratios and their weights.
+            activations: Activations and their weights.
+        """
+        n, length, d = x.shape
+        attention = [(h, w) for h, w in heads if h]
+        if attention:
+            h = F.layer_norm(x, (d,), self.attention_norm.weight[:d], self.attention_norm.bias[:d],
+                             self.attention_norm.eps)
+            qkv = F.linear(h, *self.qkv_slices(d))
+            out = torch.zeros_like(x)
+            for count, w in attention:
+                q, k, v = qkv.view(n, length, 3, count, d // count).permute(2, 0, 3, 1, 4).unbind(0)
+                att = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(n, length, d)
+                out = out + w * att
+            # The output projection is linear, so one matmul serves every head count; its bias is
+            # weighted by the probability of attending at all (no attention adds nothing, not even the bias).
+            mass = sum(w for _, w in attention)
+            x = x + F.linear(out, self.proj.weight[:d, :d]) + mass * self.proj.bias[:d]
+        hidden = max(r for r, _ in ratios) * d
+        h = F.layer_norm(x, (d,), self.ffn_norm.weight[:d], self.ffn_norm.bias[:d], self.ffn_norm.eps)
+        a = F.linear(h, self.up.weight[:hidden, :d], self.up.bias[:hidden])
+        mixed = torch.zeros_like(a)
+        for activation, w in activations:
+            if activation == "swiglu":
+                act = F.silu(a) * F.linear(h, self.gate.weight[:hidden, :d], self.gate.bias[:hidden])
+            else:
+                act = F.relu(a) if activation == "relu" else F.gelu(a)
+            mixed = mixed + w * act
+        # Ratio r keeps the first r*d hidden units: unit j carries the weight of every ratio that keeps it.
+        unit = torch.arange(hidden, device=x.device)
+        scale = sum(w * (unit < r * d).to(a.dtype) for r, w in ratios)
+        return x + F.linear(mixed * scale, self.down.weight[:d, :hidden], self.down.bias[:d])
+
 
 class TransformerSupernet(Supernet):
     """The largest decoder of a ``transformer`` space; each architecture runs on its leading slices.
@@ -92,10 +165,15 @@ class TransformerSupernet(Supernet):
     deviation 0.02; residual output projections over ``sqrt(2 * layers)`` of
     the largest depth). See the module docstring for the slicing.
 
+    Built for single paths (:attr:`mixed` False, no alphas); :meth:`relax`
+    adds the DARTS relaxation of the per-layer choices at a fixed width and
+    depth (the module docstring says what is relaxed and what is not).
+
     Args:
         space: A ``TransformerSpace``.
         task: A language-modelling task (windows of token ids).
-        generator: Unused (there are no alphas); taken for :func:`nas_gym.supernets.make_supernet`'s signature.
+        generator: Unused (the alphas come with :meth:`relax`); taken for
+            :func:`nas_gym.supernets.make_supernet`'s signature.
 
     Raises:
         ConfigError: For a task that is not language modelling.
@@ -126,8 +204,81 @@ class TransformerSupernet(Supernet):
         for block in self.blocks:
             nn.init.normal_(block.down.weight, std=residual_std)
             nn.init.normal_(block.proj.weight, std=residual_std)
-        # Every decision is a slice or a per-layer switch of these weights: none is fixed, none has an alpha.
+        # For single paths every decision is a slice or a per-layer switch of these weights: none is fixed,
+        # none has an alpha. relax() fixes the width and depth and gives the per-layer decisions alphas.
         self.excluded = {}
+        self.relaxed_width: int | None = None
+        self.relaxed_depth: int | None = None
+
+    def relax(self, generator: torch.Generator, *, width: int | None = None,
+              depth: int | None = None) -> TransformerSupernet:
+        """Give each per-layer decision within ``depth`` an alpha, at a fixed ``width`` and ``depth`` (DARTS).
+
+        After it, :attr:`mixed` is True, ``forward(x)`` (no path) is the
+        relaxed network and :meth:`expected_latency_ms` its expected latency.
+        The width and depth decisions (and the fields of the slots past the
+        depth, at their first choice) are :attr:`fixed`; a layer without
+        attention is each heads decision's skip choice.
+
+        Args:
+            generator: Draws the initial alphas (``ALPHA_INIT_STD * randn``, in decision order).
+            width: The fixed model width, one of the space's; None: the lower median of its widths.
+            depth: The fixed number of layers, one of the space's; None: the largest.
+
+        Returns:
+            This supernet.
+
+        Raises:
+            ConfigError: A width or depth that is not a choice of the space, or a second call.
+        """
+        if self.mixed:
+            raise ConfigError("This transformer supernet is relaxed already; build a new one for other settings.")
+        space = self.space
+        widths, depths = sorted(space.widths), sorted(space.depths)
+        width = widths[(len(widths) - 1) // 2] if width is None else width
+        depth = depths[-1] if depth is None else depth
+        for what, value, choices in (("width", width, widths), ("depth", depth, depths)):
+            if value not in choices:
+                raise ConfigError(f"DARTS on the transformer space searches at a fixed {what}, one of the space's: "
+                                  f"{', '.join(map(str, choices))}; got {what}={value!r}.")
+        index = {d.name: k for k, d in enumerate(space.decisions)}
+        fixed = {name: choice for name, choice in (("model/layers", space.depths.index(depth)),
+                                                   ("model/width", space.widths.index(width))) if name in index}
+        searched = []
+        for slot in range(space.num_layers):
+            for field in FIELDS:
+                name = f"layer{slot}/{field}"
+                if name not in index:  # a field with one choice is no decision
+                    continue
+                if slot < depth:
+                    searched.append(index[name])
+                else:
+                    fixed[name] = 0  # past the depth: the mask's only choice
+        self.fixed = {index[name]: c for name, c in fixed.items()}
+        self._init_alphas(searched, generator)
+        self.excluded = {k: frozenset() for k in searched}
+        if 0 in space.heads:
+            heads_at = space.heads.index(0)
+            self.skip_choices = {k: heads_at for k in searched if space.decisions[k].name.endswith("/heads")}
+        self.relaxed_width, self.relaxed_depth = width, depth
+        self.mixed = True
+        return self
+
+    def layer_weights(self) -> list[dict[str, list[tuple[int | str, torch.Tensor]]]]:
+        """Per relaxed layer, per field, its values with their softmax weights (1 for a field with one choice)."""
+        probs = self.probs()
+        index = {d.name: k for k, d in enumerate(self.space.decisions)}
+        values = {"heads": self.space.heads, "ffn": self.space.ffn_ratios, "activation": self.space.activations}
+        one = torch.ones((), device=self.device)
+        layers = []
+        for slot in range(self.relaxed_depth or 0):
+            layer = {}
+            for field in FIELDS:
+                k = index.get(f"layer{slot}/{field}")
+                weights = [one] if k is None else probs[k].unbind(0)
+                layer[field] = list(zip(values[field], weights, strict=True))
+            layers.append(layer)
+        return layers
 
     @property
     def device(self) -> torch.device:
@@ -135,18 +286,28 @@ class TransformerSupernet(Supernet):
         return self.token.weight.device
 
     def forward(self, x: torch.Tensor, skip_drop: float = 0.0, path: Architecture | None = None) -> torch.Tensor:
-        """Next-token logits ``(N, L, vocab)`` of ``path``'s sub-transformer on token ids ``(N, L)``.
+        """Next-token logits ``(N, L, vocab)`` on token ids ``(N, L)``: of ``path``'s sub-transformer, or relaxed.
+
+        Without a path (after :meth:`relax` only), the relaxed network at the
+        fixed width and depth, each layer mixed under the alphas' softmaxes.
+        ``skip_drop`` is unused: no choice here has an output to drop.
 
         Raises:
-            ConfigError: Without a path: this supernet has no mixed (DARTS) relaxation.
+            ConfigError: Without a path before :meth:`relax`.
         """
-        if path is None:
-            raise ConfigError("The transformer supernet runs single paths only (evaluator='supernet', spos, rsps, "
-                              "enas): it has no mixed relaxation of widths and depths for DARTS.")
-        d = self.space.width(path)
+        del skip_drop
+        if path is None and not self.mixed:
+            raise ConfigError("This transformer supernet runs single paths only (evaluator='supernet', spos, rsps, "
+                              "enas): pass path=arch, or call relax() for DARTS's relaxation of the per-layer "
+                              "choices (width and depth are not relaxed).")
+        d = self.relaxed_width if path is None else self.space.width(path)
         h = self.token.weight[:, :d][x] + self.position.weight[: x.shape[1], :d]
-        for block, layer in zip(self.blocks, self.space.layers(path), strict=False):
-            h = block(h, layer["heads"], layer["ffn"], layer["activation"])
+        if path is None:
+            for block, w in zip(self.blocks, self.layer_weights(), strict=False):
+                h = block.mixed(h, w["heads"], w["ffn"], w["activation"])
+        else:
+            for block, layer in zip(self.blocks, self.space.layers(path), strict=False):
+                h = block(h, layer["heads"], layer["ffn"], layer["activation"])
         h = F.layer_norm(h, (d,), self.norm.weight[:d], self.norm.bias[:d], self.norm.eps)
         head = self.token.weight if self.head is None else self.head.weight
         return F.linear(h, head[:, :d])
@@ -158,13 +319,28 @@ class TransformerSupernet(Supernet):
         self.eval()
 
     def expected_latency_ms(self, latency: OpLatencies) -> torch.Tensor:
-        """Not defined: there is no relaxation to take an expectation under.
+        """Expected latency in ms under the alphas (differentiable), from ``latency``'s per-operation table.
+
+        The embeddings and the head at the fixed width, plus per layer the
+        latency of each ``(heads, ratio, activation)`` block (the keys of
+        ``space.op_keys``) times the product of the three choices'
+        probabilities; at one-hot alphas, the op table's latency of the
+        derived architecture.
 
         Raises:
-            ConfigError: Always.
+            ConfigError: Before :meth:`relax` (no alphas to take an expectation under).
         """
-        raise ConfigError("The transformer supernet has no architecture distribution (no alphas) to take an "
-                          "expected latency under; DARTS does not run on the transformer space.")
+        if not self.mixed:
+            raise ConfigError("This transformer supernet runs single paths only: it has no alphas to take an "
+                              "expected latency under until relax() (DARTS) relaxes its per-layer choices.")
+        vocab, context, d = self.vocab_size, self.context, self.relaxed_width
+        total = torch.zeros((), device=self.device)
+        for kind in ("transformer/embed", "transformer/head"):
+            total = total + latency.op_latency_ms((kind, vocab, context, d))
+        for w in self.layer_weights():
+            for (h, ph), (r, pr), (a, pa) in itertools.product(w["heads"], w["ffn"], w["activation"]):
+                total = total + ph * pr * pa * latency.op_latency_ms(("transformer/block", context, d, h, r, a))
+        return total
 
     # -- the sandwich rule -----------------------------------------------------------------
     def _extreme(self, largest: bool, rng: np.random.Generator) -> Architecture:

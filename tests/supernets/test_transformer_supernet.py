@@ -12,7 +12,6 @@ import torch
 import nas_gym
 from nas_gym.error import ConfigError
 from nas_gym.evaluators.supernet import SupernetEvaluator
-from nas_gym.search.searcher import run_search
 from nas_gym.spaces.transformer import TransformerSpace
 from nas_gym.supernets import TransformerSupernet, make_supernet
 from nas_gym.tasks.base import make_task
@@ -64,11 +63,6 @@ def test_without_a_path_it_says_it_runs_single_paths_only(task):
     net = make_supernet(TransformerSpace(), task, torch.Generator())
     with pytest.raises(ConfigError, match="single paths only"):
         net(torch.from_numpy(task.x_val[:1]))
-
-
-def test_darts_says_to_use_a_single_path_method(tmp_path):
-    with pytest.raises(ConfigError, match="single paths only: use spos, rsps or enas"):
-        run_search("darts", "NAS-LM-v0", {"latency": "none", "latency_weight": 0}, budget=1, out_dir=tmp_path)
 
 
 def test_pretraining_is_seeded_and_scores_carry_bits_per_character(task):
