@@ -138,6 +138,23 @@ def test_sigkill_training_search(tmp_path):
     assert at == sorted(at)  # nothing on disk was ever lost
 
 
+@pytest.mark.slow
+def test_sigkill_language_model_search(tmp_path):
+    """NAS-LM-v0 (transformers trained a fixed number of steps): evolution killed twice, nothing lost or repeated."""
+    out, reference = tmp_path / "killed", tmp_path / "reference"
+    env = {**os.environ, "NAS_GYM_CACHE_DIR": str(tmp_path / "cache")}
+    kwargs = {"space_kwargs": {"depths": [1, 2], "widths": [32]}, "latency": "none",
+              "evaluator_kwargs": {"optimizer": "adamw", "steps": 20, "batch_size": 8, "lr": 0.003}}
+    budget = 8
+    at = kill_and_resume(search_command("evolution", "NAS-LM-v0", kwargs, budget, 2, out), out, budget, kills=2,
+                         rng=np.random.default_rng(11), env=env)
+    run_search("evolution", "NAS-LM-v0", {**kwargs, "cache": False}, budget=budget, seed=2, out_dir=reference)
+    check_exactly_once(out, reference, budget)
+    assert [r["val_bpc"] for r in records(out / "history.jsonl")] == [
+        r["val_bpc"] for r in records(reference / "history.jsonl")]
+    assert at == sorted(at)
+
+
 def test_replay_trains_nothing_and_shows_the_recorded_rewards(tmp_path, monkeypatch):
     """Resume regularised evolution on measured (noisy) latency with no cache.
 
