@@ -4,7 +4,8 @@ The conventions (docs/reproducing.md says them to writers):
 
 - A page's blocks run in page order, in one temporary working directory, one test per page (marked
   slow when the page has bash blocks): python blocks in one namespace of a fresh interpreter, bash
-  blocks with ``bash -euo pipefail -c``. The venv's bin comes first on ``PATH``, ``BUDGET=4 SEEDS=1
+  blocks with ``bash -euo pipefail -c``, each in a process group of its own that is killed whole after
+  ``BLOCK_TIMEOUT_S``. The venv's bin comes first on ``PATH``, ``BUDGET=4 SEEDS=1
   WORKERS=1 EPOCHS=1`` are exported (the docs write long runs as ``${BUDGET:-100}``), and ``scripts`` links
   to the checkout's ``scripts/``.
 - A block right after a line ``<!-- docs-test: skip REASON -->`` is shown, not run; the reason is
@@ -33,18 +34,26 @@ SMALL_RUN = {"BUDGET": "4", "SEEDS": "1", "WORKERS": "1", "EPOCHS": "1"}
 BLOCK_TIMEOUT_S = 300
 
 # The interpreter side of a page: its blocks in page order, python ones in one namespace (each compiled
-# under its own name, so a traceback points at the page and line), bash ones as subprocesses.
+# under its own name, so a traceback points at the page and line), bash ones as subprocesses. A bash block
+# runs in a process group of its own, and a timeout kills the group: killing only bash left the command it
+# was running alive, holding the test's output pipes open, so the test hung until that command ended.
 RUNNER = f"""
-import json, subprocess, sys
+import json, os, signal, subprocess, sys
 namespace = {{"__name__": "__main__"}}
 for lang, label, code in json.load(sys.stdin):
     if lang == "python":
         exec(compile(code, label, "exec"), namespace)
         continue
     print("$ bash block", label, flush=True)
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", code], timeout={BLOCK_TIMEOUT_S})
-    if done.returncode:
-        sys.exit(f"bash block {{label}} exited with {{done.returncode}}")
+    block = subprocess.Popen(["bash", "-euo", "pipefail", "-c", code], start_new_session=True)
+    try:
+        returncode = block.wait(timeout={BLOCK_TIMEOUT_S})
+    except subprocess.TimeoutExpired:
+        os.killpg(block.pid, signal.SIGKILL)
+        block.wait()
+        sys.exit(f"bash block {{label}} ran past {BLOCK_TIMEOUT_S} s; its processes were killed")
+    if returncode:
+        sys.exit(f"bash block {{label}} exited with {{returncode}}")
 """
 
 
