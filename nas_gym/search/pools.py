@@ -309,9 +309,15 @@ class LocalPool(EvaluationPool):
         """
         self._closed = True
         processes = list(getattr(self._executor, "_processes", None) or {})  # pids; no public API before 3.14
+        # The first shutdown forgets its manager thread, so a second shutdown(wait=True) joins nothing; that
+        # thread, handling the terminated processes, then raced the interpreter's exit, which wakes it through a
+        # pipe it was closing ("OSError: [Errno 9] Bad file descriptor" printed after the CLI's error line).
+        manager = getattr(self._executor, "_executor_manager_thread", None)
         self._executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             _terminate(process)
+        if manager is not None:
+            manager.join()
         self._executor.shutdown(wait=True)
 
 
