@@ -139,8 +139,10 @@ def _fidelity_unit(args: argparse.Namespace) -> str:
     training = kwargs.get("evaluator_kwargs") or {}
     if kwargs.get("evaluator", "train") != "train" or training.get("steps") is None:
         return ""
-    rounds = min(training.get("fidelity_rounds", 10), training["steps"])
-    return f" (rounds of {math.ceil(training['steps'] / rounds)} steps: the fidelity of a step budget)"
+    from nas_gym.evaluators.training import round_length  # torch is loaded already: the search ran here
+
+    steps = round_length(training["steps"], training.get("fidelity_rounds", 10))
+    return f" (rounds of {steps} steps: the fidelity of a step budget)"
 
 
 def _print_result(summary: dict[str, Any], limited: bool) -> None:

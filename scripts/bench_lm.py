@@ -30,7 +30,6 @@ on one core at the defaults; ``--archs 8`` for a quick look).
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -46,7 +45,6 @@ sys.path.insert(0, str(ROOT))
 BASELINE = "w64|h2-r4-gelu|h2-r4-gelu"
 # Every proxy of nas_gym.predictors.zero_cost that scores a transformer (naswot refuses it).
 PROXIES = ("decoder_params", "params", "flops", "synflow", "grad_norm", "snip", "fisher", "zico")
-LN2 = math.log(2)
 
 
 @dataclass

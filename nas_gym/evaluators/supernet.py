@@ -72,7 +72,7 @@ from nas_gym.evaluators.table import TabularBenchmark
 from nas_gym.spaces.base import Architecture, SearchSpace
 from nas_gym.supernets import check_single_path, make_supernet
 from nas_gym.tasks.base import Task
-from nas_gym.tasks.loss import task_loss, task_score
+from nas_gym.tasks.loss import bits_per_char, task_loss, task_score
 from nas_gym.utils.counting import count_flops, count_params
 from nas_gym.utils.device import fork_rng, resolve_device, torch_threads
 
@@ -425,8 +425,7 @@ class SupernetEvaluator(Evaluator):
         if self.task.is_regression:
             extra.update(val_mse=val_loss, test_mse=test_loss)
         elif self.task.is_language_model:
-            extra.update({f"{split}_bpc": None if nats is None or not math.isfinite(nats) else nats / math.log(2)
-                          for split, nats in (("val", val_loss), ("test", test_loss))})
+            extra.update(val_bpc=bits_per_char(val_loss), test_bpc=bits_per_char(test_loss))
         return Metrics(val_accuracy=val, test_accuracy=test, latency_ms=latency, params=params, flops=flops,
                        cost_s=time.perf_counter() - start, extra=extra)
 

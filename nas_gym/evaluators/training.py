@@ -50,7 +50,7 @@ from nas_gym.evaluators.metrics import Metrics
 from nas_gym.spaces.base import Architecture
 from nas_gym.storage.checkpoints import CheckpointStore
 from nas_gym.tasks.base import Task, make_task
-from nas_gym.tasks.loss import chance_score, task_loss, task_score
+from nas_gym.tasks.loss import bits_per_char, chance_score, task_loss, task_score
 from nas_gym.utils.counting import count_flops, count_params
 from nas_gym.utils.device import (
     autocast,
@@ -89,6 +89,15 @@ def _import_optimizer_machinery() -> None:
     its ``max_seconds``.
     """
     import torch._dynamo  # noqa: F401
+
+
+def round_length(steps: int, rounds: int) -> int:
+    """Steps in one fidelity round of a ``steps`` budget cut into ``rounds`` (never more rounds than steps).
+
+    >>> round_length(250, 10), round_length(14, 4), round_length(3, 10)
+    (25, 4, 1)
+    """
+    return math.ceil(steps / min(rounds, steps))
 
 
 class TrainingEvaluator(Evaluator):
@@ -318,7 +327,7 @@ class TrainingEvaluator(Evaluator):
 
     def round_steps(self, fidelity: int) -> int:
         """Under ``steps``, the optimisation steps the first ``fidelity`` rounds take (the last round may be short)."""
-        return min(self.steps, fidelity * math.ceil(self.steps / self.fidelity_rounds))
+        return min(self.steps, fidelity * round_length(self.steps, self.fidelity_rounds))
 
     def checkpoint_key(self, arch: Architecture) -> str:
         """Key of ``arch``'s checkpoints: the architecture as built (not its canonical form) and every setting."""
@@ -608,4 +617,4 @@ class TrainingEvaluator(Evaluator):
         elif self.task.is_language_model:
             for split in ("val", "test"):
                 nats = None if diverged else self._losses.get(split)
-                extra[f"{split}_bpc"] = None if nats is None or not math.isfinite(nats) else nats / math.log(2)
+                extra[f"{split}_bpc"] = bits_per_char(nats)

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from nas_gym.error import ConfigError
 from nas_gym.model.train_config import OPTIMIZERS, TrainConfig
 from nas_gym.tasks.base import Task
+from nas_gym.tasks.loss import bits_per_char
 from nas_gym.utils.device import autocast, grad_scaler, resolve_device
 
 __all__ = ["OPTIMIZERS", "FitResult", "TrainConfig", "fit"]
@@ -90,15 +91,6 @@ class FitResult:
             if data[key] is None:
                 del data[key]
         return data
-
-
-def bits_per_char(nats: float) -> float:
-    """Cross-entropy in nats as bits per character (``nats / ln 2``).
-
-    >>> round(bits_per_char(math.log(4)), 6)
-    2.0
-    """
-    return nats / math.log(2)
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int) -> float:

@@ -70,3 +70,14 @@ def task_score(task: Task, out: torch.Tensor, y: torch.Tensor) -> tuple[float, f
     # A constant target (var 0) is scored perfect only when predicted exactly.
     r2 = 1.0 - mse / var if var > 0 else float(mse == 0.0)
     return max(0.0, r2), mse, True
+
+
+def bits_per_char(nats: float | None) -> float | None:
+    """A language model's cross-entropy in nats as bits per character (``nats / ln 2``); None for None or non-finite.
+
+    >>> round(bits_per_char(math.log(4)), 6)
+    2.0
+    >>> bits_per_char(float("nan")) is None
+    True
+    """
+    return None if nats is None or not math.isfinite(nats) else nats / math.log(2)
