@@ -30,13 +30,12 @@ import json
 import math
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import tyro
+from jobs import map_jobs  # scripts/jobs.py
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,9 +115,8 @@ def main(args: Args) -> int:
     start = time.perf_counter()
     # Seconds per run are printed as they finish, but not tabled: runs share a cache, and a resumed
     # run only replays, so they say little about a method's cost (its epochs are the measure here).
-    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        for agent, seed, s in pool.map(_one, jobs):
-            print(f"  {agent} seed {seed}: {s:.0f} s", flush=True)
+    for agent, seed, s in map_jobs(_one, jobs, args.workers):
+        print(f"  {agent} seed {seed}: {s:.0f} s", flush=True)
     grid = np.arange(0, args.budget_epochs + 1)
     curves: dict[str, np.ndarray] = {}
     finals: dict[str, list[float]] = {}

@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import tyro
+from jobs import map_jobs  # scripts/jobs.py
 
 from nas_gym.benchmark.statistics import mean_ci
 from nas_gym.data import NB201_DATASETS
@@ -95,9 +94,8 @@ def main(args: Args) -> None:
     jobs = [(label, agent, hp, env_kwargs, s, args.budget) for label, agent, hp in configs for s in seeds]
     results: dict[str, list[tuple[float, float, int | None]]] = {label: [] for label, _, _ in configs}
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        for label, val, test, reached in pool.map(_one, jobs):
-            results[label].append((val, test, reached))
+    for label, val, test, reached in map_jobs(_one, jobs, args.workers):
+        results[label].append((val, test, reached))
     where = (f"{args.table.name}, CIFAR-100 columns" if args.table is not None
              else NB201_DATASETS[args.dataset].title + " table")
     print(f"NAS-Bench-201-v0 ({where}), budget {args.budget}, {args.seeds} seeds from {args.first_seed}, "

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import tyro
+from jobs import map_jobs  # scripts/jobs.py
 
 from nas_gym.data import NB201_DATASETS
 
@@ -67,9 +66,8 @@ def main(args: Args) -> None:
     jobs = [(a, str(args.table), s, args.budget) for a in args.agents for s in range(args.seeds)]
     results: dict[str, list[tuple[float, float, float]]] = {a: [] for a in args.agents}
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        for agent, _seed, val, test, secs in pool.map(_one, jobs):
-            results[agent].append((val, test, secs))
+    for agent, _seed, val, test, secs in map_jobs(_one, jobs, args.workers):
+        results[agent].append((val, test, secs))
     print(f"NAS-Bench-201-v0, CIFAR-100 (c100_valid -> c100_test), budget {args.budget}, {args.seeds} seeds, "
           f"{time.perf_counter() - start:.0f} s in all\n")
     print("| method | test acc. of best-val arch (%) | val acc. (%) | s/run |")

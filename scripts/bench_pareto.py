@@ -20,13 +20,12 @@ import statistics
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import tyro
+from jobs import map_jobs  # scripts/jobs.py
 
 from nas_gym.data import NB201_DATASETS
 
@@ -174,10 +173,9 @@ def main(args: Args) -> int:
     fractions: dict[str, list[float]] = {a: [] for a in agents}
     seconds: dict[str, list[float]] = {a: [] for a in agents}
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        for agent, _seed, lat, acc, secs in pool.map(_one, jobs):
-            fractions[agent].append(hypervolume(lat, acc, ref_lat, ref_acc) / front_hv)
-            seconds[agent].append(secs)
+    for agent, _seed, lat, acc, secs in map_jobs(_one, jobs, args.workers):
+        fractions[agent].append(hypervolume(lat, acc, ref_lat, ref_acc) / front_hv)
+        seconds[agent].append(secs)
     print(f"{ENV_ID}, CIFAR-100 validation accuracy vs FPGA latency (lat_fpga_ms), budget {args.budget}, "
           f"seeds {seeds.start}-{seeds.stop - 1}, {time.perf_counter() - start:.0f} s in all")
     print(f"reference point: accuracy {ref_acc:.4f} (table median), latency {ref_lat:.4f} ms (90th percentile); "

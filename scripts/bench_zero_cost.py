@@ -34,13 +34,12 @@ import json
 import math
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import tyro
+from jobs import map_jobs  # scripts/jobs.py
 
 from nas_gym.data import NB201_DATASETS
 from nas_gym.predictors.zero_cost import PROXY_NAMES as PROXIES  # every documented proxy, in the README's order
@@ -110,6 +109,7 @@ def _score(job: tuple[str, dict, str, list[str], int]) -> tuple[str, str, list[f
     import nas_gym  # noqa: F401
 
     label, kwargs, proxy, archs, seed = job
+    kwargs = dict(kwargs)  # the job stays as it was: with one worker it runs in this process
     env = gym.make(kwargs.pop("env_id"), **kwargs, evaluator_kwargs={"proxy": proxy, "seed": seed})
     space = env.unwrapped.space
     scores, times = [], []
@@ -157,10 +157,9 @@ def main(args: Args) -> None:
     scores: dict[tuple[str, str], list[float]] = {}
     ms: dict[tuple[str, str], list[float]] = {}
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        for label, proxy, chunk_scores, chunk_ms in pool.map(_score, jobs):
-            scores.setdefault((label, proxy), []).extend(chunk_scores)
-            ms.setdefault((label, proxy), []).append(chunk_ms)
+    for label, proxy, chunk_scores, chunk_ms in map_jobs(_score, jobs, args.workers):
+        scores.setdefault((label, proxy), []).extend(chunk_scores)
+        ms.setdefault((label, proxy), []).append(chunk_ms)
     print(f"{time.perf_counter() - start:.0f} s in all (seed {args.seed})\n")
     nb201 = next(iter(sets))
     c100 = cifar100_truth(args.cifar, [env.unwrapped.space.to_string(table.arch_at(int(r))) for r in rows])

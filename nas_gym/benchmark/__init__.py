@@ -35,20 +35,51 @@ reported as Agarwal et al. (2021) recommend:
 
 from __future__ import annotations
 
-from nas_gym.benchmark.layout import CONFIG_FILE, RUN_ERROR_FILE, run_folder, setting_names
-from nas_gym.benchmark.report import format_summary_md, write_report
-from nas_gym.benchmark.runner import BenchmarkResult, RunSpec, run_benchmark, run_state
-from nas_gym.benchmark.statistics import (
-    _T975,  # noqa: F401  (the tests check the table against scipy)
-    hypervolume,
-    mean_ci,
-    pareto_front,
-    run_figures,
-    summarize,
-    t_quantile_975,
-)
-from nas_gym.benchmark.suite_runner import run_suite
-from nas_gym.benchmark.suites import Suite, SuiteTask, available_suites, load_suite
+import importlib
+from typing import TYPE_CHECKING
+
+# The names below load with their module on first use (PEP 562), so that `nas-gym search`, which reads
+# only the suite names for its --help, does not import the report's plotting stack (matplotlib, ~0.8 s
+# of every command's start).
+_LAZY = {
+    "CONFIG_FILE": "layout", "RUN_ERROR_FILE": "layout", "run_folder": "layout", "setting_names": "layout",
+    "format_summary_md": "report", "write_report": "report",
+    "BenchmarkResult": "runner", "RunSpec": "runner", "run_benchmark": "runner", "run_state": "runner",
+    "_T975": "statistics", "hypervolume": "statistics", "mean_ci": "statistics", "pareto_front": "statistics",
+    "run_figures": "statistics", "summarize": "statistics", "t_quantile_975": "statistics",
+    "run_suite": "suite_runner",
+    "Suite": "suites", "SuiteTask": "suites", "available_suites": "suites", "load_suite": "suites",
+}
+
+if TYPE_CHECKING:
+    from nas_gym.benchmark.layout import CONFIG_FILE, RUN_ERROR_FILE, run_folder, setting_names
+    from nas_gym.benchmark.report import format_summary_md, write_report
+    from nas_gym.benchmark.runner import BenchmarkResult, RunSpec, run_benchmark, run_state
+    from nas_gym.benchmark.statistics import (
+        hypervolume,
+        mean_ci,
+        pareto_front,
+        run_figures,
+        summarize,
+        t_quantile_975,
+    )
+    from nas_gym.benchmark.suite_runner import run_suite
+    from nas_gym.benchmark.suites import Suite, SuiteTask, available_suites, load_suite
+
+
+def __getattr__(name: str):
+    """Load a public name's module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CONFIG_FILE",
