@@ -51,7 +51,7 @@ class Args:
     budget_epochs: int = 450
     """Epochs each run may train (50 full trainings at 9 epochs)."""
     workers: int = 1
-    """Runs at once (one process each)."""
+    """Runs at once, one process each (1: one after another in this process)."""
     out: Path = REPO / "runs" / "bench_fidelity"
     """Run folders and the shared cache (relative: to the repo)."""
     plot: Path | None = REPO / "scripts" / "results" / "fidelity_anytime.png"

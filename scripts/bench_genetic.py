@@ -50,7 +50,7 @@ class Args:
     budget: int = 100
     """Architectures evaluated per run."""
     workers: int = 1
-    """Parallel processes (runs at once)."""
+    """Parallel processes, runs at once (1: one after another in this process)."""
 
 
 def _env_kwargs(args: Args) -> dict:

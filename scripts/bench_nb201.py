@@ -35,7 +35,7 @@ class Args:
     budget: int = 100
     """Architectures evaluated per run."""
     workers: int = 2
-    """Parallel processes."""
+    """Parallel processes (1: the runs one after another in this process)."""
 
 
 def _one(job: tuple[str, str, int, int]) -> tuple[str, int, float, float, float]:

@@ -58,7 +58,7 @@ class Args:
     budget: int = 300
     """Architectures evaluated per run."""
     workers: int = 2
-    """Parallel processes (one run each)."""
+    """Parallel processes, one run each (1: one after another in this process)."""
     levels: bool = False
     """Also print how hard the goal is: the hypervolume fraction of a front made of the k-th best cell
     (by validation accuracy) of every latency level of the table, for a few k."""

@@ -58,7 +58,7 @@ class Args:
     seed: int = 0
     """Seed of the cell sample and of the proxies' initialisation and batch."""
     workers: int = 2
-    """Processes."""
+    """Processes (1: the scoring in this process)."""
     cifar: Path = NB201_DATASETS["cifar100"].path
     """NAS-Bench-201 CSV with arch_str and c100_valid (absent: that comparison is skipped)."""
     suite_zero: Path | None = None

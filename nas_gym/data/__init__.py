@@ -1,4 +1,4 @@
-"""Package data: tabular benchmarks, each with a card (a ``.md`` file beside it).
+"""Package data: tabular benchmarks, a surrogate and a dataset, each with a card (a ``.md`` file beside it).
 
 - ``nb201_mnist1d.csv.gz``: every NAS-Bench-201 cell trained on MNIST-1D by
   ``scripts/build_table.py``; its card ``nb201_mnist1d.md`` gives the task,
@@ -14,6 +14,9 @@
   with, built by ``scripts/build_surrogate.py`` from real ``NAS-v0`` trainings;
   its card ``surrogate_layers.md`` gives the data, the fit and the held-out
   Kendall τ. Load it with :class:`nas_gym.predictors.surrogate.Surrogate`.
+- ``mnist1d.npz``: the MNIST-1D dataset (the ``mnist1d`` package's, seed 42)
+  that the ``mnist1d`` task reads, written by ``scripts/build_mnist1d.py``;
+  its card ``mnist1d.md``.
 
 :data:`NB201_DATASETS` names the NAS-Bench-201 tables and which of their
 columns the env reads; :func:`nb201_dataset` looks one up.

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nas_gym import data as package_data
 from nas_gym.error import ConfigError, DataError, MissingDependencyError
 from nas_gym.registry import Registry
 
@@ -222,18 +223,11 @@ def _tabular(name: str, split_seed: int) -> Task:
 
 @functools.lru_cache(maxsize=8)
 def _mnist1d(split_seed: int) -> Task:
-    try:
-        from mnist1d.data import get_dataset_args, make_dataset
-    except ImportError as e:  # pragma: no cover - mnist1d is a core dependency
-        raise MissingDependencyError("Task 'mnist1d' needs the 'mnist1d' package: pip install mnist1d") from e
-    args = get_dataset_args()
-    args.seed = 42  # the package's documented default dataset
-    # make_dataset seeds numpy's global RNG; keep the caller's global state intact.
-    state = np.random.get_state()
-    try:
-        data = make_dataset(args)
-    finally:
-        np.random.set_state(state)
+    # The package ships the arrays (scripts/build_mnist1d.py wrote them with the mnist1d package's
+    # make_dataset, seed 42): generating them took ~2 s and imported scipy's interpolation stack in
+    # every process that used the task.
+    with np.load(package_data.DATA_DIR / "mnist1d.npz", allow_pickle=False) as data:
+        data = {k: data[k] for k in ("x", "y", "x_test", "y_test")}
     x = data["x"].astype(np.float32)[:, None, :]
     x_test = data["x_test"].astype(np.float32)[:, None, :]
     scale = float(np.abs(x).max())
