@@ -226,8 +226,8 @@ def _mnist1d(split_seed: int) -> Task:
     # The package ships the arrays (scripts/build_mnist1d.py wrote them with the mnist1d package's
     # make_dataset, seed 42): generating them took ~2 s and imported scipy's interpolation stack in
     # every process that used the task.
-    with np.load(package_data.DATA_DIR / "mnist1d.npz", allow_pickle=False) as data:
-        data = {k: data[k] for k in ("x", "y", "x_test", "y_test")}
+    with np.load(package_data.DATA_DIR / "mnist1d.npz", allow_pickle=False) as packed:
+        data = {k: packed[k] for k in ("x", "y", "x_test", "y_test")}
     x = data["x"].astype(np.float32)[:, None, :]
     x_test = data["x_test"].astype(np.float32)[:, None, :]
     scale = float(np.abs(x).max())
