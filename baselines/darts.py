@@ -151,7 +151,7 @@ from nas_gym.latency import OpTableLatency
 from nas_gym.search.run import SearchRun
 from nas_gym.search.searcher import Searcher, SearcherSettings
 from nas_gym.spaces import Architecture, SearchSpace
-from nas_gym.supernets import Supernet, TransformerSupernet, make_supernet
+from nas_gym.supernets import Supernet, make_supernet
 from nas_gym.tasks.base import Task, make_task
 from nas_gym.tasks.loss import task_loss, task_score
 from nas_gym.utils.device import (
@@ -370,8 +370,8 @@ class DARTS(Searcher):
         """Train the supernet, derive the architecture, evaluate it and the next best until the budget is spent.
 
         Raises:
-            ConfigError: On a table env without ``proxy_task`` (see the module docstring), or on a space whose
-                supernet runs single paths only; on ``transformer``, a ``width`` or ``depth`` that is not the space's.
+            ConfigError: On a table env without ``proxy_task`` (see the module docstring); on ``transformer``, a
+                ``width`` or ``depth`` that is not the space's.
         """
         start = time.perf_counter()
         space = run.space
@@ -395,13 +395,7 @@ class DARTS(Searcher):
                 torch.manual_seed(run.seed)
                 generator = torch.Generator().manual_seed(run.seed)
                 net = make_supernet(space, task, generator, filters=self.filters, exclude_none=self.exclude_none,
-                                    cell_output=self.cell_output)
-                if isinstance(net, TransformerSupernet):
-                    net.relax(generator, width=self.width, depth=self.depth)
-                if not net.mixed:
-                    raise ConfigError(f"{self.settings.label()}: the {space.name!r} supernet has no mixed relaxation "
-                                      "to train alphas on; it runs single paths only: use spos, rsps or enas "
-                                      "(evaluator='supernet').")
+                                    cell_output=self.cell_output, mixed=True, width=self.width, depth=self.depth)
                 net.to(device)
                 epochs = self._train(net, task, order, generator, run, latency, weight, target, shape)
         finally:

@@ -50,17 +50,20 @@ def check_single_path(space: SearchSpace) -> None:
 
 def make_supernet(
     space: SearchSpace, task: Task, generator: torch.Generator, *, filters: int | None = None,
-    exclude_none: bool = True, cell_output: str = "loose_ends",
+    exclude_none: bool = True, cell_output: str = "loose_ends", mixed: bool = False, width: int | None = None,
+    depth: int | None = None,
 ) -> Supernet:
     """Build the supernet of ``space`` for ``task``.
 
     ``filters`` applies to ``layers``, ``exclude_none`` to ``nb201`` and
     ``cell_output`` to ``rnn_cell`` (:class:`nas_gym.supernets.rnn_cell.RNNCellSupernet`); the
     ``transformer`` supernet (:class:`nas_gym.supernets.transformer.TransformerSupernet`) runs single paths
-    until DARTS relaxes it at a fixed width and depth (its ``relax``).
+    unless ``mixed`` (DARTS) asks for its relaxation at a fixed ``width`` and ``depth`` (its ``relax``, which
+    draws the alphas from ``generator`` after the weights). The other spaces' supernets run both ways.
 
     Raises:
-        ConfigError: For a space without a supernet.
+        ConfigError: For a space without a supernet; on ``transformer``, a ``width`` or ``depth`` that is not
+            the space's.
     """
     if space.name == "nb201":
         return NB201Supernet(space, task, generator, exclude_none=exclude_none)
@@ -69,5 +72,6 @@ def make_supernet(
     if space.name == "rnn_cell":
         return RNNCellSupernet(space, task, generator, output=cell_output)
     if space.name == "transformer":
-        return TransformerSupernet(space, task, generator)
+        net = TransformerSupernet(space, task, generator)
+        return net.relax(generator, width=width, depth=depth) if mixed else net
     raise ConfigError(f"Supernets exist for the {SUPERNET_SPACES} spaces, got space {space.name!r}.")
