@@ -98,7 +98,8 @@ class RunLogger:
         self._backwards: set[str] = set()
         self._earlier_cost_s = 0.0
         if out_dir is not None:
-            from torch.utils.tensorboard import SummaryWriter
+            # TensorBoard's own file writer, not torch's SummaryWriter: a search on a lookup table needs no torch.
+            from nas_gym.search.event_writer import EventWriter
 
             folder = Path(out_dir)
             earlier = _earlier_points(folder) if folder.is_dir() else {}
@@ -106,7 +107,7 @@ class RunLogger:
             self._earlier_cost_s = earlier.get("nas/search_cost_s", (0, 0.0))[1]
             if folder.is_dir():
                 _wait_to_sort_last(folder)
-            self.writer = SummaryWriter(log_dir=str(folder))
+            self.writer = EventWriter(folder)
             if hparams and _HPARAMS_TAG not in self._last_step:
                 table = "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in sorted(hparams.items()))
                 self.writer.add_text("hyperparameters", table)
