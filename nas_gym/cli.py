@@ -194,7 +194,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     # With only an epochs budget, no more evaluations than epochs: each new one trains at least one.
     evaluations = args.budget if args.budget is not None else args.budget_epochs or DEFAULT_BUDGET
     budget = Budget(evaluations, epochs=args.budget_epochs)
-    # Workers start first, so they import torch and build their env while this process does the same
+    # Workers start first, so they import the package and build their env while this process does the same
     # instead of after it: on a short search that start-up is a large part of the wall time.
     pool = make_pool(args.env, args.env_kwargs, args.workers, args.backend, args.ray_address)
     from nas_gym.search.searcher import run_search

@@ -50,15 +50,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
-
 from nas_gym.error import CacheError, ConfigError
-from nas_gym.model import onnx as onnx_export
 from nas_gym.registry import Registry
 from nas_gym.storage.cache import EvalCache, cache_key, default_cache_dir
-from nas_gym.utils.inputs import random_input
 
+# torch loads where a model times a network, not on import: a table env's latency is a column.
 if TYPE_CHECKING:
+    import torch
+
     from nas_gym.evaluators.base import Evaluator
     from nas_gym.evaluators.table import TabularBenchmark
     from nas_gym.spaces.base import Architecture, SearchSpace
@@ -87,6 +86,8 @@ def _cpu_model() -> str:
 
 def host_fingerprint(num_threads: int) -> dict[str, Any]:
     """Describe what makes timings on this host comparable: machine, CPU, torch, threads."""
+    import torch
+
     return {
         "node": platform.node(),
         "machine": platform.machine(),
@@ -106,6 +107,10 @@ def _timing_input(module: torch.nn.Module, batch_size: int, input_shape: tuple[i
     Normal floats, or token ids for a network that reads tokens (:func:`nas_gym.utils.inputs.random_input`):
     one pass of a language model over a full context is the time it takes to generate one token.
     """
+    import torch
+
+    from nas_gym.utils.inputs import random_input
+
     return random_input(module, (batch_size, *input_shape), torch.Generator().manual_seed(0))
 
 
@@ -158,6 +163,8 @@ def measure_ms(
         repeats: Timed passes; the fastest is returned.
         num_threads: Torch intra-op threads while timing.
     """
+    import torch
+
     x = _timing_input(module, batch_size, input_shape)
     threads = torch.get_num_threads()
     was_training = module.training
@@ -277,6 +284,8 @@ class MeasuredLatency(LatencyModel):
         if stored is not None:
             value = float(stored["latency_ms"])
         else:
+            import torch
+
             canonical = arch.space.canonical(arch)
             # Building initialises weights from torch's global RNG; fork it so
             # timing an architecture never shifts a training run's random stream.
@@ -312,15 +321,21 @@ class OnnxRuntimeLatency(MeasuredLatency):
 
     def fingerprint(self, num_threads: int) -> dict[str, Any]:
         """The host fingerprint plus onnxruntime's version."""
+        from nas_gym.model import onnx as onnx_export
+
         _, ort = onnx_export.require_onnx()
         return {**host_fingerprint(num_threads), "onnxruntime": ort.__version__}
 
     def settings(self) -> dict[str, Any]:
         """As :meth:`MeasuredLatency.settings`, plus the ONNX opset."""
+        from nas_gym.model import onnx as onnx_export
+
         return {**super().settings(), "opset": onnx_export.OPSET}
 
     def time_ms(self, module: torch.nn.Module) -> float:
         """Milliseconds per ``session.run`` of ``module`` exported to ONNX, not cached."""
+        from nas_gym.model import onnx as onnx_export
+
         session = onnx_export.onnx_session(
             onnx_export.onnx_bytes(module, self.task.input_shape), num_threads=self._settings["num_threads"]
         )
@@ -427,6 +442,8 @@ class OpTableLatency(LatencyModel):
 
     def _measure(self, keys: Iterable[tuple]) -> int:
         """Time the keys not in the table yet; persist once; return how many were new."""
+        import torch
+
         new = [key for key in dict.fromkeys(keys) if key not in self._table]
         for i, key in enumerate(new):
             with torch.random.fork_rng(devices=[]):

@@ -39,10 +39,10 @@ class Args:
 
 
 def _one(job: tuple[str, str, int, int]) -> tuple[str, int, float, float, float]:
-    import torch
-
-    torch.set_num_threads(1)
     from nas_gym.search.searcher import run_search
+    from nas_gym.utils.threads import one_torch_thread
+
+    one_torch_thread()  # a table run of random search or evolution never loads torch
 
     agent, table, seed, budget = job
     kwargs = {"table": table, "val_column": "c100_valid", "test_column": "c100_test", "latency_weight": 0}

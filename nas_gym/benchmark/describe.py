@@ -90,10 +90,13 @@ def _task_title(parts: EnvParts) -> str:
 
 def _reads_accuracies(parts: EnvParts) -> bool:
     """Whether the env's scores are looked up (a table) or predicted (the surrogate), not measured on its task."""
-    from nas_gym.evaluators.surrogate import SurrogateEvaluator
     from nas_gym.evaluators.table import TableEvaluator
 
-    return isinstance(parts.evaluator, (TableEvaluator, SurrogateEvaluator))
+    if isinstance(parts.evaluator, TableEvaluator):
+        return True
+    from nas_gym.evaluators.surrogate import SurrogateEvaluator  # loads torch: past the table case
+
+    return isinstance(parts.evaluator, SurrogateEvaluator)
 
 
 def env_title(parts: EnvParts) -> str:
@@ -110,15 +113,17 @@ def env_title(parts: EnvParts) -> str:
     Returns:
         E.g. "NAS-Bench-201 · CIFAR-100", "layers · digits", "rnn_cell · Mackey-Glass".
     """
-    from nas_gym.evaluators.supernet import SupernetEvaluator
-    from nas_gym.evaluators.surrogate import SurrogateEvaluator
     from nas_gym.evaluators.table import TableEvaluator
-    from nas_gym.evaluators.zero_cost import ZeroCostEvaluator
 
     space = SPACE_TITLES.get(parts.space.name, parts.space.name)
     evaluator = parts.evaluator
     if isinstance(evaluator, TableEvaluator):
         return _packaged_title(parts.table) or f"{space} · {table_dataset(parts.table)}"
+    # Imported past the table case: these evaluators load torch, which a table benchmark never needs.
+    from nas_gym.evaluators.supernet import SupernetEvaluator
+    from nas_gym.evaluators.surrogate import SurrogateEvaluator
+    from nas_gym.evaluators.zero_cost import ZeroCostEvaluator
+
     title = f"{space} · {_task_title(parts)}"
     for kind, label in ((SurrogateEvaluator, "surrogate"), (ZeroCostEvaluator, "zero-cost proxy"),
                         (SupernetEvaluator, "supernet")):

@@ -124,11 +124,11 @@ def _resumable(folder: Path, spec: RunSpec, hparams: dict[str, Any]) -> bool:
 
 def _run_one(spec: RunSpec) -> float:
     """Worker: one search run into its folder; returns its wall seconds."""
-    import torch
+    import nas_gym  # noqa: F401  (registers the envs in a spawned process)
+    from nas_gym.utils.threads import one_torch_thread
 
     # Runs fill the cores side by side; torch's own thread pool would oversubscribe them.
-    torch.set_num_threads(1)
-    import nas_gym  # noqa: F401  (registers the envs in a spawned process)
+    one_torch_thread()
     from nas_gym.search.resume import ResumeError
     from nas_gym.search.searcher import run_search
 

@@ -62,8 +62,9 @@ from typing import Any
 from torch import nn
 
 from nas_gym.error import ConfigError
+from nas_gym.networks.layers import LayersNet
 from nas_gym.spaces.base import Architecture, SearchSpace
-from nas_gym.spaces.layers import CONV_OPS, LayersNet, LayersSpace
+from nas_gym.spaces.layers import CONV_OPS, LayersSpace
 from nas_gym.tasks.base import shape_task
 
 #: Channel counts are rounded to multiples of this (EfficientNet uses 8; the nets here are narrower).

@@ -65,12 +65,12 @@ def _worker_env(env_id: str, env_kwargs: dict[str, Any]):
     env = _ENVS.get(key)
     if env is None:
         import gymnasium as gym
-        import torch
 
         import nas_gym  # noqa: F401  (registers the envs)
+        from nas_gym.utils.threads import one_torch_thread
 
         # One evaluation per worker and one worker per core: more threads only contend.
-        torch.set_num_threads(1)
+        one_torch_thread()
         env = gym.make(env_id, **env_kwargs)
         env.reset()
         _ENVS[key] = env

@@ -279,7 +279,11 @@ class SearchSpace(abc.ABC):
 
     @abc.abstractmethod
     def build(self, arch: Architecture, task: Task) -> nn.Module:
-        """Build a trainable ``torch.nn.Module`` for ``task`` (logits out)."""
+        """Build a trainable ``torch.nn.Module`` for ``task`` (logits out).
+
+        The shipped spaces import torch and their network module (:mod:`nas_gym.networks`) here, not at the
+        top of the space's module: a space, and a search on a lookup table, then never load torch.
+        """
 
     def op_keys(self, arch: Architecture, task: Task) -> list[tuple]:
         """The network as hashable per-operation keys, for per-op latency tables.

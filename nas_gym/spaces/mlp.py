@@ -5,7 +5,8 @@ layer that chooses its width, activation, normalisation and dropout -- the
 space of the classic introductory random-search example (hidden size x
 activation), for tabular tasks such as ``wine`` and ``breast_cancer``. The
 network flattens its input first, so it builds for any task: vectors ``(D,)``,
-signals ``(1, 40)`` and images ``(1, 8, 8)`` alike.
+signals ``(1, 40)`` and images ``(1, 8, 8)`` alike. Its hidden layer is
+:func:`nas_gym.networks.mlp.make_dense`, imported when the space builds.
 
 As in the ``layers`` space, the fields of an empty slot are "don't care": they
 may only take their first choice, so every network has exactly one index
@@ -16,18 +17,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
 from nas_gym.spaces.base import Architecture, check_not_language_model
-from nas_gym.spaces.layers import _ACTIVATION_LAYERS, ACTIVATIONS, _ints, _names, _nonempty
+from nas_gym.spaces.layers import ACTIVATIONS, _ints, _names, _nonempty
 from nas_gym.spaces.slots import EMPTY, SlotSpace, check_num_layers
 from nas_gym.tasks.base import Task
+from nas_gym.utils.lazy import moved_names
+
+if TYPE_CHECKING:
+    from torch import nn
 
 NORMS = ("none", "batch", "layer")
+# make_dense lived here until the space was split from its torch modules.
+__getattr__ = moved_names(__name__, "nas_gym.networks.mlp", ("make_dense",))
 # Field order inside a slot: the order of the slot's decisions and of its string tokens.
 FIELDS = ("width", "act", "norm", "dropout")
 _FIELD_HELP = "width-activation-norm-dropout, e.g. '64-relu-batch-0.1'"
@@ -201,6 +207,8 @@ class MLPSpace(SlotSpace):
         nothing), the activation and ``Dropout(p)`` (left out for ``p == 0``).
         The input is flattened, so any task's input shape works.
         """
+        from torch import nn  # needed only to build
+
         keys, head = self._layer_keys(arch, task)
         return nn.Sequential(nn.Flatten(), *(self.build_op(k)[0] for k in (*keys, head)))
 
@@ -224,6 +232,10 @@ class MLPSpace(SlotSpace):
             f"Not a per-op key of the mlp space: {key!r}. Expected a key from MLPSpace.op_keys, "
             "e.g. ('mlp/dense', 13, 64, 'relu', 'batch', 0.1) or ('mlp/head', 64, 3)."
         )
+        from torch import nn
+
+        from nas_gym.networks.mlp import make_dense  # torch, needed only to build
+
         name = key[0] if key and isinstance(key[0], str) else ""
         try:
             if name == "mlp/head":
@@ -237,36 +249,6 @@ class MLPSpace(SlotSpace):
                 raise
             raise bad from e
         raise bad
-
-
-def make_dense(in_features: int, width: int, activation: str, norm: str, dropout: float) -> nn.Sequential:
-    """One hidden layer: ``Linear``, then norm, activation and dropout.
-
-    Args:
-        in_features: Input features.
-        width: Output features.
-        activation: A name from :data:`nas_gym.spaces.layers.ACTIVATIONS`.
-        norm: A name from :data:`NORMS`.
-        dropout: Dropout probability; 0 adds no dropout layer.
-
-    Returns:
-        The layer as an ``nn.Sequential``.
-
-    Raises:
-        ConfigError: For an unknown norm.
-    """
-    if norm not in NORMS:
-        raise ConfigError(f"Unknown norm {norm!r}.{did_you_mean(norm, NORMS)} Known norms: {', '.join(NORMS)}.")
-    # A following norm has its own shift, so a linear bias would be redundant.
-    layers: list[nn.Module] = [nn.Linear(in_features, width, bias=norm == "none")]
-    if norm == "batch":
-        layers.append(nn.BatchNorm1d(width))
-    elif norm == "layer":
-        layers.append(nn.LayerNorm(width))
-    layers.append(_ACTIVATION_LAYERS[activation]())
-    if dropout > 0:
-        layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
 
 
 def _choice_name(field: str, value: Any) -> str:

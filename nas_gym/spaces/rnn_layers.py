@@ -18,19 +18,21 @@ tuple. The string form reads like
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
 from nas_gym.spaces.base import Architecture, Decision
 from nas_gym.spaces.layers import _ints, _names, _nonempty
 from nas_gym.spaces.mlp import _dropout_name, _dropouts
-from nas_gym.spaces.sequence import check_sequence_task, to_steps
+from nas_gym.spaces.sequence import check_sequence_task
 from nas_gym.spaces.slots import EMPTY, SlotSpace, check_num_layers
 from nas_gym.tasks.base import Task
+from nas_gym.utils.lazy import moved_names
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: The recurrent cells a slot may hold: ``nn.RNN`` (tanh), ``nn.LSTM`` and ``nn.GRU``.
 CELLS = ("rnn", "lstm", "gru")
@@ -41,7 +43,8 @@ POOLS = ("last", "mean")
 FIELDS = ("cell", "hidden", "direction", "dropout", "skip")
 _FIELD_HELP = "cell-hidden-direction-dropout-skip, e.g. 'lstm-32-bi-0.2-skip'"
 _HEAD_DECISION = "head/pool"
-_RNN_MODULES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# The network's classes lived here until the space was split from its torch modules.
+__getattr__ = moved_names(__name__, "nas_gym.networks.rnn_layers", ("RecurrentLayer", "RecurrentNet"))
 
 
 def _bools(kind: str, given: Sequence[Any]) -> tuple[bool, ...]:
@@ -267,6 +270,8 @@ class RNNLayersSpace(SlotSpace):
         Raises:
             ConfigError: For a task whose inputs are not sequences (see :meth:`check_task`).
         """
+        from nas_gym.networks.rnn_layers import RecurrentLayer, RecurrentNet  # torch, needed only to build
+
         self.check_task(task)
         features = task.input_shape[0]
         layers = []
@@ -278,68 +283,6 @@ class RNNLayersSpace(SlotSpace):
             layers.append(layer)
             features = layer.out_features
         return RecurrentNet(layers, self.head_pool(arch), features, task.num_outputs)
-
-
-class RecurrentLayer(nn.Module):
-    """One recurrent layer over a batch-first sequence: cell, output dropout and an optional residual.
-
-    Args:
-        in_features: Features per step of the input sequence.
-        cell: ``rnn`` (tanh), ``lstm`` or ``gru``.
-        hidden: Hidden units per direction.
-        bidirectional: Run both directions and concatenate them (output width ``2 * hidden``).
-        dropout: Dropout probability on the output sequence; 0 adds no dropout layer.
-        skip: Add the input sequence to the output, through a bias-free ``Linear`` where the widths differ.
-    """
-
-    def __init__(
-        self, in_features: int, cell: str, hidden: int, bidirectional: bool, dropout: float, skip: bool
-    ) -> None:
-        """Make the layer's modules."""
-        super().__init__()
-        if cell not in _RNN_MODULES:
-            raise ConfigError(f"Unknown cell {cell!r}.{did_you_mean(cell, CELLS)} Known cells: {', '.join(CELLS)}.")
-        self.rnn = _RNN_MODULES[cell](in_features, hidden, num_layers=1, batch_first=True, bidirectional=bidirectional)
-        self.out_features = hidden * (2 if bidirectional else 1)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.skip = skip
-        if skip and in_features != self.out_features:
-            self.project: nn.Module = nn.Linear(in_features, self.out_features, bias=False)
-        else:
-            self.project = nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map a sequence ``(N, L, in_features)`` to ``(N, L, out_features)``."""
-        out = self.dropout(self.rnn(x)[0])
-        return out + self.project(x) if self.skip else out
-
-
-class RecurrentNet(nn.Module):
-    """The recurrent layers in order, then the head: pool over time and a ``Linear``.
-
-    Args:
-        layers: The non-empty slots' layers (may be empty: the head reads the input sequence).
-        pool: ``last`` (the last step) or ``mean`` (the mean over time).
-        features: Features per step of the last layer's output (or of the input).
-        num_outputs: Output width (class count, or 1 for regression).
-    """
-
-    def __init__(self, layers: Sequence[RecurrentLayer], pool: str, features: int, num_outputs: int) -> None:
-        """Make the network's modules."""
-        super().__init__()
-        if pool not in POOLS:
-            raise ConfigError(f"Unknown pool {pool!r}.{did_you_mean(pool, POOLS)} Known pools: {', '.join(POOLS)}.")
-        self.layers = nn.ModuleList(layers)
-        self.pool = pool
-        self.head = nn.Linear(features, num_outputs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map signals ``(N, C, L)`` to outputs ``(N, num_outputs)``."""
-        h = to_steps(x)
-        for layer in self.layers:
-            h = layer(h)
-        h = h[:, -1] if self.pool == "last" else h.mean(dim=1)
-        return self.head(h)
 
 
 def _choice_name(field: str, value: Any) -> str:

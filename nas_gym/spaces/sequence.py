@@ -8,11 +8,13 @@ the recurrent spaces refuse them when the env loads the task.
 
 from __future__ import annotations
 
-import torch
-
 from nas_gym.error import ConfigError
 from nas_gym.spaces.base import check_not_language_model
 from nas_gym.tasks.base import Task
+from nas_gym.utils.lazy import moved_names
+
+# to_steps lived here until the spaces were split from their torch modules.
+__getattr__ = moved_names(__name__, "nas_gym.networks.rnn_layers", ("to_steps",))
 
 
 def check_sequence_task(space: str, task: Task) -> None:
@@ -29,8 +31,3 @@ def check_sequence_task(space: str, task: Task) -> None:
             f"{task.name!r} has inputs of shape {task.input_shape}. Use space={other} for it, or a sequence "
             "task (mackey_glass, adding, sunspots, mnist1d)."
         )
-
-
-def to_steps(x: torch.Tensor) -> torch.Tensor:
-    """A batch of signals ``(N, C, L)`` as a batch of sequences ``(N, L, C)`` (batch first)."""
-    return x.transpose(1, 2)

@@ -16,25 +16,26 @@ lets each of their fields take only its first choice, every network has
 exactly one index tuple, and the string form lists only the layers that
 exist: ``w64|h2-r4-gelu|noattn-r1-relu`` is a width-64 model of two layers,
 the first with two-head attention and a feed-forward ratio 4, the second with
-no attention.
+no attention. The models themselves are :mod:`nas_gym.networks.transformer`'s.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from nas_gym.error import ArchitectureError, ConfigError, did_you_mean
 from nas_gym.spaces.base import Architecture, Decision
 from nas_gym.spaces.layers import _ints, _names
 from nas_gym.spaces.slots import SlotReader
 from nas_gym.tasks.base import Task
+from nas_gym.utils.lazy import moved_names
+
+if TYPE_CHECKING:
+    from torch import nn
 
 DEPTHS = (1, 2, 3, 4)
 WIDTHS = (32, 64, 96, 128)
@@ -46,8 +47,9 @@ ACTIVATIONS = ("relu", "gelu", "swiglu")
 FIELDS = ("heads", "ffn", "activation")
 _FIELD_HELP = "heads-ratio-activation, e.g. 'h2-r4-gelu' or 'noattn-r1-relu'"
 _NO_ATTENTION = "noattn"
-#: Standard deviation of the initial weights (GPT-2's); residual output projections get it over sqrt(2 * layers).
-_INIT_STD = 0.02
+# The network's classes lived here until the space was split from its torch modules.
+__getattr__ = moved_names(__name__, "nas_gym.networks.transformer",
+                          ("Embeddings", "CausalSelfAttention", "FeedForward", "TransformerBlock", "TransformerLM"))
 
 
 class TransformerSpace(SlotReader):
@@ -262,6 +264,8 @@ class TransformerSpace(SlotReader):
         Raises:
             ConfigError: For a task that is not language modelling (see :meth:`check_task`).
         """
+        from nas_gym.networks.transformer import TransformerLM  # torch, needed only to build
+
         self.check_task(task)
         return TransformerLM(task.num_classes, task.input_shape[0], self.width(arch),
                              [(v["heads"], v["ffn"], v["activation"]) for v in self.layers(arch)],
@@ -277,6 +281,10 @@ class TransformerSpace(SlotReader):
 
     def build_op(self, key: tuple) -> tuple[nn.Module, tuple[int, ...]]:
         """Module and input shape (without batch) for one key of :meth:`op_keys`."""
+        from torch import nn
+
+        from nas_gym.networks.transformer import Embeddings, TransformerBlock  # torch, needed only to build
+
         kind, *args = key
         if kind == "transformer/embed":
             vocab, context, width = args
@@ -309,157 +317,3 @@ def _index(where: str, what: str, tok: str, value: Any, values: Sequence[Any], t
         return list(values).index(value)
     raise ArchitectureError(f"{where}: {what} {tok!r} is not a choice of this space.{did_you_mean(tok, tokens)} "
                             f"Choices: {', '.join(tokens)} (a layer is {_FIELD_HELP}).")
-
-
-class Embeddings(nn.Module):
-    """Token plus learned position embeddings of a window of token ids.
-
-    Args:
-        vocab_size: Number of token ids (the ``vocab_size`` attribute marks a network that reads tokens,
-            :func:`nas_gym.utils.inputs.token_vocab`).
-        context: Longest window (positions ``0..context-1``).
-        width: Embedding width.
-    """
-
-    def __init__(self, vocab_size: int, context: int, width: int) -> None:
-        """Make the two embedding tables."""
-        super().__init__()
-        self.vocab_size = int(vocab_size)
-        self.token = nn.Embedding(vocab_size, width)
-        self.position = nn.Embedding(context, width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map token ids ``(N, L)`` to ``(N, L, width)``."""
-        return self.token(x) + self.position(torch.arange(x.shape[1], device=x.device))
-
-
-class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention in which each position sees itself and the positions before it.
-
-    Args:
-        width: Model width.
-        heads: Number of heads (``width`` divisible by it).
-    """
-
-    def __init__(self, width: int, heads: int) -> None:
-        """Make the query/key/value and output projections."""
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(width, 3 * width)
-        self.proj = nn.Linear(width, width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, L, width)`` to ``(N, L, width)``."""
-        n, length, width = x.shape
-        # unbind, not tuple unpacking: iterating over a tensor would trace into ONNX as a fixed loop.
-        q, k, v = self.qkv(x).view(n, length, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.proj(out.transpose(1, 2).reshape(n, length, width))
-
-    def extra_macs(self, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> int:
-        """Multiply-accumulates of the scores ``q k^T`` and the weighted values (the full ``L x L``, as computed)."""
-        n, length, width = inputs[0].shape
-        return 2 * n * length * length * width
-
-
-class FeedForward(nn.Module):
-    """``Linear(d, r d)``, the activation, ``Linear(r d, d)``; SwiGLU gates the hidden layer with a second input matrix.
-
-    Args:
-        width: Model width ``d``.
-        ratio: Hidden width over ``d``.
-        activation: ``relu``, ``gelu`` or ``swiglu``.
-    """
-
-    def __init__(self, width: int, ratio: int, activation: str) -> None:
-        """Make the two (SwiGLU: three) weight matrices."""
-        super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"Unknown activation {activation!r}.{did_you_mean(activation, ACTIVATIONS)} "
-                              f"Known: {', '.join(ACTIVATIONS)}.")
-        hidden = ratio * width
-        self.activation = activation
-        self.up = nn.Linear(width, 2 * hidden if activation == "swiglu" else hidden)
-        self.down = nn.Linear(hidden, width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, L, width)`` to ``(N, L, width)``."""
-        h = self.up(x)
-        if self.activation == "swiglu":
-            a, b = h.chunk(2, dim=-1)
-            h = F.silu(a) * b
-        else:
-            h = F.relu(h) if self.activation == "relu" else F.gelu(h)
-        return self.down(h)
-
-
-class TransformerBlock(nn.Module):
-    """A pre-norm decoder layer: ``x + attention(norm(x))`` (none without heads), then ``x + ffn(norm(x))``.
-
-    Args:
-        width: Model width.
-        heads: Attention heads; 0 for a layer without attention.
-        ratio: Feed-forward ratio.
-        activation: ``relu``, ``gelu`` or ``swiglu``.
-    """
-
-    def __init__(self, width: int, heads: int, ratio: int, activation: str) -> None:
-        """Make the layer's modules."""
-        super().__init__()
-        self.attention_norm = nn.LayerNorm(width) if heads else None
-        self.attention = CausalSelfAttention(width, heads) if heads else None
-        self.ffn_norm = nn.LayerNorm(width)
-        self.ffn = FeedForward(width, ratio, activation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, L, width)`` to ``(N, L, width)``."""
-        if self.attention is not None:
-            x = x + self.attention(self.attention_norm(x))
-        return x + self.ffn(self.ffn_norm(x))
-
-
-class TransformerLM(nn.Module):
-    """A decoder-only language model: embeddings, the layers, a final norm and the output head.
-
-    Args:
-        vocab_size: Number of token ids (inputs and outputs).
-        context: Longest window it reads.
-        width: Model width.
-        layers: ``(heads, ffn_ratio, activation)`` per layer, first to last.
-        tie_embeddings: The head's weight is the token embedding's.
-
-    Attributes:
-        vocab_size: As given; marks a network that reads token ids (:func:`nas_gym.utils.inputs.token_vocab`).
-        context: As given.
-    """
-
-    def __init__(self, vocab_size: int, context: int, width: int, layers: Sequence[tuple[int, int, str]],
-                 tie_embeddings: bool = True) -> None:
-        """Make the modules and initialise them as GPT-2 does."""
-        super().__init__()
-        self.vocab_size = int(vocab_size)
-        self.context = int(context)
-        self.embed = Embeddings(vocab_size, context, width)
-        self.blocks = nn.ModuleList(TransformerBlock(width, h, r, a) for h, r, a in layers)
-        self.norm = nn.LayerNorm(width)
-        self.head = nn.Linear(width, vocab_size, bias=False)
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=_INIT_STD)
-                if getattr(module, "bias", None) is not None:
-                    nn.init.zeros_(module.bias)
-        # Residual branches add up over the depth: scale their output projections down (GPT-2).
-        residual_std = _INIT_STD / math.sqrt(2 * max(1, len(self.blocks)))
-        for block in self.blocks:
-            nn.init.normal_(block.ffn.down.weight, std=residual_std)
-            if block.attention is not None:
-                nn.init.normal_(block.attention.proj.weight, std=residual_std)
-        if tie_embeddings:
-            self.head.weight = self.embed.token.weight
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map token ids ``(N, L)``, ``L <= context``, to next-token logits ``(N, L, vocab_size)``."""
-        h = self.embed(x)
-        for block in self.blocks:
-            h = block(h)
-        return self.head(self.norm(h))

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_gym.error import ConfigError
+from nas_gym.networks.layers import ACTIVATION_LAYERS, CONV_OPS, POOL_OPS, SqueezeExcite
 from nas_gym.spaces.base import Architecture, SearchSpace
-from nas_gym.spaces.layers import _ACTIVATION_LAYERS, CONV_OPS, POOL_OPS, SqueezeExcite
 from nas_gym.supernets.base import OpLatencies, Supernet, _drop
 from nas_gym.tasks.base import Task
 
@@ -180,7 +180,7 @@ class LayersSupernet(Supernet):
         self.width = max(self.c0, self.filters)
         self.act, self.norm, self.att = (fixed_value[f] for f in ("activation", "norm", "attention"))
         # Parameter-free, so a path may take any activation of the space (a plain dict: no submodules).
-        self._acts = {a: _ACTIVATION_LAYERS[a]() for a in cfg["activations"]}
+        self._acts = {a: ACTIVATION_LAYERS[a]() for a in cfg["activations"]}
         slots = []
         for s in range(cfg["num_layers"]):
             c_in = self.c0 if s == 0 else self.width

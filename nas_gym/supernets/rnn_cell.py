@@ -25,7 +25,7 @@ The cell's output in the relaxation (``output``):
   derived architecture agree at the vertices.
 
 Single path (``path=arch``): the architecture's own cell, computed with the
-supernet's ``W_i`` (what the stand-alone :class:`~nas_gym.spaces.rnn_cell.RNNCellNet`
+supernet's ``W_i`` (what the stand-alone :class:`~nas_gym.networks.rnn_cell.RNNCellNet`
 computes with the same weights), for ENAS, SPOS, RSPS and the ``supernet``
 evaluator.
 """
@@ -37,8 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_gym.error import ConfigError
+from nas_gym.networks.rnn_cell import ACTIVATION_FNS, unroll_cell
 from nas_gym.spaces.base import Architecture
-from nas_gym.spaces.rnn_cell import ACTIVATION_FNS, RNNCellSpace, unroll_cell
+from nas_gym.spaces.rnn_cell import RNNCellSpace
 from nas_gym.supernets.base import OpLatencies, Supernet
 from nas_gym.tasks.base import Task
 

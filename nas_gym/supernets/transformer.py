@@ -67,8 +67,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_gym.error import ConfigError
+from nas_gym.networks.transformer import INIT_STD
 from nas_gym.spaces.base import Architecture, SearchSpace
-from nas_gym.spaces.transformer import _INIT_STD, FIELDS
+from nas_gym.spaces.transformer import FIELDS
 from nas_gym.supernets.base import OpLatencies, Supernet
 from nas_gym.tasks.base import Task
 
@@ -94,7 +95,7 @@ class _SuperBlock(nn.Module):
         return weight, self.qkv.bias.view(3, full)[:, :d].reshape(3 * d)
 
     def forward(self, x: torch.Tensor, heads: int, ratio: int, activation: str) -> torch.Tensor:
-        """The layer at the width of ``x``, as :class:`nas_gym.spaces.transformer.TransformerBlock` computes it."""
+        """The layer at the width of ``x``, as :class:`nas_gym.networks.transformer.TransformerBlock` computes it."""
         n, length, d = x.shape
         if heads:
             h = F.layer_norm(x, (d,), self.attention_norm.weight[:d], self.attention_norm.bias[:d],
@@ -197,10 +198,10 @@ class TransformerSupernet(Supernet):
         self.head = None if cfg["tie_embeddings"] else nn.Linear(self.width, self.vocab_size, bias=False)
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=_INIT_STD)
+                nn.init.normal_(module.weight, std=INIT_STD)
                 if getattr(module, "bias", None) is not None:
                     nn.init.zeros_(module.bias)
-        residual_std = _INIT_STD / math.sqrt(2 * space.num_layers)
+        residual_std = INIT_STD / math.sqrt(2 * space.num_layers)
         for block in self.blocks:
             nn.init.normal_(block.down.weight, std=residual_std)
             nn.init.normal_(block.proj.weight, std=residual_std)
@@ -221,7 +222,7 @@ class TransformerSupernet(Supernet):
         attention is each heads decision's skip choice.
 
         Args:
-            generator: Draws the initial alphas (``ALPHA_INIT_STD * randn``, in decision order).
+            generator: Draws the initial alphas (``ALPHAINIT_STD * randn``, in decision order).
             width: The fixed model width, one of the space's; None: the lower median of its widths.
             depth: The fixed number of layers, one of the space's; None: the largest.
 

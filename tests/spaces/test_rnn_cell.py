@@ -16,8 +16,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import nas_gym  # noqa: F401  (registers the envs)
 from nas_gym.error import ArchitectureError, ConfigError
+from nas_gym.networks.rnn_cell import RNNCellNet, unroll_cell
 from nas_gym.spaces import SPACES, RNNCellSpace, make_space
-from nas_gym.spaces.rnn_cell import RNNCellNet, unroll_cell
 from nas_gym.tasks.base import make_task
 from nas_gym.utils.counting import count_flops
 
