@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     from torch import nn
 
 NORMS = ("none", "batch", "layer")
-# make_dense lived here until the space was split from its torch modules.
-__getattr__ = moved_names(__name__, "nas_gym.networks.mlp", ("make_dense",))
 # Field order inside a slot: the order of the slot's decisions and of its string tokens.
 FIELDS = ("width", "act", "norm", "dropout")
 _FIELD_HELP = "width-activation-norm-dropout, e.g. '64-relu-batch-0.1'"
+# make_dense lived here until the space was split from its torch modules.
+__getattr__ = moved_names(__name__, "nas_gym.networks.mlp", ("make_dense",))
 
 
 def _dropout_name(p: float) -> str:
