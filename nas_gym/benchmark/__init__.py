@@ -35,21 +35,24 @@ reported as Agarwal et al. (2021) recommend:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from nas_gym.utils.lazy import lazy_exports
 
 # The names below load with their module on first use (PEP 562), so that `nas-gym search`, which reads
 # only the suite names for its --help, does not import the report's plotting stack (matplotlib, ~0.8 s
-# of every command's start).
-_LAZY = {
-    "CONFIG_FILE": "layout", "RUN_ERROR_FILE": "layout", "run_folder": "layout", "setting_names": "layout",
-    "format_summary_md": "report", "write_report": "report",
-    "BenchmarkResult": "runner", "RunSpec": "runner", "run_benchmark": "runner", "run_state": "runner",
-    "_T975": "statistics", "hypervolume": "statistics", "mean_ci": "statistics", "pareto_front": "statistics",
-    "run_figures": "statistics", "summarize": "statistics", "t_quantile_975": "statistics",
-    "run_suite": "suite_runner",
-    "Suite": "suites", "SuiteTask": "suites", "available_suites": "suites", "load_suite": "suites",
+# of every command's start). Type checkers and the API docs read them from the imports below.
+_HOMES = {
+    "layout": ("CONFIG_FILE", "RUN_ERROR_FILE", "run_folder", "setting_names"),
+    "report": ("format_summary_md", "write_report"),
+    "runner": ("BenchmarkResult", "RunSpec", "run_benchmark", "run_state"),
+    "statistics": ("_T975", "hypervolume", "mean_ci", "pareto_front", "run_figures", "summarize", "t_quantile_975"),
+    "suite_runner": ("run_suite",),
+    "suites": ("Suite", "SuiteTask", "available_suites", "load_suite"),
 }
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"{__name__}.{module}" for module, names in _HOMES.items() for name in names}
+)
 
 if TYPE_CHECKING:
     from nas_gym.benchmark.layout import CONFIG_FILE, RUN_ERROR_FILE, run_folder, setting_names
@@ -65,21 +68,6 @@ if TYPE_CHECKING:
     )
     from nas_gym.benchmark.suite_runner import run_suite
     from nas_gym.benchmark.suites import Suite, SuiteTask, available_suites, load_suite
-
-
-def __getattr__(name: str):
-    """Load a public name's module on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
 
 __all__ = [
     "CONFIG_FILE",
